@@ -1,0 +1,473 @@
+# -*- coding: utf-8 -*-
+# Copyright: gpumock.nvidia contributors
+# Apache License 2.0 (see LICENSE)
+"""Machine profiles: who the mock GPUs of a node are.
+
+One ``Node`` describes every GPU of a node. NVML's config, ``/proc``, ``/dev``, the CDI spec and
+node labels are all derived from it, so they cannot disagree. Identities (UUID, serial, bus id)
+are derived deterministically from a ``node_id``: the same node always gets the same GPUs, and
+two nodes never share a UUID.
+
+Standard library only: this file is shipped to targets with every module.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+from dataclasses import dataclass, field, fields, replace, asdict
+
+MIN_GPU_COUNT = 1
+MAX_GPU_COUNT = 128
+MIB = 1024 * 1024
+
+# NVML enum values (nvml.h facts).
+BRAND_TESLA = 2
+BRAND_NVIDIA = 14
+ARCH_TURING = 6
+ARCH_AMPERE = 7
+ARCH_ADA = 8
+ARCH_HOPPER = 9
+ARCH_BLACKWELL = 10
+BUS_TYPE_PCIE = 2
+
+
+class ProfileError(ValueError):
+    """Bad profile input; the message is one sentence naming the offending option."""
+
+
+@dataclass(frozen=True)
+class MigProfile:
+    """One GPU-instance profile as nvmlDeviceGetGpuInstanceProfileInfo reports it."""
+
+    index: int              # NVML_GPU_INSTANCE_PROFILE_* (the argument of the getter)
+    profile_id: int         # the id field of the returned info
+    name: str               # "MIG 1g.10gb"
+    slice_count: int
+    instance_count: int
+    multiprocessor_count: int
+    memory_size_mb: int
+    copy_engine_count: int
+    decoder_count: int
+    encoder_count: int
+    jpeg_count: int
+    ofa_count: int
+
+
+@dataclass(frozen=True)
+class Board:
+    """Everything that is the same for every GPU of one board model."""
+
+    name: str                       # nvmlDeviceGetName
+    brand: int                      # nvmlBrandType_t
+    architecture: int               # nvmlDeviceArchitecture_t
+    family: str                     # GPU feature discovery's gpu.family label
+    cc_major: int
+    cc_minor: int
+    cuda_cores: int
+    sm_count: int
+    memory_bus_width: int           # bits
+    memory_total_bytes: int
+    memory_reserved_bytes: int      # "used" on an idle board (driver reservations)
+    bar1_total_bytes: int
+    pci_device_id: int              # 0xDDDDVVVV, as NVML reports pciDeviceId
+    pci_subsystem_id: int
+    pcie_max_gen: int
+    pcie_max_width: int
+    bus_type: int
+    power_default_limit_mw: int
+    power_min_limit_mw: int
+    power_max_limit_mw: int
+    power_idle_mw: int
+    clock_graphics_max_mhz: int
+    clock_sm_max_mhz: int
+    clock_mem_max_mhz: int
+    clock_video_max_mhz: int
+    clock_graphics_idle_mhz: int
+    clock_mem_idle_mhz: int
+    clock_video_idle_mhz: int
+    temp_idle_c: int
+    temp_mem_idle_c: int
+    temp_shutdown_c: int
+    temp_slowdown_c: int
+    temp_gpu_max_c: int
+    temp_mem_max_c: int
+    vbios_version: str
+    board_part_number: str
+    gpu_part_number: str
+    inforom_image_version: str
+    num_fans: int
+    nvlink_count: int
+    gsp_firmware: bool
+    ecc_supported: bool
+    mig_capable: bool
+    mig_profiles: tuple = ()
+
+
+@dataclass(frozen=True)
+class Gpu:
+    index: int
+    minor: int
+    uuid: str
+    serial: str
+    pci_domain: int
+    pci_bus: int
+    pci_device: int
+    pci_function: int
+    numa_node: int
+    mig_enabled: bool
+    board: Board
+
+    @property
+    def pci_bus_id(self):
+        """NVML busId: 8-digit domain, upper-case hex."""
+        return "%08X:%02X:%02X.%X" % (self.pci_domain, self.pci_bus, self.pci_device, self.pci_function)
+
+    @property
+    def pci_bus_id_legacy(self):
+        """NVML busIdLegacy and the sysfs / /proc form: 4-digit domain, lower-case hex."""
+        return "%04x:%02x:%02x.%x" % (self.pci_domain, self.pci_bus, self.pci_device, self.pci_function)
+
+    def to_dict(self):
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "board"}
+        data["pci_bus_id"] = self.pci_bus_id
+        data["pci_bus_id_legacy"] = self.pci_bus_id_legacy
+        return data
+
+
+@dataclass(frozen=True)
+class Node:
+    profile: str
+    node_id: str
+    system_name: str
+    driver_version: str
+    cuda_driver_version: int
+    board: Board
+    gpus: tuple = field(default_factory=tuple)
+
+    @property
+    def nvml_version(self):
+        """NVML's version string: CUDA major + driver version, e.g. 12.550.54.15."""
+        return "%d.%s" % (self.cuda_driver_version // 1000, self.driver_version)
+
+    @property
+    def cuda_version_string(self):
+        """'12.4' for 12040, as nvidia-smi prints it."""
+        major, rest = divmod(self.cuda_driver_version, 1000)
+        return "%d.%d" % (major, rest // 10)
+
+    def to_dict(self):
+        board = asdict(self.board)
+        board["mig_profiles"] = [asdict(p) for p in self.board.mig_profiles]
+        return {
+            "profile": self.profile,
+            "node_id": self.node_id,
+            "system_name": self.system_name,
+            "driver_version": self.driver_version,
+            "cuda_driver_version": self.cuda_driver_version,
+            "nvml_version": self.nvml_version,
+            "gpu_count": len(self.gpus),
+            "board": board,
+            "gpus": [g.to_dict() for g in self.gpus],
+        }
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A built-in machine: a board, how many, where they sit, and the driver that came with it."""
+
+    key: str
+    system_name: str
+    board: Board
+    gpu_count: int
+    bus_layout: tuple               # PCI bus numbers of the chassis, in NVML index order
+    pci_device: int                 # device number on that bus (0 on DGX baseboards)
+    gpus_per_numa_node: int
+    driver_version: str
+    cuda_driver_version: int
+
+
+def _mig(index, profile_id, name, slices, instances, sms, mem_mb, ce, dec, enc, jpg, ofa):
+    return MigProfile(index, profile_id, name, slices, instances, sms, mem_mb, ce, dec, enc, jpg, ofa)
+
+
+# Published board values; the H100 ones are read off a real board (shared/reference/h100-80gb-hbm3).
+A100_SXM4_40GB = Board(
+    name="NVIDIA A100-SXM4-40GB", brand=BRAND_NVIDIA, architecture=ARCH_AMPERE, family="ampere",
+    cc_major=8, cc_minor=0, cuda_cores=6912, sm_count=108, memory_bus_width=5120,
+    memory_total_bytes=40960 * MIB, memory_reserved_bytes=420 * MIB, bar1_total_bytes=65536 * MIB,
+    pci_device_id=0x20B010DE, pci_subsystem_id=0x134F10DE, pcie_max_gen=4, pcie_max_width=16,
+    bus_type=BUS_TYPE_PCIE,
+    power_default_limit_mw=400000, power_min_limit_mw=100000, power_max_limit_mw=400000, power_idle_mw=52340,
+    clock_graphics_max_mhz=1410, clock_sm_max_mhz=1410, clock_mem_max_mhz=1215, clock_video_max_mhz=1290,
+    clock_graphics_idle_mhz=210, clock_mem_idle_mhz=1215, clock_video_idle_mhz=585,
+    temp_idle_c=31, temp_mem_idle_c=33, temp_shutdown_c=92, temp_slowdown_c=89, temp_gpu_max_c=85,
+    temp_mem_max_c=95,
+    vbios_version="92.00.25.00.08", board_part_number="692-2G506-0200-003", gpu_part_number="20B0-884-A1",
+    inforom_image_version="G506.0200.00.04", num_fans=0, nvlink_count=12, gsp_firmware=False,
+    ecc_supported=True, mig_capable=True,
+    mig_profiles=(
+        _mig(0, 19, "MIG 1g.5gb", 1, 7, 14, 4864, 1, 0, 0, 0, 0),
+        _mig(1, 14, "MIG 2g.10gb", 2, 3, 28, 9856, 2, 1, 0, 0, 0),
+        _mig(2, 9, "MIG 3g.20gb", 3, 2, 42, 19968, 3, 2, 0, 0, 0),
+        _mig(3, 5, "MIG 4g.20gb", 4, 1, 56, 19968, 4, 2, 0, 0, 0),
+        _mig(4, 0, "MIG 7g.40gb", 7, 1, 98, 40192, 7, 5, 0, 1, 1),
+        _mig(7, 20, "MIG 1g.5gb+me", 1, 1, 14, 4864, 1, 1, 0, 1, 1),
+        _mig(9, 15, "MIG 1g.10gb", 1, 4, 14, 9856, 1, 1, 0, 0, 0),
+    ),
+)
+
+H100_SXM5_80GB = Board(
+    name="NVIDIA H100 80GB HBM3", brand=BRAND_NVIDIA, architecture=ARCH_HOPPER, family="hopper",
+    cc_major=9, cc_minor=0, cuda_cores=16896, sm_count=132, memory_bus_width=5120,
+    memory_total_bytes=85520809984, memory_reserved_bytes=503316480, bar1_total_bytes=137438953472,
+    pci_device_id=0x233010DE, pci_subsystem_id=0x16C110DE, pcie_max_gen=5, pcie_max_width=16,
+    bus_type=BUS_TYPE_PCIE,
+    power_default_limit_mw=700000, power_min_limit_mw=200000, power_max_limit_mw=700000, power_idle_mw=72864,
+    clock_graphics_max_mhz=1980, clock_sm_max_mhz=1980, clock_mem_max_mhz=2619, clock_video_max_mhz=1545,
+    clock_graphics_idle_mhz=345, clock_mem_idle_mhz=2619, clock_video_idle_mhz=765,
+    temp_idle_c=35, temp_mem_idle_c=38, temp_shutdown_c=92, temp_slowdown_c=89, temp_gpu_max_c=87,
+    temp_mem_max_c=95,
+    vbios_version="96.00.DA.00.0C", board_part_number="692-2G520-0200-000", gpu_part_number="2330-885-A1",
+    inforom_image_version="G520.0200.00.05", num_fans=0, nvlink_count=18, gsp_firmware=True,
+    ecc_supported=True, mig_capable=True,
+    mig_profiles=(
+        _mig(0, 19, "MIG 1g.10gb", 1, 7, 16, 9984, 1, 1, 0, 1, 0),
+        _mig(1, 14, "MIG 2g.20gb", 2, 3, 32, 20096, 2, 2, 0, 2, 0),
+        _mig(2, 9, "MIG 3g.40gb", 3, 2, 60, 40448, 3, 3, 0, 3, 0),
+        _mig(3, 5, "MIG 4g.40gb", 4, 1, 64, 40448, 4, 4, 0, 4, 0),
+        _mig(4, 0, "MIG 7g.80gb", 7, 1, 132, 81152, 8, 7, 0, 7, 1),
+        _mig(7, 20, "MIG 1g.10gb+me", 1, 1, 16, 9984, 1, 1, 0, 1, 1),
+        _mig(9, 15, "MIG 1g.20gb", 1, 4, 26, 20096, 1, 1, 0, 1, 0),
+    ),
+)
+
+H200_SXM5_141GB = replace(
+    H100_SXM5_80GB,
+    name="NVIDIA H200", memory_total_bytes=150754820096, memory_reserved_bytes=587202560,
+    bar1_total_bytes=262144 * MIB, pci_device_id=0x233510DE, pci_subsystem_id=0x18BE10DE,
+    memory_bus_width=6144, clock_mem_max_mhz=3201, clock_mem_idle_mhz=3201,
+    vbios_version="96.00.AF.00.05", board_part_number="692-2G520-0280-000", gpu_part_number="2335-885-A1",
+    inforom_image_version="G520.0280.00.01",
+    mig_profiles=(
+        _mig(0, 19, "MIG 1g.18gb", 1, 7, 16, 16384, 1, 1, 0, 1, 0),
+        _mig(1, 14, "MIG 2g.35gb", 2, 3, 32, 32768, 2, 2, 0, 2, 0),
+        _mig(2, 9, "MIG 3g.71gb", 3, 2, 60, 69632, 3, 3, 0, 3, 0),
+        _mig(3, 5, "MIG 4g.71gb", 4, 1, 64, 69632, 4, 4, 0, 4, 0),
+        _mig(4, 0, "MIG 7g.141gb", 7, 1, 132, 143360, 8, 7, 0, 7, 1),
+        _mig(7, 20, "MIG 1g.18gb+me", 1, 1, 16, 16384, 1, 1, 0, 1, 1),
+        _mig(9, 15, "MIG 1g.35gb", 1, 4, 26, 32768, 1, 1, 0, 1, 0),
+    ),
+)
+
+B200_SXM6_180GB = Board(
+    name="NVIDIA B200", brand=BRAND_NVIDIA, architecture=ARCH_BLACKWELL, family="blackwell",
+    cc_major=10, cc_minor=0, cuda_cores=18944, sm_count=148, memory_bus_width=8192,
+    memory_total_bytes=183359 * MIB, memory_reserved_bytes=610 * MIB, bar1_total_bytes=262144 * MIB,
+    pci_device_id=0x290110DE, pci_subsystem_id=0x199910DE, pcie_max_gen=5, pcie_max_width=16,
+    bus_type=BUS_TYPE_PCIE,
+    power_default_limit_mw=1000000, power_min_limit_mw=200000, power_max_limit_mw=1000000,
+    power_idle_mw=140000,
+    clock_graphics_max_mhz=1965, clock_sm_max_mhz=1965, clock_mem_max_mhz=3996, clock_video_max_mhz=1965,
+    clock_graphics_idle_mhz=120, clock_mem_idle_mhz=3996, clock_video_idle_mhz=675,
+    temp_idle_c=30, temp_mem_idle_c=34, temp_shutdown_c=94, temp_slowdown_c=91, temp_gpu_max_c=87,
+    temp_mem_max_c=95,
+    vbios_version="97.00.52.00.01", board_part_number="692-2G525-0220-000", gpu_part_number="2901-886-A1",
+    inforom_image_version="G525.0220.00.02", num_fans=0, nvlink_count=18, gsp_firmware=True,
+    ecc_supported=True, mig_capable=True,
+    mig_profiles=(
+        _mig(0, 19, "MIG 1g.23gb", 1, 7, 18, 23296, 1, 1, 0, 1, 0),
+        _mig(1, 14, "MIG 2g.45gb", 2, 3, 36, 45824, 2, 2, 0, 2, 0),
+        _mig(2, 9, "MIG 3g.90gb", 3, 2, 68, 91648, 3, 3, 0, 3, 0),
+        _mig(3, 5, "MIG 4g.90gb", 4, 1, 72, 91648, 4, 4, 0, 4, 0),
+        _mig(4, 0, "MIG 7g.180gb", 7, 1, 148, 182784, 8, 7, 0, 7, 1),
+        _mig(7, 20, "MIG 1g.23gb+me", 1, 1, 18, 23296, 1, 1, 0, 1, 1),
+        _mig(9, 15, "MIG 1g.45gb", 1, 4, 26, 45824, 1, 1, 0, 1, 0),
+    ),
+)
+
+L40S_48GB = Board(
+    name="NVIDIA L40S", brand=BRAND_NVIDIA, architecture=ARCH_ADA, family="ada-lovelace",
+    cc_major=8, cc_minor=9, cuda_cores=18176, sm_count=142, memory_bus_width=384,
+    memory_total_bytes=46068 * MIB, memory_reserved_bytes=485 * MIB, bar1_total_bytes=65536 * MIB,
+    pci_device_id=0x26B910DE, pci_subsystem_id=0x185110DE, pcie_max_gen=4, pcie_max_width=16,
+    bus_type=BUS_TYPE_PCIE,
+    power_default_limit_mw=350000, power_min_limit_mw=100000, power_max_limit_mw=350000, power_idle_mw=33000,
+    clock_graphics_max_mhz=2520, clock_sm_max_mhz=2520, clock_mem_max_mhz=9001, clock_video_max_mhz=1965,
+    clock_graphics_idle_mhz=210, clock_mem_idle_mhz=405, clock_video_idle_mhz=1185,
+    temp_idle_c=29, temp_mem_idle_c=0, temp_shutdown_c=95, temp_slowdown_c=92, temp_gpu_max_c=89,
+    temp_mem_max_c=0,
+    vbios_version="95.02.66.00.02", board_part_number="900-2G133-0080-000", gpu_part_number="26B9-896-A1",
+    inforom_image_version="G133.0242.00.01", num_fans=0, nvlink_count=0, gsp_firmware=True,
+    ecc_supported=True, mig_capable=False,
+)
+
+T4_16GB = Board(
+    name="Tesla T4", brand=BRAND_TESLA, architecture=ARCH_TURING, family="turing",
+    cc_major=7, cc_minor=5, cuda_cores=2560, sm_count=40, memory_bus_width=256,
+    memory_total_bytes=15360 * MIB, memory_reserved_bytes=255 * MIB, bar1_total_bytes=256 * MIB,
+    pci_device_id=0x1EB810DE, pci_subsystem_id=0x12A210DE, pcie_max_gen=3, pcie_max_width=16,
+    bus_type=BUS_TYPE_PCIE,
+    power_default_limit_mw=70000, power_min_limit_mw=60000, power_max_limit_mw=70000, power_idle_mw=9000,
+    clock_graphics_max_mhz=1590, clock_sm_max_mhz=1590, clock_mem_max_mhz=5001, clock_video_max_mhz=1470,
+    clock_graphics_idle_mhz=300, clock_mem_idle_mhz=405, clock_video_idle_mhz=540,
+    temp_idle_c=34, temp_mem_idle_c=0, temp_shutdown_c=96, temp_slowdown_c=93, temp_gpu_max_c=85,
+    temp_mem_max_c=0,
+    vbios_version="90.04.96.00.02", board_part_number="900-2G183-0000-001", gpu_part_number="1EB8-895-A1",
+    inforom_image_version="G183.0200.00.02", num_fans=0, nvlink_count=0, gsp_firmware=False,
+    ecc_supported=True, mig_capable=False,
+)
+
+# Chassis layouts: PCI bus numbers of the GPUs in NVML index order.
+_DGX_A100_BUSES = (0x07, 0x0F, 0x47, 0x4E, 0x87, 0x90, 0xB7, 0xBD)
+_DGX_H100_BUSES = (0x18, 0x2A, 0x3A, 0x5D, 0x9A, 0xAB, 0xBA, 0xDB)
+_DGX_B200_BUSES = (0x1B, 0x43, 0x52, 0x61, 0x9D, 0xC3, 0xD1, 0xDF)
+_PCIE_SERVER_BUSES = (0x01, 0x21, 0x41, 0x61, 0x81, 0xA1, 0xC1, 0xE1)
+
+PROFILES = {
+    p.key: p for p in (
+        Profile("dgxa100", "NVIDIA DGX A100", A100_SXM4_40GB, 8, _DGX_A100_BUSES, 0, 2, "550.54.15", 12040),
+        Profile("dgxh100", "NVIDIA DGX H100", H100_SXM5_80GB, 8, _DGX_H100_BUSES, 0, 4, "550.54.15", 12040),
+        Profile("dgxh200", "NVIDIA DGX H200", H200_SXM5_141GB, 8, _DGX_H100_BUSES, 0, 4, "550.54.15", 12040),
+        Profile("dgxb200", "NVIDIA DGX B200", B200_SXM6_180GB, 8, _DGX_B200_BUSES, 0, 4, "570.124.06", 12080),
+        Profile("l40s", "L40S PCIe server", L40S_48GB, 4, _PCIE_SERVER_BUSES, 0, 2, "550.54.15", 12040),
+        Profile("t4", "T4 cloud instance", T4_16GB, 1, (0x00,), 4, 1, "535.261.03", 12020),
+    )
+}
+PROFILE_NAMES = tuple(sorted(PROFILES))
+DEFAULT_PROFILE = "dgxa100"
+
+# Board fields a user may override for a custom node, with the type each must have.
+OVERRIDABLE_FIELDS = {
+    f.name: f.type for f in fields(Board) if f.name != "mig_profiles"
+}
+
+
+def _digest(node_id, profile, index, purpose):
+    material = "gpumock/%s/%s/%d/%s" % (node_id, profile, index, purpose)
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def gpu_uuid(node_id, profile, index):
+    """GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, lower-case hex, stable for (node, profile, index)."""
+    h = _digest(node_id, profile, index, "uuid")[:32]
+    return "GPU-%s-%s-%s-%s-%s" % (h[0:8], h[8:12], h[12:16], h[16:20], h[20:32])
+
+
+def gpu_serial(node_id, profile, index):
+    """A 13-digit board serial, stable for (node, profile, index)."""
+    return "1%012d" % (int(_digest(node_id, profile, index, "serial")[:15], 16) % 10 ** 12)
+
+
+def pci_location(profile, index):
+    """(domain, bus, device, function) of GPU ``index``.
+
+    The first GPUs sit where the real chassis puts them; a larger custom count repeats the
+    chassis layout in the next PCI domains, as a multi-segment host numbers them.
+    """
+    layout = profile.bus_layout
+    domain, slot = divmod(index, len(layout))
+    if len(layout) == 1:
+        # One-slot layouts (cloud VMs) place further GPUs on consecutive device numbers.
+        domain, slot = divmod(index, 32 - profile.pci_device)
+        return domain, layout[0], profile.pci_device + slot, 0
+    return domain, layout[slot], profile.pci_device, 0
+
+
+def _coerce_override(name, value):
+    want = OVERRIDABLE_FIELDS.get(name)
+    if want is None:
+        raise ProfileError(
+            "overrides: unknown field '%s'; known fields are %s." % (name, ", ".join(sorted(OVERRIDABLE_FIELDS))))
+    want_type = {"int": int, "str": str, "bool": bool}.get(getattr(want, "__name__", want), None)
+    if want_type is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise ProfileError("overrides: field '%s' must be a boolean, got %r." % (name, value))
+    if want_type is int:
+        if isinstance(value, bool):
+            raise ProfileError("overrides: field '%s' must be an integer, got %r." % (name, value))
+        try:
+            return int(value, 0) if isinstance(value, str) else int(value)
+        except (TypeError, ValueError):
+            raise ProfileError("overrides: field '%s' must be an integer, got %r." % (name, value))
+    if not isinstance(value, str) or not value or "\n" in value:
+        raise ProfileError("overrides: field '%s' must be a non-empty single-line string." % name)
+    return value
+
+
+def _check_driver_version(version):
+    parts = version.split(".") if isinstance(version, str) else []
+    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+        raise ProfileError(
+            "driver_version must look like 550.54.15 (digits separated by dots), got %r." % (version,))
+    return version
+
+
+def build_node(profile=DEFAULT_PROFILE, gpu_count=None, node_id="localhost", driver_version=None,
+               overrides=None, mig_enabled=None, cuda_driver_version=None):
+    """Build the Node for a profile, a node identity and optional custom values.
+
+    Raises ProfileError with one sentence naming the offending option.
+    """
+    if profile not in PROFILES:
+        raise ProfileError("profile must be one of %s, got %r." % (", ".join(PROFILE_NAMES), profile))
+    spec = PROFILES[profile]
+    if gpu_count is None:
+        gpu_count = spec.gpu_count
+    if isinstance(gpu_count, bool) or not isinstance(gpu_count, int) \
+            or not MIN_GPU_COUNT <= gpu_count <= MAX_GPU_COUNT:
+        raise ProfileError("gpu_count must be an integer from %d to %d, got %r."
+                           % (MIN_GPU_COUNT, MAX_GPU_COUNT, gpu_count))
+    if not isinstance(node_id, str) or not node_id.strip():
+        raise ProfileError("node_id must be a non-empty string.")
+    node_id = node_id.strip()
+    driver_version = _check_driver_version(driver_version or spec.driver_version)
+    if cuda_driver_version is None:
+        cuda_driver_version = spec.cuda_driver_version
+    if isinstance(cuda_driver_version, bool) or not isinstance(cuda_driver_version, int) \
+            or not 1000 <= cuda_driver_version <= 99999:
+        raise ProfileError("cuda_driver_version must be an integer like 12040, got %r." % (cuda_driver_version,))
+
+    board = spec.board
+    if overrides:
+        if not isinstance(overrides, dict):
+            raise ProfileError("overrides must be a dictionary of board fields.")
+        board = replace(board, **{k: _coerce_override(k, v) for k, v in overrides.items()})
+    if mig_enabled and not board.mig_capable:
+        raise ProfileError("mig_enabled is not possible: %s has no MIG support." % board.name)
+
+    gpus = []
+    for index in range(gpu_count):
+        domain, bus, device, function = pci_location(spec, index)
+        gpus.append(Gpu(
+            index=index,
+            minor=index,
+            uuid=gpu_uuid(node_id, profile, index),
+            serial=gpu_serial(node_id, profile, index),
+            pci_domain=domain, pci_bus=bus, pci_device=device, pci_function=function,
+            numa_node=(index // spec.gpus_per_numa_node) % max(1, (spec.gpu_count // spec.gpus_per_numa_node)),
+            mig_enabled=bool(mig_enabled),
+            board=board,
+        ))
+    return Node(profile=profile, node_id=node_id, system_name=spec.system_name,
+                driver_version=driver_version, cuda_driver_version=cuda_driver_version,
+                board=board, gpus=tuple(gpus))
+
+
+def default_node_id(machine_id_path="/etc/machine-id", hostname=None):
+    """The machine id if there is one, else the host name (what modules use when node_id is unset)."""
+    try:
+        with open(machine_id_path) as handle:
+            value = handle.read().strip()
+        if value:
+            return value
+    except (IOError, OSError):
+        pass
+    if hostname is None:
+        import socket
+        hostname = socket.gethostname()
+    return hostname

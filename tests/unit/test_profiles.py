@@ -1,0 +1,120 @@
+"""Specification of the machine profiles: values, identities and custom nodes."""
+import re
+
+import pytest
+
+from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles as P
+
+UUID_RE = re.compile(r"^GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def test_default_profile_is_eight_a100_40gb_on_driver_550_54_15_cuda_12_4():
+    node = P.build_node(node_id="n")
+    assert node.profile == "dgxa100" == P.DEFAULT_PROFILE
+    assert len(node.gpus) == 8
+    assert node.board.name == "NVIDIA A100-SXM4-40GB"
+    assert node.driver_version == "550.54.15"
+    assert node.cuda_driver_version == 12040
+    assert node.nvml_version == "12.550.54.15"
+
+
+def test_built_in_profiles_are_the_six_documented_machines():
+    assert set(P.PROFILE_NAMES) == {"dgxa100", "dgxh100", "dgxh200", "dgxb200", "l40s", "t4"}
+
+
+def test_dgxh100_matches_the_real_h100_board_capture():
+    board = P.build_node("dgxh100", node_id="n").board
+    assert board.name == "NVIDIA H100 80GB HBM3"
+    assert board.pci_device_id == 0x233010DE
+    assert (board.cc_major, board.cc_minor) == (9, 0)
+    assert board.cuda_cores == 16896 and board.sm_count == 132 and board.memory_bus_width == 5120
+    assert board.memory_total_bytes == 85520809984
+    assert board.power_default_limit_mw == 700000
+    assert [m.name for m in board.mig_profiles][:5] == [
+        "MIG 1g.10gb", "MIG 2g.20gb", "MIG 3g.40gb", "MIG 4g.40gb", "MIG 7g.80gb"]
+
+
+@pytest.mark.parametrize("profile", P.PROFILE_NAMES)
+def test_every_profile_has_mig_profiles_exactly_when_the_board_has_mig(profile):
+    board = P.build_node(profile, node_id="n").board
+    assert bool(board.mig_profiles) == board.mig_capable
+
+
+def test_dgxa100_bus_ids_follow_the_real_chassis_in_both_nvml_formats():
+    gpus = P.build_node("dgxa100", node_id="n").gpus
+    assert [g.pci_bus_id for g in gpus] == [
+        "00000000:%s:00.0" % b for b in ("07", "0F", "47", "4E", "87", "90", "B7", "BD")]
+    assert gpus[0].pci_bus_id_legacy == "0000:07:00.0"
+
+
+@pytest.mark.parametrize("profile", P.PROFILE_NAMES)
+def test_uuids_are_lowercase_hex_in_nvml_form(profile):
+    for gpu in P.build_node(profile, node_id="n").gpus:
+        assert UUID_RE.match(gpu.uuid), gpu.uuid
+        assert re.match(r"^\d{13}$", gpu.serial)
+
+
+def test_the_same_node_always_gets_the_same_identities():
+    assert P.build_node(node_id="node-a").to_dict() == P.build_node(node_id="node-a").to_dict()
+
+
+def test_two_nodes_never_share_a_uuid():
+    seen = set()
+    for i in range(64):
+        for gpu in P.build_node(node_id="node-%d" % i).gpus:
+            assert gpu.uuid not in seen
+            seen.add(gpu.uuid)
+
+
+def test_gpu_count_override_to_128_gives_unique_uuids_and_bus_ids():
+    gpus = P.build_node(gpu_count=128, node_id="big").gpus
+    assert len({g.uuid for g in gpus}) == 128
+    assert len({g.pci_bus_id for g in gpus}) == 128
+    assert gpus[8].pci_bus_id == "00000001:07:00.0"
+
+
+@pytest.mark.parametrize("count", [0, 129, -1, True, "8"])
+def test_gpu_count_outside_1_to_128_is_refused_naming_the_option(count):
+    with pytest.raises(P.ProfileError, match="gpu_count"):
+        P.build_node(gpu_count=count, node_id="n")
+
+
+def test_unknown_profile_is_refused_naming_the_option():
+    with pytest.raises(P.ProfileError, match="profile must be one of"):
+        P.build_node("dgx9000", node_id="n")
+
+
+def test_per_field_overrides_change_only_that_field():
+    base = P.build_node(node_id="n").board
+    custom = P.build_node(node_id="n", overrides={"name": "NVIDIA A100-SXM4-80GB",
+                                                  "memory_total_bytes": 81920 * P.MIB}).board
+    assert custom.name == "NVIDIA A100-SXM4-80GB"
+    assert custom.memory_total_bytes == 81920 * P.MIB
+    assert custom.cuda_cores == base.cuda_cores
+
+
+def test_unknown_override_field_is_refused_naming_the_field():
+    with pytest.raises(P.ProfileError, match="unknown field 'colour'"):
+        P.build_node(node_id="n", overrides={"colour": "green"})
+
+
+def test_mig_on_a_board_without_mig_is_refused():
+    with pytest.raises(P.ProfileError, match="mig_enabled"):
+        P.build_node("t4", node_id="n", mig_enabled=True)
+
+
+def test_driver_version_override_changes_nvml_version():
+    node = P.build_node(node_id="n", driver_version="535.261.03")
+    assert node.nvml_version == "12.535.261.03"
+
+
+def test_malformed_driver_version_is_refused():
+    with pytest.raises(P.ProfileError, match="driver_version"):
+        P.build_node(node_id="n", driver_version="latest")
+
+
+def test_default_node_id_prefers_machine_id(tmp_path):
+    mid = tmp_path / "machine-id"
+    mid.write_text("abc123\n")
+    assert P.default_node_id(str(mid)) == "abc123"
+    assert P.default_node_id(str(tmp_path / "missing"), hostname="h1") == "h1"
