@@ -22,3 +22,17 @@ collection-link:
 	@ln -sfn $(ROOT) $(COLLECTIONS)/ansible_collections/gpumock/nvidia
 
 include $(sort $(wildcard mk/*.mk))
+
+# Every suite, in order from fast to real. Each is defined by its area's fragment in mk/.
+TEST_SUITES := test-unit test-nvml test-integration sanity lint test-molecule test-bake test-kind
+
+test: deps ## everything CI runs (installs what it needs, starts the Docker engine)
+	@failed=""; passed=0; \
+	for t in $(TEST_SUITES); do \
+	  echo "=================== make $$t"; \
+	  if $(MAKE) --no-print-directory $$t; then passed=$$((passed+1)); else failed="$$failed $$t"; fi; \
+	done; \
+	nfail=$$(echo $$failed | wc -w); \
+	[ -z "$$failed" ] || echo "failed suites:$$failed"; \
+	echo "suites: $$passed passed, $$nfail failed"; \
+	[ -z "$$failed" ]
