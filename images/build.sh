@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Builds the locally made test images from Debian's packages (no container registry is reachable):
+#
+#   gpumock/bookworm-systemd   Debian 12, systemd as PID 1, NO python3 — its .debs are preseeded in
+#                              the apt cache, so the role's python bootstrap works offline
+#   gpumock/trixie-systemd     Debian 13, systemd, python3, containerd 1.7 + runc, podman + crun,
+#                              and the podman config a node container needs
+#   gpumock/tiny-nvml-probe    busybox, the glibc loader and libc, and /usr/bin/nvml-probe: the inner
+#                              image for CDI tests; NVML itself comes from the node through CDI
+#
+# Usage: images/build.sh IMAGE...   (or "all")
+# Cached: each image carries the label gpumock.build-inputs=<sha256 of its build inputs>; an image
+# whose label matches is not rebuilt. IMAGE_REBUILD=1 forces a build.
+# Rootfs trees and the debootstrap package cache live under .build/images/.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$ROOT/.build/images
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+mkdir -p "$WORK"
+
+# Packages every systemd node image gets. python3 is not in the list: bookworm must start without it.
+BASE_PACKAGES=systemd,systemd-sysv,dbus,iproute2,procps,kmod
+TRIXIE_PACKAGES=python3,containerd,runc,podman,crun,conmon,fuse-overlayfs,netavark
+
+inputs_hash() {
+  # The image's build inputs: this script, the files copied into it, the probe source.
+  local image=$1
+  {
+    echo "$image $MIRROR"
+    sha256sum "$ROOT/images/build.sh"
+    case $image in
+      gpumock/trixie-systemd) find "$ROOT/images/files/trixie-systemd" -type f -print0 | sort -z | xargs -0 sha256sum ;;
+      gpumock/tiny-nvml-probe) sha256sum "$ROOT/images/nvml-probe/nvml_probe.c" /bin/busybox ;;
+    esac
+  } | sed "s|$ROOT/||" | sha256sum | cut -c1-16
+}
+
+is_current() {
+  local image=$1 want=$2 have
+  have=$(docker image inspect "$image" --format '{{ index .Config.Labels "gpumock.build-inputs" }}' 2>/dev/null) || return 1
+  [ "$have" = "$want" ] && [ -z "${IMAGE_REBUILD:-}" ]
+}
+
+debootstrap_rootfs() {
+  # debootstrap_rootfs SUITE DIR PACKAGES
+  local suite=$1 dir=$2 packages=$3
+  rm -rf "$dir"
+  mkdir -p "$WORK/debcache/$suite"
+  debootstrap --variant=minbase --cache-dir="$WORK/debcache/$suite" --include="$packages" \
+    "$suite" "$dir" "$MIRROR" >"$dir.log" 2>&1 || { tail -n 30 "$dir.log" >&2; return 1; }
+  # Empty machine-id: systemd generates one at first boot, so two nodes never share it.
+  : >"$dir/etc/machine-id"
+  # A container cannot load kernel modules; containerd ships a modules-load.d entry that would
+  # otherwise leave systemd "degraded".
+  ln -sf /dev/null "$dir/etc/systemd/system/systemd-modules-load.service"
+}
+
+import_rootfs() {
+  # import_rootfs DIR IMAGE HASH CMD
+  local dir=$1 image=$2 hash=$3 cmd=$4
+  tar -C "$dir" -c . | docker import \
+    --change "CMD $cmd" \
+    --change 'ENV container=docker' \
+    --change "LABEL gpumock.build-inputs=$hash" \
+    - "$image" >/dev/null
+}
+
+build_bookworm() {
+  local image=$1 hash=$2 dir=$WORK/rootfs-bookworm
+  debootstrap_rootfs bookworm "$dir" "$BASE_PACKAGES"
+  # Preseed python3 in the apt cache without installing it: the role's bootstrap installs it
+  # from there with no network, as an air-gapped image would have to.
+  cp /etc/resolv.conf "$dir/etc/resolv.conf"
+  chroot "$dir" apt-get install --download-only -y -q --no-install-recommends python3 >>"$dir.log" 2>&1 \
+    || { tail -n 30 "$dir.log" >&2; return 1; }
+  : >"$dir/etc/resolv.conf"
+  if chroot "$dir" sh -c 'command -v python3' >/dev/null; then
+    echo "images: python3 must not be installed in $image" >&2
+    return 1
+  fi
+  ls "$dir"/var/cache/apt/archives/python3_*.deb >/dev/null
+  import_rootfs "$dir" "$image" "$hash" '["/sbin/init"]'
+}
+
+build_trixie() {
+  local image=$1 hash=$2 dir=$WORK/rootfs-trixie
+  debootstrap_rootfs trixie "$dir" "$BASE_PACKAGES,$TRIXIE_PACKAGES"
+  cp -a "$ROOT/images/files/trixie-systemd/." "$dir/"
+  rm -f "$dir"/var/cache/apt/archives/*.deb
+  import_rootfs "$dir" "$image" "$hash" '["/sbin/init"]'
+}
+
+build_tiny() {
+  local image=$1 hash=$2 dir=$WORK/rootfs-tiny
+  rm -rf "$dir"
+  mkdir -p "$dir"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,etc,tmp,lib64,lib/x86_64-linux-gnu}
+  cp /bin/busybox "$dir/bin/busybox"
+  chroot "$dir" /bin/busybox --install -s
+  # The probe is built against this host's glibc, so that glibc goes with it.
+  gcc -std=c11 -Wall -Wextra -Werror -O2 -o "$dir/usr/bin/nvml-probe" "$ROOT/images/nvml-probe/nvml_probe.c"
+  cp -L /lib64/ld-linux-x86-64.so.2 "$dir/lib64/"
+  cp -L /lib/x86_64-linux-gnu/libc.so.6 "$dir/lib/x86_64-linux-gnu/"
+  import_rootfs "$dir" "$image" "$hash" '["/bin/sh"]'
+}
+
+build_one() {
+  local image=$1 hash start
+  hash=$(inputs_hash "$image")
+  if is_current "$image" "$hash"; then
+    echo "images: $image is current ($hash)"
+    return 0
+  fi
+  start=$SECONDS
+  case $image in
+    gpumock/bookworm-systemd) build_bookworm "$image" "$hash" ;;
+    gpumock/trixie-systemd) build_trixie "$image" "$hash" ;;
+    gpumock/tiny-nvml-probe) build_tiny "$image" "$hash" ;;
+    *) echo "images: unknown image '$image' (bookworm-systemd, trixie-systemd, tiny-nvml-probe)" >&2; return 2 ;;
+  esac
+  echo "images: built $image ($hash) in $((SECONDS - start))s, $(docker image inspect "$image" --format '{{.Size}}' | numfmt --to=si)B"
+}
+
+[ $# -gt 0 ] || set -- all
+for arg in "$@"; do
+  case $arg in
+    all) for i in bookworm-systemd trixie-systemd tiny-nvml-probe; do build_one "gpumock/$i"; done ;;
+    gpumock/*) build_one "$arg" ;;
+    *) build_one "gpumock/$arg" ;;
+  esac
+done
