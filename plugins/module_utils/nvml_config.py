@@ -21,59 +21,25 @@ VISIBILITY_MODES = ("devnodes", "all")
 MAX_GPUS = 254
 MAX_VALUE_LEN = 255
 
-# [board] key -> attribute of profiles.Board. Every attribute is required: a missing one is a
-# bug in the mapping, not something to paper over with a default.
+# [board] keys, named as the profiles.Board fields they come from (every one required).
 BOARD_KEYS = (
-    ("name", "name"),
-    ("brand", "nvml_brand"),
-    ("architecture", "nvml_architecture"),
-    ("cuda_compute_capability", "compute_capability"),
-    ("pci_device_id", "pci_device_id"),
-    ("pci_subsystem_id", "pci_subsystem_id"),
-    ("memory_total_mib", "memory_total_mib"),
-    ("memory_reserved_mib", "memory_reserved_mib"),
-    ("bar1_total_mib", "bar1_total_mib"),
-    ("memory_bus_width", "memory_bus_width"),
-    ("cuda_cores", "cuda_cores"),
-    ("multiprocessor_count", "sm_count"),
-    ("clock_graphics_mhz", "clock_graphics_mhz"),
-    ("clock_graphics_max_mhz", "clock_graphics_max_mhz"),
-    ("clock_memory_mhz", "clock_memory_mhz"),
-    ("clock_video_mhz", "clock_video_mhz"),
-    ("clock_video_max_mhz", "clock_video_max_mhz"),
-    ("supported_memory_clocks_mhz", "supported_memory_clocks_mhz"),
-    ("power_usage_mw", "power_usage_mw"),
-    ("power_limit_mw", "power_limit_mw"),
-    ("power_limit_min_mw", "power_limit_min_mw"),
-    ("power_limit_max_mw", "power_limit_max_mw"),
-    ("temperature_c", "temperature_c"),
-    ("temperature_slowdown_c", "temperature_slowdown_c"),
-    ("temperature_shutdown_c", "temperature_shutdown_c"),
-    ("temperature_memory_max_c", "temperature_memory_max_c"),
-    ("pcie_generation", "pcie_generation"),
-    ("pcie_width", "pcie_width"),
-    ("vbios_version", "vbios_version"),
-    ("inforom_image_version", "inforom_image_version"),
-    ("board_part_number", "board_part_number"),
-    ("nvlink_links", "nvlink_links"),
-    ("nvlink_version", "nvlink_version"),
-    ("mig_capable", "mig_capable"),
+    "name", "brand", "architecture", "cc_major", "cc_minor", "cuda_cores", "sm_count",
+    "memory_bus_width", "memory_total_bytes", "memory_reserved_bytes", "bar1_total_bytes",
+    "pci_device_id", "pci_subsystem_id", "pcie_max_gen", "pcie_max_width", "bus_type",
+    "power_default_limit_mw", "power_min_limit_mw", "power_max_limit_mw", "power_idle_mw",
+    "clock_graphics_max_mhz", "clock_sm_max_mhz", "clock_mem_max_mhz", "clock_video_max_mhz",
+    "clock_graphics_idle_mhz", "clock_mem_idle_mhz", "clock_video_idle_mhz",
+    "temp_idle_c", "temp_mem_idle_c", "temp_shutdown_c", "temp_slowdown_c", "temp_gpu_max_c",
+    "temp_mem_max_c", "vbios_version", "board_part_number", "gpu_part_number",
+    "inforom_image_version", "num_fans", "nvlink_count", "gsp_firmware", "ecc_supported",
+    "mig_capable",
 )
 
-# [mig_profile] key -> attribute of one entry of Board.mig_profiles.
+# [mig_profile] keys, named as the profiles.MigProfile fields.
 MIG_PROFILE_KEYS = (
-    ("profile", "nvml_profile"),
-    ("id", "id"),
-    ("name", "name"),
-    ("slice_count", "slice_count"),
-    ("instance_count", "instance_count"),
-    ("multiprocessor_count", "sm_count"),
-    ("copy_engine_count", "copy_engine_count"),
-    ("decoder_count", "decoder_count"),
-    ("encoder_count", "encoder_count"),
-    ("jpeg_count", "jpeg_count"),
-    ("ofa_count", "ofa_count"),
-    ("memory_size_mb", "memory_mib"),
+    "index", "profile_id", "name", "slice_count", "instance_count", "multiprocessor_count",
+    "memory_size_mb", "copy_engine_count", "decoder_count", "encoder_count", "jpeg_count",
+    "ofa_count",
 )
 
 
@@ -81,12 +47,16 @@ class NvmlConfigError(ValueError):
     """A node or option that cannot be written as an NVML config; the message names it."""
 
 
+# Written in hexadecimal because that is how NVIDIA tools print them.
+HEX_KEYS = frozenset(("pci_device_id", "pci_subsystem_id"))
+
+
 def _value(key, value):
     """One value in the file's syntax: ints in decimal, bools as 0/1, lists comma-separated."""
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, int):
-        return str(value)
+        return ("0x%08X" % value) if key in HEX_KEYS else str(value)
     if isinstance(value, (list, tuple)):
         return ",".join(_value(key, v) for v in value)
     text = str(value)
@@ -140,16 +110,10 @@ def render(node, visibility="devnodes", dev_root="/dev"):
         ("visibility", visibility),
         ("dev_root", dev_root),
     ))
-    board_pairs = []
-    for key, attr in BOARD_KEYS:
-        value = _attr(board, attr, "Board")
-        if key == "cuda_compute_capability" and isinstance(value, (list, tuple)):
-            value = "%d.%d" % tuple(value)
-        board_pairs.append((key, value))
-    _section(lines, "board", board_pairs)
+    _section(lines, "board", [(key, _attr(board, key, "Board")) for key in BOARD_KEYS])
     for profile in _attr(board, "mig_profiles", "Board"):
         _section(lines, "mig_profile",
-                 [(key, _attr(profile, attr, "MIG profile")) for key, attr in MIG_PROFILE_KEYS])
+                 [(key, _attr(profile, key, "MigProfile")) for key in MIG_PROFILE_KEYS])
     for gpu in gpus:
         _section(lines, "gpu", (
             ("index", gpu.index),
