@@ -1,0 +1,373 @@
+# -*- coding: utf-8 -*-
+# Copyright: gpumock.nvidia contributors
+# Apache License 2.0 (see LICENSE)
+"""The CDI (Container Device Interface) spec of a mock NVIDIA node: model, rules, YAML.
+
+* ``build_spec()`` makes the spec of a node as ``nvidia-ctk cdi generate`` would: one device per
+  GPU and naming strategy plus ``all``; control nodes, env, hooks and mounts in the common edits.
+  It takes the device nodes from ``devnodes.device_nodes()`` and the mounts from
+  ``driver_tree.driver_files()``, so the spec names exactly what the other modules create.
+* ``minimum_version()`` is the CDI rule "the lowest cdiVersion whose features the content
+  uses" (each version's requirement, checked from the newest down; 0.3.0 when none applies).
+* ``validate()`` applies the checks a CDI loader makes at load time (strict fields, version,
+  kind, device names, edits) and raises ``CdiError`` with one sentence.
+* ``to_yaml()`` writes block YAML deterministically without PyYAML (targets may lack it).
+
+A spec is a plain ``dict`` in the key order of the CDI Go structs (cdiVersion, kind, devices,
+containerEdits), so JSON/YAML output is stable.
+
+Standard library only (shipped to targets).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+
+from ansible_collections.gpumock.nvidia.plugins.module_utils import devnodes, driver_tree
+
+KNOWN_VERSIONS = ("0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0", "0.7.0", "0.8.0", "1.0.0", "1.1.0")
+EARLIEST_VERSION = "0.3.0"
+NAME_STRATEGIES = ("index", "uuid", "type-index")
+DEFAULT_KIND = "nvidia.com/gpu"
+HOOK_NAMES = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
+MOUNT_OPTIONS = ("ro", "nosuid", "nodev", "rbind", "rprivate")
+ANNOTATIONS_MAX_BYTES = 256 * 1024
+
+# Fields a strict loader knows, per object (the CDI Go structs, all versions up to 1.1.0).
+FIELDS = {
+    "spec": ("cdiVersion", "kind", "annotations", "devices", "containerEdits"),
+    "device": ("name", "annotations", "containerEdits"),
+    "containerEdits": ("env", "deviceNodes", "netDevices", "hooks", "mounts", "intelRdt", "additionalGids"),
+    "deviceNode": ("path", "hostPath", "type", "major", "minor", "fileMode", "permissions", "uid", "gid"),
+    "mount": ("hostPath", "containerPath", "options", "type"),
+    "hook": ("hookName", "path", "args", "env", "timeout"),
+    "netDevice": ("hostInterfaceName", "name"),
+    "intelRdt": ("closID", "l3CacheSchema", "memBwSchema", "schemata", "enableCMT", "enableMBM",
+                 "enableMonitoring"),
+}
+
+_VENDOR_CLASS_RE = re.compile(r"^[A-Za-z]([A-Za-z0-9_.-]*[A-Za-z0-9])?$")
+_DEVICE_NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.:-]*[A-Za-z0-9])?$")
+
+
+class CdiError(ValueError):
+    """An invalid spec or option; the message is one sentence."""
+
+
+def _version_key(version):
+    return tuple(int(p) for p in version.lstrip("v").split("."))
+
+
+def _all_edits(spec):
+    edits = [spec.get("containerEdits") or {}]
+    edits.extend((d.get("containerEdits") or {}) for d in spec.get("devices") or [])
+    return edits
+
+
+def _requires_1_1_0(spec):
+    for e in _all_edits(spec):
+        rdt = e.get("intelRdt") or {}
+        if rdt.get("schemata") is not None or rdt.get("enableMonitoring") or e.get("netDevices"):
+            return True
+    return False
+
+
+def _requires_0_7_0(spec):
+    return any(e.get("intelRdt") is not None or e.get("additionalGids") for e in _all_edits(spec))
+
+
+def _requires_0_6_0(spec):
+    if spec.get("annotations") or any(d.get("annotations") for d in spec.get("devices") or []):
+        return True
+    kind = spec.get("kind") or ""
+    return "." in kind.partition("/")[2]
+
+
+def _requires_0_5_0(spec):
+    for d in spec.get("devices") or []:
+        if (d.get("name") or "")[:1].isdigit():
+            return True
+    return any(n.get("hostPath") for e in _all_edits(spec) for n in e.get("deviceNodes") or [])
+
+
+def _requires_0_4_0(spec):
+    return any(m.get("type") for e in _all_edits(spec) for m in e.get("mounts") or [])
+
+
+# Newest first: the first version whose requirement the spec meets is its minimum.
+_REQUIREMENTS = (
+    ("1.1.0", _requires_1_1_0),
+    ("0.7.0", _requires_0_7_0),
+    ("0.6.0", _requires_0_6_0),
+    ("0.5.0", _requires_0_5_0),
+    ("0.4.0", _requires_0_4_0),
+)
+
+
+def minimum_version(spec):
+    """The lowest cdiVersion that can express ``spec`` (CDI's MinimumRequiredVersion rule)."""
+    for version, requires in _REQUIREMENTS:
+        if requires(spec):
+            return version
+    return EARLIEST_VERSION
+
+
+def _check_fields(obj, what, where):
+    if not isinstance(obj, dict):
+        raise CdiError("%s must be a mapping." % where)
+    unknown = sorted(set(obj) - set(FIELDS[what]))
+    if unknown:
+        raise CdiError("%s has the unknown field %s, which a strict CDI loader rejects." % (where, unknown[0]))
+
+
+def validate_kind(kind):
+    """Check ``vendor/class`` as CDI's parser does; return it or raise naming ``kind``."""
+    if not isinstance(kind, str) or kind.count("/") < 1:
+        raise CdiError("kind must look like vendor.com/class, got %r." % (kind,))
+    vendor, _, cls = kind.partition("/")
+    for part, label in ((vendor, "vendor"), (cls, "class")):
+        if not _VENDOR_CLASS_RE.match(part):
+            raise CdiError("kind %r has an invalid %s part %r: it must start with a letter, end with a "
+                           "letter or digit and contain only letters, digits, '_', '.' and '-'."
+                           % (kind, label, part))
+    return kind
+
+
+def validate_device_name(name):
+    if not isinstance(name, str) or not _DEVICE_NAME_RE.match(name):
+        raise CdiError("The device name %r is invalid: it must start with a letter or digit, end with a "
+                       "letter or digit and contain only letters, digits, '_', '.', ':' and '-'." % (name,))
+    return name
+
+
+def _validate_edits(edits, where, device_level):
+    _check_fields(edits, "containerEdits", where)
+    if device_level and not any(edits.get(k) for k in FIELDS["containerEdits"]):
+        raise CdiError("%s is empty; every device needs at least one edit." % where)
+    for env in edits.get("env") or []:
+        if not isinstance(env, str) or env.find("=") <= 0:
+            raise CdiError("%s has the env entry %r, which is not NAME=value." % (where, env))
+    for i, node in enumerate(edits.get("deviceNodes") or []):
+        label = "%s.deviceNodes[%d]" % (where, i)
+        _check_fields(node, "deviceNode", label)
+        if not node.get("path"):
+            raise CdiError("%s has no path." % label)
+        if node.get("type", "") not in ("", "b", "c", "u", "p"):
+            raise CdiError("%s has the type %r; it must be b, c, u or p." % (label, node.get("type")))
+        perms = node.get("permissions", "")
+        if perms and perms != "none" and (set(perms) - set("rwm")):
+            raise CdiError("%s has the permissions %r; only r, w and m are allowed." % (label, perms))
+    for i, hook in enumerate(edits.get("hooks") or []):
+        label = "%s.hooks[%d]" % (where, i)
+        _check_fields(hook, "hook", label)
+        if hook.get("hookName") not in HOOK_NAMES:
+            raise CdiError("%s has the hook name %r; it must be one of %s."
+                           % (label, hook.get("hookName"), ", ".join(HOOK_NAMES)))
+        if not hook.get("path"):
+            raise CdiError("%s has no path." % label)
+        for env in hook.get("env") or []:
+            if not isinstance(env, str) or env.find("=") <= 0:
+                raise CdiError("%s has the env entry %r, which is not NAME=value." % (label, env))
+    for i, mount in enumerate(edits.get("mounts") or []):
+        label = "%s.mounts[%d]" % (where, i)
+        _check_fields(mount, "mount", label)
+        if not mount.get("hostPath") or not mount.get("containerPath"):
+            raise CdiError("%s needs both hostPath and containerPath." % label)
+    for i, net in enumerate(edits.get("netDevices") or []):
+        _check_fields(net, "netDevice", "%s.netDevices[%d]" % (where, i))
+    if edits.get("intelRdt") is not None:
+        _check_fields(edits["intelRdt"], "intelRdt", where + ".intelRdt")
+
+
+def _annotations_size(spec):
+    total = 0
+    for annotations in [spec.get("annotations") or {}] + [d.get("annotations") or {} for d in spec.get("devices") or []]:
+        total += sum(len(k) + len(v) for k, v in annotations.items())
+    return total
+
+
+def validate(spec):
+    """Raise CdiError unless ``spec`` loads in a CDI runtime of its declared version."""
+    _check_fields(spec, "spec", "The spec")
+    version = spec.get("cdiVersion")
+    if not isinstance(version, str) or version.lstrip("v") not in KNOWN_VERSIONS:
+        raise CdiError("cdiVersion %r is not a known CDI version (%s)." % (version, ", ".join(KNOWN_VERSIONS)))
+    need = minimum_version(spec)
+    if _version_key(version) < _version_key(need):
+        raise CdiError("cdiVersion %s is too low for this content: the spec version must be at least %s."
+                       % (version, need))
+    validate_kind(spec.get("kind"))
+    if _annotations_size(spec) > ANNOTATIONS_MAX_BYTES:
+        raise CdiError("The spec's annotations exceed %d bytes in total." % ANNOTATIONS_MAX_BYTES)
+    devices = spec.get("devices")
+    if not devices:
+        raise CdiError("The spec has no devices; a CDI spec needs at least one.")
+    seen = set()
+    for i, device in enumerate(devices):
+        _check_fields(device, "device", "devices[%d]" % i)
+        name = validate_device_name(device.get("name"))
+        if name in seen:
+            raise CdiError("The device name %r appears twice; device names must be unique." % name)
+        seen.add(name)
+        _validate_edits(device.get("containerEdits") or {}, "The containerEdits of device %r" % name, True)
+    if spec.get("containerEdits") is not None:
+        _validate_edits(spec["containerEdits"], "The spec's containerEdits", False)
+    return spec
+
+
+def device_names(gpu, strategies):
+    """The CDI names of one full GPU, one per naming strategy (nvidia-ctk's namer)."""
+    names = []
+    for strategy in strategies:
+        if strategy == "index":
+            names.append("%d" % gpu.index)
+        elif strategy == "uuid":
+            names.append(gpu.uuid)
+        elif strategy == "type-index":
+            names.append("gpu%d" % gpu.index)
+        else:
+            raise CdiError("device_name_strategy must contain only %s, got %r."
+                           % (", ".join(NAME_STRATEGIES), strategy))
+    return names
+
+
+def _join(root, relpath):
+    return "/" + relpath if root == "/" else root.rstrip("/") + "/" + relpath
+
+
+def _device_node(node, dev_root):
+    entry = {"path": "/dev/" + node.name}
+    if dev_root.rstrip("/") != "/dev":
+        entry["hostPath"] = _join(dev_root, node.name)
+    entry["type"] = "c"
+    entry["major"] = node.major
+    entry["minor"] = node.minor
+    return entry
+
+
+def _hook(hook_path, name, args=()):
+    if os.path.basename(hook_path) == "nvidia-ctk":
+        argv = ["nvidia-ctk", "hook", name]
+    else:
+        argv = [os.path.basename(hook_path), name]
+    return {"hookName": "createContainer", "path": hook_path, "args": argv + list(args),
+            "env": ["NVIDIA_CTK_DEBUG=false"]}
+
+
+def _hooks(hook_path, driver_version):
+    files = driver_tree.driver_files(driver_version)
+    links = []
+    for f in files:
+        for link, target in f.links:
+            links.append("%s::/%s" % (target, link))
+    hooks = [_hook(hook_path, "create-symlinks", [a for link in links for a in ("--link", link)]),
+             _hook(hook_path, "enable-cuda-compat", ["--host-driver-version=%s" % driver_version])]
+    folders = []
+    for d in driver_tree.library_dirs(driver_version):
+        folders += ["--folder", "/" + d]
+    hooks.append(_hook(hook_path, "update-ldcache", folders))
+    hooks.append(_hook(hook_path, "disable-device-node-modification"))
+    return hooks
+
+
+def build_spec(node, driver_version, kind=DEFAULT_KIND, strategies=("index", "uuid"),
+               driver_root="/", dev_root="/dev", hook_path=None,
+               uvm_major=devnodes.DEFAULT_UVM_MAJOR, caps_major=devnodes.DEFAULT_CAPS_MAJOR):
+    """The CDI spec (a dict) of ``node``, with the lowest cdiVersion its content needs."""
+    validate_kind(kind)
+    if not strategies:
+        raise CdiError("device_name_strategy must name at least one of %s." % ", ".join(NAME_STRATEGIES))
+    nodes = devnodes.device_nodes(node, uvm_major, caps_major)
+    gpu_nodes = dict((n.gpu_index, n) for n in nodes if n.role == "gpu")
+    devices = {}
+    order = []
+    for strategy in strategies:
+        for gpu in node.gpus:
+            name = device_names(gpu, [strategy])[0]
+            if name not in devices:
+                order.append(name)
+            devices[name] = {"name": name,
+                             "containerEdits": {"deviceNodes": [_device_node(gpu_nodes[gpu.index], dev_root)]}}
+    all_nodes = [_device_node(gpu_nodes[gpu.index], dev_root) for gpu in node.gpus]
+    all_nodes += [_device_node(n, dev_root) for n in nodes if n.role == "cap"]
+    device_list = [devices[name] for name in order]
+    device_list.append({"name": "all", "containerEdits": {"deviceNodes": all_nodes}})
+
+    control_order = ("nvidia-modeset", "nvidia-uvm-tools", "nvidia-uvm", "nvidiactl")
+    by_name = dict((n.name, n) for n in nodes)
+    common = {
+        "env": ["NVIDIA_CTK_LIBCUDA_DIR=/" + driver_tree.LIB_DIR, "NVIDIA_VISIBLE_DEVICES=void"],
+        "deviceNodes": [_device_node(by_name[name], dev_root) for name in control_order],
+    }
+    if hook_path:
+        common["hooks"] = _hooks(hook_path, driver_version)
+    common["mounts"] = [{"hostPath": _join(driver_root, f.path), "containerPath": "/" + f.path,
+                         "options": list(MOUNT_OPTIONS)}
+                        for f in driver_tree.driver_files(driver_version)]
+    spec = {"cdiVersion": EARLIEST_VERSION, "kind": kind, "devices": device_list, "containerEdits": common}
+    spec["cdiVersion"] = minimum_version(spec)
+    return validate(spec)
+
+
+_PLAIN_RE = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./=+:,@-]*$")
+_VERSION_LIKE_RE = re.compile(r"^\d+(\.\d+){2,}$")
+_RESERVED = frozenset(("y", "n", "yes", "no", "on", "off", "true", "false", "null"))
+
+
+def _scalar(value):
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return "%d" % value
+    text = "%s" % value
+    plain = (_PLAIN_RE.match(text) and not text.endswith(":") and text.lower() not in _RESERVED) \
+        or _VERSION_LIKE_RE.match(text)
+    return text if plain else json.dumps(text)
+
+
+def _emit(value, indent, lines):
+    pad = " " * indent
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (dict, list)) and item:
+                lines.append("%s%s:" % (pad, _scalar(key)))
+                _emit(item, indent + 2 if isinstance(item, dict) else indent + 2, lines)
+            else:
+                lines.append("%s%s: %s" % (pad, _scalar(key), _empty_or_scalar(item)))
+    else:
+        for item in value:
+            if isinstance(item, dict) and item:
+                sub = []
+                _emit(item, indent + 2, sub)
+                sub[0] = pad + "- " + sub[0][indent + 2:]
+                lines.extend(sub)
+            elif isinstance(item, list) and item:
+                sub = []
+                _emit(item, indent + 2, sub)
+                sub[0] = pad + "- " + sub[0][indent + 2:]
+                lines.extend(sub)
+            else:
+                lines.append("%s- %s" % (pad, _empty_or_scalar(item)))
+
+
+def _empty_or_scalar(value):
+    if isinstance(value, dict):
+        return "{}"
+    if isinstance(value, list):
+        return "[]"
+    return _scalar(value)
+
+
+def to_yaml(spec):
+    """Block YAML for ``spec``: ``---`` header, keys in the dict's order, 2-space indent."""
+    lines = ["---"]
+    _emit(spec, 0, lines)
+    return "\n".join(lines) + "\n"

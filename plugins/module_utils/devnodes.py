@@ -1,0 +1,157 @@
+# -*- coding: utf-8 -*-
+# Copyright: gpumock.nvidia contributors
+# Apache License 2.0 (see LICENSE)
+"""The device nodes of a mock NVIDIA node: which ones, with which numbers and modes.
+
+Shared by the devnodes module (which creates them) and the CDI spec module (which lists them),
+so the spec always names exactly the nodes that were made.
+
+Numbers follow the real driver:
+
+* ``nvidia<minor>`` is ``195:<minor>``; ``nvidiactl`` is ``195:255``; ``nvidia-modeset`` is
+  ``195:254`` (195 is the fixed ``nvidia`` major);
+* ``nvidia-uvm`` and ``nvidia-uvm-tools`` are minors 0 and 1 of the dynamic ``nvidia-uvm``
+  major, ``nvidia-caps/nvidia-cap<n>`` are minors of the dynamic ``nvidia-caps`` major. When
+  the host's ``/proc/devices`` has these names their majors are used; otherwise the defaults
+  are the ones a real H100 node shows (238 and 241, see shared/reference node.txt);
+* MIG capability minors: 1 is the ``config`` capability (mode 0400), 2 the ``monitor``
+  capability (0444), then per GPU 135 minors: for each of 15 GPU instances its ``access``
+  capability followed by the ``access`` capabilities of its 8 compute instances
+  (``gpu0/gi0/access`` is 3, ``gpu0/gi0/ci0/access`` 4, ``gpu0/gi1/access`` 12, ``gpu1/gi0/access``
+  138), as the driver lists them in ``/proc/driver/nvidia-caps/mig-minors``.
+  With MIG enabled but no instances created, a real node has only the config and monitor
+  capabilities; that is what the mock creates.
+
+Standard library only (shipped to targets).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.gpumock.nvidia.plugins.module_utils import fsstate
+
+NVIDIA_MAJOR = 195
+NVIDIACTL_MINOR = 255
+MODESET_MINOR = 254
+UVM_MINOR = 0
+UVM_TOOLS_MINOR = 1
+DEFAULT_UVM_MAJOR = 238
+DEFAULT_CAPS_MAJOR = 241
+MAJOR_MIN = 1
+MAJOR_MAX = 4095          # Linux device majors are 12 bits
+MIG_CONFIG_MINOR = 1
+MIG_MONITOR_MINOR = 2
+MIG_FIRST_GPU_MINOR = 3
+MIG_GPU_INSTANCES = 15
+MIG_COMPUTE_INSTANCES = 8
+CAPS_DIR = "nvidia-caps"
+
+
+class DevnodesError(ValueError):
+    """Bad device-node input; the message is one sentence naming the option."""
+
+
+class DevNode:
+    """One device node: ``name`` is relative to the dev root (``nvidia0``, ``nvidia-caps/nvidia-cap1``)."""
+
+    __slots__ = ("name", "major", "minor", "mode", "role", "gpu_index")
+
+    def __init__(self, name, major, minor, mode, role, gpu_index=None):
+        self.name = name
+        self.major = major
+        self.minor = minor
+        self.mode = mode
+        self.role = role            # "gpu", "control" or "cap"
+        self.gpu_index = gpu_index
+
+    def __repr__(self):
+        return "DevNode(%r, %d:%d)" % (self.name, self.major, self.minor)
+
+
+def proc_devices_major(name, path="/proc/devices"):
+    """The major of the character driver ``name`` in /proc/devices, or None."""
+    try:
+        with open(path) as handle:
+            lines = handle.read().splitlines()
+    except (IOError, OSError):
+        return None
+    in_char = False
+    for line in lines:
+        if line.startswith("Character devices"):
+            in_char = True
+            continue
+        if line.startswith("Block devices"):
+            in_char = False
+            continue
+        parts = line.split()
+        if in_char and len(parts) == 2 and parts[1] == name and parts[0].isdigit():
+            return int(parts[0])
+    return None
+
+
+def default_uvm_major(proc_devices="/proc/devices"):
+    major = proc_devices_major("nvidia-uvm", proc_devices)
+    return DEFAULT_UVM_MAJOR if major is None else major
+
+
+def default_caps_major(proc_devices="/proc/devices"):
+    major = proc_devices_major("nvidia-caps", proc_devices)
+    return DEFAULT_CAPS_MAJOR if major is None else major
+
+
+def check_major(option, value):
+    """Return ``value`` if it is a usable dynamic major, else raise naming ``option``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not MAJOR_MIN <= value <= MAJOR_MAX \
+            or value == NVIDIA_MAJOR:
+        raise DevnodesError("%s must be a device major from %d to %d other than %d, got %r."
+                            % (option, MAJOR_MIN, MAJOR_MAX, NVIDIA_MAJOR, value))
+    return value
+
+
+def check_mode(option, value):
+    """Accept 0666, '0666' or '666' (octal) and return the int, else raise naming ``option``."""
+    try:
+        mode = int(value, 8) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        raise DevnodesError("%s must be an octal file mode such as 0666, got %r." % (option, value))
+    if isinstance(value, bool) or not 0 <= mode <= 0o777:
+        raise DevnodesError("%s must be an octal file mode from 0000 to 0777, got %r." % (option, value))
+    return mode
+
+
+def mig_cap_minor(gpu_minor, gpu_instance, compute_instance=None):
+    """The nvidia-caps minor of a GPU instance (or of one of its compute instances)."""
+    per_gi = 1 + MIG_COMPUTE_INSTANCES
+    base = MIG_FIRST_GPU_MINOR + gpu_minor * MIG_GPU_INSTANCES * per_gi + gpu_instance * per_gi
+    return base if compute_instance is None else base + 1 + compute_instance
+
+
+def device_nodes(node, uvm_major, caps_major, mode=0o666):
+    """Every device node of ``node`` (a profiles.Node), GPUs first, then control nodes, then caps."""
+    nodes = [DevNode("nvidia%d" % gpu.minor, NVIDIA_MAJOR, gpu.minor, mode, "gpu", gpu.index)
+             for gpu in node.gpus]
+    nodes.append(DevNode("nvidiactl", NVIDIA_MAJOR, NVIDIACTL_MINOR, mode, "control"))
+    nodes.append(DevNode("nvidia-modeset", NVIDIA_MAJOR, MODESET_MINOR, mode, "control"))
+    nodes.append(DevNode("nvidia-uvm", uvm_major, UVM_MINOR, mode, "control"))
+    nodes.append(DevNode("nvidia-uvm-tools", uvm_major, UVM_TOOLS_MINOR, mode, "control"))
+    if any(gpu.mig_enabled for gpu in node.gpus):
+        nodes.append(DevNode(CAPS_DIR + "/nvidia-cap%d" % MIG_CONFIG_MINOR, caps_major,
+                             MIG_CONFIG_MINOR, 0o400, "cap"))
+        nodes.append(DevNode(CAPS_DIR + "/nvidia-cap%d" % MIG_MONITOR_MINOR, caps_major,
+                             MIG_MONITOR_MINOR, 0o444, "cap"))
+    return nodes
+
+
+def entries(nodes, as_files, uid=None, gid=None):
+    """fsstate entries for ``nodes`` (relative to the dev root): char devices or file stand-ins."""
+    result = []
+    if any(n.name.startswith(CAPS_DIR + "/") for n in nodes):
+        result.append(fsstate.Entry(CAPS_DIR, fsstate.DIRECTORY, mode=0o755, uid=uid, gid=gid))
+    for n in nodes:
+        if as_files:
+            result.append(fsstate.Entry(n.name, fsstate.DEVFILE, mode=n.mode, uid=uid, gid=gid))
+        else:
+            result.append(fsstate.Entry(n.name, fsstate.CHARDEV, mode=n.mode, uid=uid, gid=gid,
+                                        major=n.major, minor=n.minor))
+    return result

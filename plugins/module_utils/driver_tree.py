@@ -1,0 +1,261 @@
+# -*- coding: utf-8 -*-
+# Copyright: gpumock.nvidia contributors
+# Apache License 2.0 (see LICENSE)
+"""The plan of the mock driver tree: a directory shaped like the root file system of a node
+with the NVIDIA driver installed (as the GPU Operator's driver container root is).
+
+``driver_files()`` is the one answer to "which files does the driver tree contain": the tree
+module creates them and the CDI spec module mounts them, so the spec mounts exactly what the
+tree has.
+
+Layout below the tree root R, for driver version V:
+
+* ``usr/lib/x86_64-linux-gnu/lib*.so.V``: every library the real driver installs (the list a
+  real 580 node shows), with its SONAME link and its ``.so`` development link where the real
+  driver has them; ``vdpau/libvdpau_nvidia.so.V`` in the ``vdpau`` subdirectory, where Debian and
+  NVIDIA's installer put it and where nvidia-ctk looks. ``libnvidia-ml.so.V`` is the mock NVML
+  (copied from ``nvml_library``); the others are empty placeholders.
+* ``usr/bin/nvidia-*``: the driver's tools as executable placeholder scripts, created only
+  where no file exists yet, so that a real binary installed later is left alone.
+* ``lib/firmware/nvidia/V/gsp_*.bin``: GSP firmware placeholders (nvidia-ctk mounts them).
+* ``proc/driver/nvidia/{version,params,registry,gpus/<bus>/information}`` in the real format.
+* ``etc/nvidia-mock/nvml.conf``: the NVML config (``nvml_config.render``).
+* ``etc/nvidia-container-runtime/config.toml``: the container toolkit's config, pointing the
+  toolkit at R as its driver root and at CDI mode.
+
+Standard library only (shipped to targets).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.gpumock.nvidia.plugins.module_utils import fsstate
+
+LIB_DIR = "usr/lib/x86_64-linux-gnu"
+BIN_DIR = "usr/bin"
+PROC_DIR = "proc/driver/nvidia"
+NVML_CONFIG = "etc/nvidia-mock/nvml.conf"
+TOOLKIT_CONFIG = "etc/nvidia-container-runtime/config.toml"
+
+# (library, SONAME suffix or None, has a .so development link, subdirectory of LIB_DIR).
+# Read off a real 580.159.04 node (shared/reference/h100-80gb-hbm3/node.txt).
+LIBRARIES = (
+    ("libcuda", "1", True, ""),
+    ("libcudadebugger", "1", True, ""),
+    ("libEGL_nvidia", "0", True, ""),
+    ("libGLESv1_CM_nvidia", "1", True, ""),
+    ("libGLESv2_nvidia", "2", True, ""),
+    ("libGLX_nvidia", "0", True, ""),
+    ("libnvcuvid", "1", True, ""),
+    ("libnvidia-allocator", "1", True, ""),
+    ("libnvidia-cfg", "1", True, ""),
+    ("libnvidia-eglcore", None, True, ""),
+    ("libnvidia-encode", "1", True, ""),
+    ("libnvidia-fbc", "1", True, ""),
+    ("libnvidia-glcore", None, True, ""),
+    ("libnvidia-glsi", None, True, ""),
+    ("libnvidia-glvkspirv", None, True, ""),
+    ("libnvidia-gpucomp", None, True, ""),
+    ("libnvidia-ml", "1", True, ""),
+    ("libnvidia-nvvm", "4", True, ""),
+    ("libnvidia-opencl", "1", True, ""),
+    ("libnvidia-opticalflow", "1", True, ""),
+    ("libnvidia-pkcs11-openssl3", None, True, ""),
+    ("libnvidia-ptxjitcompiler", "1", True, ""),
+    ("libnvidia-rtcore", None, True, ""),
+    ("libnvidia-tls", None, True, ""),
+    ("libnvoptix", "1", True, ""),
+    ("libvdpau_nvidia", "1", False, "vdpau"),
+)
+NVML_LIBRARY = "libnvidia-ml"
+
+TOOLS = ("nvidia-smi", "nvidia-debugdump", "nvidia-persistenced", "nvidia-cuda-mps-control",
+         "nvidia-cuda-mps-server")
+FIRMWARE = ("gsp_ga10x.bin", "gsp_tu10x.bin")
+
+# /proc/driver/nvidia/params of the real node, in its order and with its values.
+PARAMS = (
+    ("ResmanDebugLevel", "4294967295"), ("RmLogonRC", "1"), ("ModifyDeviceFiles", "1"),
+    ("DeviceFileUID", "0"), ("DeviceFileGID", "0"), ("DeviceFileMode", "438"),
+    ("InitializeSystemMemoryAllocations", "1"), ("UsePageAttributeTable", "4294967295"),
+    ("EnableMSI", "1"), ("EnablePCIeGen3", "0"), ("MemoryPoolSize", "0"), ("KMallocHeapMaxSize", "0"),
+    ("VMallocHeapMaxSize", "0"), ("IgnoreMMIOCheck", "0"), ("EnableStreamMemOPs", "0"),
+    ("EnableUserNUMAManagement", "1"), ("NvLinkDisable", "1"), ("RmProfilingAdminOnly", "0"),
+    ("PreserveVideoMemoryAllocations", "0"), ("EnableS0ixPowerManagement", "0"),
+    ("S0ixPowerManagementVideoMemoryThreshold", "256"), ("DynamicPowerManagement", "3"),
+    ("DynamicPowerManagementVideoMemoryThreshold", "200"), ("RegisterPCIDriver", "1"),
+    ("EnablePCIERelaxedOrderingMode", "0"), ("EnableResizableBar", "0"), ("EnableGpuFirmware", "18"),
+    ("EnableGpuFirmwareLogs", "2"), ("RmNvlinkBandwidthLinkCount", "0"), ("EnableDbgBreakpoint", "0"),
+    ("OpenRmEnableUnsupportedGpus", "1"), ("DmaRemapPeerMmio", "1"), ("ImexChannelCount", "2048"),
+    ("CreateImexChannel0", "0"), ("GrdmaPciTopoCheckOverride", "0"), ("CoherentGPUMemoryMode", '""'),
+    ("RegistryDwords", '""'), ("RegistryDwordsPerDevice", '""'), ("RmMsg", '""'), ("GpuBlacklist", '""'),
+    ("TemporaryFilePath", '""'), ("ExcludedGpus", '""'),
+)
+
+# Architectures (NVML enum values) whose GPUs address 52 bits of DMA; older ones use 47.
+_DMA52_ARCHITECTURES = (9, 10)
+_FIRST_IRQ = 41
+
+
+class DriverFile:
+    """A regular file of the tree that consumers mount: ``role`` is library, tool or firmware."""
+
+    __slots__ = ("path", "role", "links")
+
+    def __init__(self, path, role, links=()):
+        self.path = path
+        self.role = role
+        self.links = tuple(links)   # (link path, link target) pairs that belong to this file
+
+    def __repr__(self):
+        return "DriverFile(%r, %r)" % (self.path, self.role)
+
+
+def driver_files(driver_version):
+    """Every library, tool and firmware file of the tree for ``driver_version``, in tree order."""
+    files = []
+    for name, soname, devlink, subdir in LIBRARIES:
+        directory = LIB_DIR + ("/" + subdir if subdir else "")
+        real = "%s.so.%s" % (name, driver_version)
+        links = []
+        if soname is not None:
+            links.append(("%s/%s.so.%s" % (directory, name, soname), real))
+        if devlink:
+            links.append(("%s/%s.so" % (directory, name), "%s.so.%s" % (name, soname) if soname else real))
+        files.append(DriverFile("%s/%s" % (directory, real), "library", links))
+    for tool in TOOLS:
+        files.append(DriverFile("%s/%s" % (BIN_DIR, tool), "tool"))
+    for blob in FIRMWARE:
+        files.append(DriverFile("lib/firmware/nvidia/%s/%s" % (driver_version, blob), "firmware"))
+    return files
+
+
+def library_dirs(driver_version):
+    """The directories holding ``lib*.so.V`` (what update-ldcache and NVIDIA_CTK_LIBCUDA_DIR name)."""
+    dirs = []
+    for f in driver_files(driver_version):
+        d = f.path.rsplit("/", 1)[0]
+        if f.role == "library" and d not in dirs:
+            dirs.append(d)
+    return dirs
+
+
+def nvml_library_path(driver_version):
+    return "%s/%s.so.%s" % (LIB_DIR, NVML_LIBRARY, driver_version)
+
+
+def version_text(driver_version):
+    """/proc/driver/nvidia/version as the open kernel module writes it (trailing spaces included)."""
+    return ("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  %s  Release Build  (gpumock@nvidia-mock)  \n"
+            "GCC version:  gcc version 12.2.0 (Debian 12.2.0-14) \n" % driver_version)
+
+
+def params_text():
+    return "".join("%s: %s\n" % pair for pair in PARAMS)
+
+
+def gpu_information_text(gpu, driver_version):
+    """/proc/driver/nvidia/gpus/<bus>/information of one GPU, field for field as the driver writes it."""
+    board = gpu.board
+    dma_bits = 52 if board.architecture in _DMA52_ARCHITECTURES else 47
+    firmware = driver_version if board.gsp_firmware else "N/A"
+    return ("Model: \t\t %s\n"
+            "IRQ:   \t\t %d\n"
+            "GPU UUID: \t %s\n"
+            "Video BIOS: \t %s\n"
+            "Bus Type: \t PCIe\n"
+            "DMA Size: \t %d bits\n"
+            "DMA Mask: \t 0x%x\n"
+            "Bus Location: \t %s\n"
+            "Device Minor: \t %d\n"
+            "GPU Firmware: \t %s\n"
+            "GPU Excluded:\t No\n"
+            % (board.name, _FIRST_IRQ + gpu.index, gpu.uuid, board.vbios_version.lower(), dma_bits,
+               (1 << dma_bits) - 1, gpu.pci_bus_id_legacy, gpu.minor, firmware))
+
+
+def toolkit_config_text(root):
+    """The container toolkit's config: CDI mode, this tree as the driver root."""
+    return ("# Written by gpumock.nvidia: the NVIDIA Container Toolkit config of a mock GPU node.\n"
+            "[nvidia-container-cli]\n"
+            "root = \"%s\"\n"
+            "path = \"/usr/bin/nvidia-container-cli\"\n"
+            "ldconfig = \"@/sbin/ldconfig\"\n"
+            "\n"
+            "[nvidia-container-runtime]\n"
+            "mode = \"cdi\"\n"
+            "runtimes = [\"runc\", \"crun\"]\n"
+            "\n"
+            "[nvidia-container-runtime.modes.cdi]\n"
+            "default-kind = \"nvidia.com/gpu\"\n"
+            "spec-dirs = [\"/etc/cdi\", \"/var/run/cdi\"]\n"
+            "\n"
+            "[nvidia-ctk]\n"
+            "path = \"/usr/bin/nvidia-ctk\"\n" % root)
+
+
+def tool_placeholder_text(tool):
+    return ("#!/bin/sh\n"
+            "# A placeholder of the mock NVIDIA driver (gpumock.nvidia): replace it with the real tool.\n"
+            "echo \"%s: placeholder of the gpumock.nvidia mock driver\" >&2\n"
+            "exit 0\n" % tool)
+
+
+def tree_entries(node, driver_version, root, nvml_config_text, nvml_library=None, uid=None, gid=None):
+    """fsstate entries of the whole tree (relative to ``root``).
+
+    ``nvml_library`` is the mock NVML's bytes, or None to leave whatever library is there (an
+    empty placeholder is created only if none is).
+    """
+    dirs = set()
+    entries = []
+
+    def add_dirs(path):
+        parent = path.rsplit("/", 1)[0] if "/" in path else ""
+        while parent and parent not in dirs:
+            dirs.add(parent)
+            parent = parent.rsplit("/", 1)[0] if "/" in parent else ""
+
+    def add(path, kind, **kw):
+        add_dirs(path)
+        entries.append(fsstate.Entry(path, kind, uid=uid, gid=gid, **kw))
+
+    nvml_path = nvml_library_path(driver_version)
+    for f in driver_files(driver_version):
+        if f.role == "library":
+            if f.path == nvml_path:
+                add(f.path, fsstate.FILE, mode=0o755, content=nvml_library or b"",
+                    keep_content=nvml_library is None)
+            else:
+                add(f.path, fsstate.FILE, mode=0o755, content=b"")
+            for link, target in f.links:
+                add(link, fsstate.LINK, target=target)
+        elif f.role == "tool":
+            name = f.path.rsplit("/", 1)[1]
+            add(f.path, fsstate.FILE, mode=0o755, content=tool_placeholder_text(name), keep_content=True)
+        else:
+            add(f.path, fsstate.FILE, mode=0o644, content=b"")
+    add(PROC_DIR + "/version", fsstate.FILE, mode=0o444, content=version_text(driver_version))
+    add(PROC_DIR + "/params", fsstate.FILE, mode=0o444, content=params_text())
+    add(PROC_DIR + "/registry", fsstate.FILE, mode=0o644, content='Binary: ""\n')
+    for gpu in node.gpus:
+        add("%s/gpus/%s/information" % (PROC_DIR, gpu.pci_bus_id_legacy), fsstate.FILE, mode=0o444,
+            content=gpu_information_text(gpu, driver_version))
+    add(NVML_CONFIG, fsstate.FILE, mode=0o644, content=nvml_config_text)
+    add(TOOLKIT_CONFIG, fsstate.FILE, mode=0o644, content=toolkit_config_text(root))
+    owned = owned_directories(driver_version)
+    dir_entries = [fsstate.Entry(d, fsstate.DIRECTORY, mode=0o755, uid=uid, gid=gid)
+                   for d in sorted(dirs) if any(d == o or d.startswith(o + "/") for o in owned)]
+    return dir_entries + entries
+
+
+def owned_directories(driver_version):
+    """Directories that belong to the mock driver alone (removed with it when empty).
+
+    Shared system directories on the way (``usr/lib/x86_64-linux-gnu``, ``lib/firmware``,
+    ``etc``; ``lib`` may be a symlink on merged-/usr systems) are only parents: created if
+    missing, never changed or removed, so installing into ``/`` is safe.
+    """
+    return ("lib/firmware/nvidia/%s" % driver_version, PROC_DIR, "etc/nvidia-mock",
+            "etc/nvidia-container-runtime")
