@@ -1,0 +1,234 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: gpumock.nvidia contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: nvidia_mock_containerd
+short_description: Enable CDI in containerd's config, changing nothing else
+version_added: "0.1.0"
+description:
+  - Sets C(enable_cdi = true) and C(cdi_spec_dirs) in the table of the CRI plugin that the config's
+    C(version) uses, so containerd injects CDI devices (C(cdi.k8s.io/*) annotations, the CRI
+    C(CDI_devices) field).
+  - Version 2 (containerd 1.7, and kind nodes even on containerd 2.x) uses
+    C(plugins."io.containerd.grpc.v1.cri"); version 3 (containerd 2.x) uses
+    C(plugins."io.containerd.cri.v1.runtime"); version 1 (no C(version) key) uses C(plugins.cri).
+  - The file is edited as text, in place. Every other line stays as it was, comments and the lines
+    that kind's entrypoint rewrites (C(snapshotter), C(restrict_oom_score_adj)) included; the result
+    is re-parsed to prove it is valid TOML, has the CDI keys and keeps every other setting.
+    Dotted keys, inline tables, and a CRI table that is absent or only implied by its sub-tables
+    are handled.
+  - When the file does not exist, a minimal one (containerd's defaults plus the CDI keys) is written.
+  - A file that is not valid TOML is reported in one sentence and left as it is.
+  - The module does not restart containerd; it reports C(changed) so that a handler can.
+  - Needs Python 3.11 or later on the target (C(tomllib)).
+author:
+  - gpumock.nvidia contributors
+options:
+  path:
+    description: containerd's config file.
+    type: path
+    default: /etc/containerd/config.toml
+  state:
+    description:
+      - V(present) enables CDI.
+      - V(absent) removes the two keys again (containerd's default comes back); a file this module
+        created and that holds nothing else is deleted.
+    type: str
+    choices: [present, absent]
+    default: present
+  cdi_spec_dirs:
+    description: Directories containerd reads CDI specs from.
+    type: list
+    elements: path
+    default: [/etc/cdi, /var/run/cdi]
+  new_file_version:
+    description:
+      - Config version of a file that has to be created.
+      - When not set, C(containerd --version) decides (2.x gives 3, older gives 2); without a
+        containerd binary it is 2.
+    type: int
+    choices: [2, 3]
+  backup:
+    description: Keep a timestamped copy of the file before changing it (returned as RV(backup_file)).
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change and writes nothing.
+  diff_mode:
+    support: full
+    description: Shows the file before and after.
+  idempotent:
+    support: full
+    description: A second run with the same options changes nothing.
+notes:
+  - Restart containerd after a change (only then); the gpumock.nvidia.gpu_mock role does that, waits
+    until it answers and restores the backup when it does not come back.
+seealso:
+  - name: containerd CRI plugin config
+    description: containerd's documentation of the CRI plugin's C(enable_cdi) and C(cdi_spec_dirs).
+    link: https://github.com/containerd/containerd/blob/main/docs/cri/config.md
+"""
+
+EXAMPLES = r"""
+- name: Enable CDI in containerd
+  gpumock.nvidia.nvidia_mock_containerd:
+  register: containerd_cdi
+
+- name: Restart containerd when its config changed
+  ansible.builtin.systemd_service:
+    name: containerd
+    state: restarted
+  when: containerd_cdi is changed
+
+- name: Write a version 3 config on a node without one
+  gpumock.nvidia.nvidia_mock_containerd:
+    path: /etc/containerd/config.toml
+    new_file_version: 3
+
+- name: Give containerd its CDI default back
+  gpumock.nvidia.nvidia_mock_containerd:
+    state: absent
+"""
+
+RETURN = r"""
+path:
+  description: The config file.
+  returned: always
+  type: str
+  sample: /etc/containerd/config.toml
+config_version:
+  description: The config's version (null when the file neither exists nor will exist).
+  returned: always
+  type: int
+  sample: 2
+section:
+  description: Dotted path of the table that holds the CDI keys.
+  returned: always
+  type: str
+  sample: plugins."io.containerd.grpc.v1.cri"
+created:
+  description: Whether the file did not exist and was (or in check mode would be) written.
+  returned: always
+  type: bool
+  sample: false
+removed:
+  description: Whether the file was (or would be) deleted (V(state=absent) on a file this module created).
+  returned: always
+  type: bool
+  sample: false
+backup_file:
+  description: The copy made before the change.
+  returned: when O(backup=true) and the file changed
+  type: str
+  sample: /etc/containerd/config.toml.1234.2026-11-23@01:02:03~
+"""
+
+import os
+import re
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_bytes, to_native
+
+from ansible_collections.gpumock.nvidia.plugins.module_utils.containerd_config import (
+    ContainerdConfigError, DEFAULT_CDI_SPEC_DIRS, disable_cdi, enable_cdi, render_path)
+
+
+def detect_new_file_version(module):
+    """Version for a new file: 3 for containerd 2.x, else 2 (also when containerd is missing)."""
+    binary = module.get_bin_path("containerd")
+    if binary is None:
+        return 2
+    rc, out, _ = module.run_command([binary, "--version"])
+    match = re.search(r"\bv?(\d+)\.(\d+)", out) if rc == 0 else None
+    return 3 if match and int(match.group(1)) >= 2 else 2
+
+
+def read_text(module, path):
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        module.fail_json(msg="%s could not be read as UTF-8 text (%s)." % (path, to_native(exc)))
+
+
+def write_atomically(module, path, text):
+    """Write text next to path, then rename over it: readers never see half a file."""
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(to_bytes(text))
+        if not os.path.exists(path):
+            os.chmod(tmp, 0o644)
+        module.atomic_move(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", default="/etc/containerd/config.toml"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            cdi_spec_dirs=dict(type="list", elements="path", default=list(DEFAULT_CDI_SPEC_DIRS)),
+            new_file_version=dict(type="int", choices=[2, 3]),
+            backup=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    path = module.params["path"]
+    if not module.params["cdi_spec_dirs"]:
+        module.fail_json(msg="cdi_spec_dirs must name at least one directory.")
+
+    before = read_text(module, path)
+    try:
+        if module.params["state"] == "present":
+            version = module.params["new_file_version"]
+            if before is None and version is None:
+                version = detect_new_file_version(module)
+            after, version, section = enable_cdi(
+                before, new_file_version=version, cdi_spec_dirs=module.params["cdi_spec_dirs"], path=path)
+        else:
+            after, version, section = disable_cdi(before, path=path)
+    except ContainerdConfigError as exc:
+        module.fail_json(msg=str(exc), path=path)
+
+    changed = after != before
+    result = dict(
+        changed=changed,
+        path=path,
+        config_version=version,
+        section=render_path(section) if section else None,
+        created=before is None and after is not None,
+        removed=before is not None and after is None,
+    )
+    if module._diff:
+        result["diff"] = dict(before=before or "", after=after or "",
+                              before_header=path, after_header=path)
+    if changed and not module.check_mode:
+        if module.params["backup"] and before is not None:
+            result["backup_file"] = module.backup_local(path)
+        if after is None:
+            os.unlink(path)
+        else:
+            write_atomically(module, path, after)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
