@@ -150,7 +150,8 @@ def entries(nodes, as_files, uid=None, gid=None):
         result.append(fsstate.Entry(CAPS_DIR, fsstate.DIRECTORY, mode=0o755, uid=uid, gid=gid))
     for n in nodes:
         if as_files:
-            result.append(fsstate.Entry(n.name, fsstate.DEVFILE, mode=n.mode, uid=uid, gid=gid))
+            result.append(fsstate.Entry(n.name, fsstate.DEVFILE, mode=n.mode, uid=uid, gid=gid,
+                                        major=n.major, minor=n.minor))
         else:
             result.append(fsstate.Entry(n.name, fsstate.CHARDEV, mode=n.mode, uid=uid, gid=gid,
                                         major=n.major, minor=n.minor))

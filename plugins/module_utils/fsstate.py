@@ -61,7 +61,9 @@ class Entry:
     """One desired object below the root.
 
     ``path`` is relative to the root (``usr/bin/nvidia-smi``). ``kind`` is one of ``KINDS``.
-    ``content`` (bytes) is for files; ``target`` for links; ``major``/``minor`` for devices.
+    ``content`` (bytes) is for files; ``target`` for links; ``major``/``minor`` for devices (and,
+    optionally, for device stand-ins: a real device node with those numbers then satisfies the
+    stand-in and is kept, rather than replaced by a regular file).
     ``uid``/``gid`` of ``None`` mean "not managed" (whatever the creating process gets).
     ``keep_content`` makes a file entry create-only as far as content goes: an existing regular
     file keeps its content (its mode and owner are still enforced); this lets a later step put a
@@ -260,6 +262,9 @@ def _describe_disk(path, st):
 def _entry_matches_kind(entry, disk_kind):
     if entry.kind == DIRECTORY:
         return disk_kind == DIRECTORY
+    if entry.kind == DEVFILE and disk_kind == CHARDEV and entry.major is not None:
+        # A real device node with the right numbers serves better than the stand-in would.
+        return True
     if entry.kind in (FILE, DEVFILE):
         return disk_kind == FILE
     if entry.kind == LINK:
@@ -275,12 +280,12 @@ def _differences(engine, entry, st):
         if os.readlink(path) != entry.target:
             fix.append("target")
     else:
-        if entry.kind == CHARDEV and (os.major(st.st_rdev), os.minor(st.st_rdev)) != (entry.major, entry.minor):
+        if stat.S_ISCHR(st.st_mode) and (os.major(st.st_rdev), os.minor(st.st_rdev)) != (entry.major, entry.minor):
             fix.append("rdev")
         if entry.kind == FILE and not entry.keep_content:
             if st.st_size != len(entry.content) or _read(path) != entry.content:
                 fix.append("content")
-        if entry.kind == DEVFILE and st.st_size != 0:
+        if entry.kind == DEVFILE and stat.S_ISREG(st.st_mode) and st.st_size != 0:
             fix.append("content")
         if entry.mode is not None and stat.S_IMODE(st.st_mode) != entry.mode:
             fix.append("mode")

@@ -1,0 +1,246 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: gpumock.nvidia contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: nvidia_cdi_spec
+short_description: Write the CDI spec of a mock NVIDIA node
+version_added: "0.1.0"
+description:
+  - Writes a Container Device Interface spec for the mock GPUs, matching what
+    C(nvidia-ctk cdi generate) writes for such a node, so that CDI-aware runtimes (containerd,
+    podman, Docker) inject the GPUs with C(--device nvidia.com/gpu=0) and the like.
+  - One device per GPU and naming strategy (O(device_name_strategy)) plus V(all); the control
+    nodes, C(NVIDIA_VISIBLE_DEVICES=void), hooks (only with O(hook_path)) and a read-only mount of
+    every library, tool and firmware file of the driver tree in the common edits.
+  - Device nodes carry C(type), C(major) and C(minor), and C(hostPath) when O(dev_root) is not C(/dev).
+  - C(cdiVersion) is the lowest version the content needs (0.5.0 with index names). The spec is
+    validated with the rules CDI loaders apply before it is written, atomically, mode 0644.
+  - YAML when O(path) ends in C(.yaml), JSON when it ends in C(.json) (CDI reads no other names).
+author:
+  - gpumock maintainers (@gpumock)
+options:
+  profile:
+    description: Built-in machine profile that decides the GPUs.
+    type: str
+    default: dgxa100
+    choices: [dgxa100, dgxb200, dgxh100, dgxh200, l40s, t4]
+  gpu_count:
+    description: Number of GPUs (1 to 128); the profile's count when unset.
+    type: int
+  node_id:
+    description:
+      - Identity of the node that the GPU identities derive from.
+      - Defaults to the content of C(/etc/machine-id), else the host name.
+    type: str
+  mig_enabled:
+    description: Whether the GPUs are in MIG mode (adds the MIG capability nodes to V(all)); the board must support MIG.
+    type: bool
+    default: false
+  driver_version:
+    description: Driver version of the tree (what the mounted file names carry); the profile's when unset.
+    type: str
+  driver_root:
+    description: Absolute directory of the driver tree (see M(gpumock.nvidia.nvidia_mock_driver_tree)); mounts come from there.
+    type: path
+    default: /var/lib/nvidia-mock/driver
+  dev_root:
+    description: Absolute directory holding the device nodes (see M(gpumock.nvidia.nvidia_mock_devnodes)).
+    type: path
+    default: /dev
+  uvm_major:
+    description:
+      - Major number of C(nvidia-uvm) and C(nvidia-uvm-tools) (1 to 4095, not 195).
+      - Defaults to the C(nvidia-uvm) entry of C(/proc/devices) if there is one, else 238.
+    type: int
+  caps_major:
+    description:
+      - Major number of the C(nvidia-caps) nodes (1 to 4095, not 195).
+      - Defaults to the C(nvidia-caps) entry of C(/proc/devices) if there is one, else 241.
+    type: int
+  path:
+    description: Absolute path of the spec file; must end in C(.yaml) or C(.json).
+    type: path
+    default: /etc/cdi/nvidia.yaml
+  kind:
+    description: CDI kind C(vendor/class) of the devices.
+    type: str
+    default: nvidia.com/gpu
+  device_name_strategy:
+    description:
+      - How devices are named, one device per GPU and strategy.
+      - V(index) gives C(0), V(uuid) gives C(GPU-...), V(type-index) gives C(gpu0).
+    type: list
+    elements: str
+    choices: [index, uuid, type-index]
+    default: [index, uuid]
+  hook_path:
+    description:
+      - Path of the C(nvidia-cdi-hook) (or C(nvidia-ctk)) binary on the host; when set, the spec carries the
+        C(createContainer) hooks nvidia-ctk writes (create-symlinks, enable-cuda-compat, update-ldcache,
+        disable-device-node-modification). The file must exist.
+      - When unset, the spec has no hooks.
+    type: path
+  state:
+    description: Whether the spec file should exist.
+    type: str
+    default: present
+    choices: [present, absent]
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+seealso:
+  - module: gpumock.nvidia.nvidia_mock_devnodes
+  - module: gpumock.nvidia.nvidia_mock_driver_tree
+"""
+
+EXAMPLES = r"""
+- name: CDI spec of a DGX A100 whose nodes and driver tree live in a scratch directory
+  gpumock.nvidia.nvidia_cdi_spec:
+    path: /tmp/gpumock-example/cdi/nvidia.yaml
+    driver_root: /tmp/gpumock-example/driver
+    dev_root: /tmp/gpumock-example/dev
+    node_id: example-node
+
+- name: Two L40S by UUID and type-index, as JSON, with explicit majors
+  gpumock.nvidia.nvidia_cdi_spec:
+    profile: l40s
+    gpu_count: 2
+    node_id: example-node
+    path: /tmp/gpumock-example/cdi/nvidia.json
+    device_name_strategy: [uuid, type-index]
+    uvm_major: 238
+    caps_major: 241
+
+- name: Remove the spec again
+  gpumock.nvidia.nvidia_cdi_spec:
+    path: /tmp/gpumock-example/cdi/nvidia.yaml
+    state: absent
+"""
+
+RETURN = r"""
+path:
+  description: The spec file.
+  returned: always
+  type: str
+  sample: /etc/cdi/nvidia.yaml
+cdi_version:
+  description: The spec's cdiVersion (the lowest its content needs).
+  returned: when O(state=present)
+  type: str
+  sample: 0.5.0
+devices:
+  description: Fully qualified names of the devices the spec defines.
+  returned: when O(state=present)
+  type: list
+  elements: str
+  sample: [nvidia.com/gpu=0, nvidia.com/gpu=GPU-4a7e0c2d-5b1f-8e3a-9c6d-0f1e2d3c4b5a, nvidia.com/gpu=all]
+spec:
+  description: The spec as data.
+  returned: when O(state=present)
+  type: dict
+"""
+
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.gpumock.nvidia.plugins.module_utils import cdi, devnodes, fsstate, node_args, profiles
+
+
+def _read_text(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8", "replace")
+    except (IOError, OSError):
+        return ""
+
+
+def run(module):
+    p = module.params
+    try:
+        path = node_args.check_abs_path("path", p["path"])
+        if not (path.endswith(".yaml") or path.endswith(".json")):
+            raise node_args.PathError("path must end in .yaml or .json (CDI runtimes read no other files), got %r."
+                                      % path)
+        spec = None
+        if p["state"] == "present":
+            driver_root = node_args.check_abs_path("driver_root", p["driver_root"])
+            dev_root = node_args.check_abs_path("dev_root", p["dev_root"])
+            hook_path = None
+            if p["hook_path"] is not None:
+                hook_path = node_args.check_abs_path("hook_path", p["hook_path"])
+                if not os.path.isfile(hook_path):
+                    raise node_args.PathError("hook_path %s does not exist; install the hook binary there or "
+                                              "leave hook_path unset for a spec without hooks." % hook_path)
+            uvm_major = devnodes.check_major(
+                "uvm_major", devnodes.default_uvm_major() if p["uvm_major"] is None else p["uvm_major"])
+            caps_major = devnodes.check_major(
+                "caps_major", devnodes.default_caps_major() if p["caps_major"] is None else p["caps_major"])
+            node = node_args.build_node(p, driver_version=p["driver_version"])
+            spec = cdi.build_spec(node, node.driver_version, kind=p["kind"], strategies=p["device_name_strategy"],
+                                  driver_root=driver_root, dev_root=dev_root, hook_path=hook_path,
+                                  uvm_major=uvm_major, caps_major=caps_major)
+    except (profiles.ProfileError, devnodes.DevnodesError, node_args.PathError, cdi.CdiError) as exc:
+        module.fail_json(msg=str(exc))
+
+    directory, name = os.path.split(path)
+    if spec is not None:
+        text = json.dumps(spec, indent=2) + "\n" if path.endswith(".json") else cdi.to_yaml(spec)
+        entry = fsstate.Entry(name, fsstate.FILE, mode=0o644, content=text)
+    else:
+        text = ""
+        entry = fsstate.Entry(name, fsstate.FILE)
+    before = _read_text(path)
+    try:
+        plan = fsstate.plan(directory, [entry], p["state"])
+        if plan.changed and not module.check_mode:
+            fsstate.apply(plan)
+    except fsstate.FsStateError as exc:
+        module.fail_json(msg=str(exc))
+
+    result = dict(changed=plan.changed, path=path)
+    if spec is not None:
+        result.update(cdi_version=spec["cdiVersion"], spec=spec,
+                      devices=["%s=%s" % (spec["kind"], d["name"]) for d in spec["devices"]])
+    if module._diff:
+        result["diff"] = dict(before_header=path, after_header=path, before=before, after=text)
+    module.exit_json(**result)
+
+
+def main():
+    argument_spec = node_args.node_argument_spec()
+    argument_spec.update(
+        driver_version=dict(type="str"),
+        driver_root=dict(type="path", default="/var/lib/nvidia-mock/driver"),
+        dev_root=dict(type="path", default="/dev"),
+        uvm_major=dict(type="int"),
+        caps_major=dict(type="int"),
+        path=dict(type="path", default="/etc/cdi/nvidia.yaml"),
+        kind=dict(type="str", default=cdi.DEFAULT_KIND),
+        device_name_strategy=dict(type="list", elements="str", default=["index", "uuid"],
+                                  choices=list(cdi.NAME_STRATEGIES)),
+        hook_path=dict(type="path"),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    run(module)
+
+
+if __name__ == "__main__":
+    main()

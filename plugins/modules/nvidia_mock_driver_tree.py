@@ -1,0 +1,209 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: gpumock.nvidia contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: nvidia_mock_driver_tree
+short_description: Create the driver root of a mock NVIDIA node
+version_added: "0.1.0"
+description:
+  - Creates, below O(root), a directory shaped like the root file system of a node with the NVIDIA
+    driver installed (as the GPU Operator's driver container root is), so that tools given
+    C(--driver-root) find everything where they look on a real node.
+  - C(usr/lib/x86_64-linux-gnu/lib*.so.<version>) for every library the real driver installs, with
+    SONAME and C(.so) links; C(libnvidia-ml.so.<version>) is the mock NVML from O(nvml_library),
+    the other libraries are empty placeholders.
+  - C(usr/bin/nvidia-smi) and the other driver tools as executable placeholder scripts, created
+    only where no file exists (a real tool installed later is left alone).
+  - C(lib/firmware/nvidia/<version>/gsp_*.bin) placeholders;
+    C(proc/driver/nvidia/{version,params,registry,gpus/<bus>/information}) in the real format.
+  - C(etc/nvidia-mock/nvml.conf), the config the mock NVML reads (written from the profile), and
+    C(etc/nvidia-container-runtime/config.toml), the container toolkit's config.
+  - With O(state=absent) removes exactly those files and links, and the driver's own directories
+    when they are empty; shared directories such as C(usr/lib/x86_64-linux-gnu) are never removed,
+    so O(root=/) is safe.
+author:
+  - gpumock maintainers (@gpumock)
+options:
+  root:
+    description: Absolute directory of the tree (V(/) installs into the host itself).
+    type: path
+    default: /var/lib/nvidia-mock/driver
+  profile:
+    description: Built-in machine profile that decides the GPUs.
+    type: str
+    default: dgxa100
+    choices: [dgxa100, dgxb200, dgxh100, dgxh200, l40s, t4]
+  gpu_count:
+    description: Number of GPUs (1 to 128); the profile's count when unset.
+    type: int
+  node_id:
+    description:
+      - Identity of the node that the GPU identities derive from.
+      - Defaults to the content of C(/etc/machine-id), else the host name.
+    type: str
+  mig_enabled:
+    description: Whether the GPUs are in MIG mode; the board must support MIG.
+    type: bool
+    default: false
+  driver_version:
+    description: Driver version the tree imitates (digits and dots, such as V(550.54.15)); the profile's when unset.
+    type: str
+  nvml_library:
+    description:
+      - Path of a built mock NVML (C(nvml_src/build/libnvidia-ml.so.<version>)) on the target, installed as
+        C(usr/lib/x86_64-linux-gnu/libnvidia-ml.so.<driver_version>).
+      - When unset, an existing library there is kept and an empty placeholder is created if there is none.
+    type: path
+  dev_root:
+    description: Directory where the mock NVML looks for C(nvidia<i>) nodes to decide which GPUs are visible (written to the NVML config).
+    type: path
+    default: /dev
+  state:
+    description: Whether the tree should exist.
+    type: str
+    default: present
+    choices: [present, absent]
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+seealso:
+  - module: gpumock.nvidia.nvidia_mock_devnodes
+  - module: gpumock.nvidia.nvidia_cdi_spec
+"""
+
+EXAMPLES = r"""
+- name: Driver tree of a DGX A100 in a scratch directory
+  gpumock.nvidia.nvidia_mock_driver_tree:
+    root: /tmp/gpumock-example/driver
+    node_id: example-node
+
+- name: Driver tree of four H100 GPUs with a chosen driver version
+  gpumock.nvidia.nvidia_mock_driver_tree:
+    root: /tmp/gpumock-example/driver-h100
+    profile: dgxh100
+    gpu_count: 4
+    driver_version: 580.159.04
+    node_id: example-node
+
+- name: Remove the tree again
+  gpumock.nvidia.nvidia_mock_driver_tree:
+    root: /tmp/gpumock-example/driver
+    node_id: example-node
+    state: absent
+"""
+
+RETURN = r"""
+root:
+  description: The tree's directory.
+  returned: always
+  type: str
+  sample: /var/lib/nvidia-mock/driver
+driver_version:
+  description: Driver version the tree imitates.
+  returned: always
+  type: str
+  sample: 550.54.15
+nvml_library:
+  description: Path of the NVML library in the tree.
+  returned: always
+  type: str
+  sample: /var/lib/nvidia-mock/driver/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.550.54.15
+nvml_config:
+  description: Path of the NVML config in the tree.
+  returned: always
+  type: str
+  sample: /var/lib/nvidia-mock/driver/etc/nvidia-mock/nvml.conf
+files:
+  description: Tree-relative paths of the libraries, tools and firmware (what the CDI spec mounts).
+  returned: always
+  type: list
+  elements: str
+  sample: [usr/lib/x86_64-linux-gnu/libcuda.so.550.54.15, usr/bin/nvidia-smi]
+actions:
+  description: What was (or, in check mode, would be) done, one item per path.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"op": "create", "path": "usr/bin/nvidia-smi", "kind": "file"}]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.gpumock.nvidia.plugins.module_utils import (
+    driver_tree, fsstate, node_args, nvml_config, profiles)
+
+
+def run(module):
+    p = module.params
+    library = None
+    try:
+        root = node_args.check_abs_path("root", p["root"])
+        dev_root = node_args.check_abs_path("dev_root", p["dev_root"])
+        node = node_args.build_node(p, driver_version=p["driver_version"])
+        if p["nvml_library"] is not None and p["state"] == "present":
+            source = node_args.check_abs_path("nvml_library", p["nvml_library"])
+            try:
+                with open(source, "rb") as handle:
+                    library = handle.read()
+            except (IOError, OSError) as exc:
+                raise node_args.PathError("nvml_library %s cannot be read: %s." % (source, exc.strerror))
+        config_text = nvml_config.render(node, visibility="devnodes", dev_root=dev_root)
+    except (profiles.ProfileError, node_args.PathError, nvml_config.NvmlConfigError) as exc:
+        module.fail_json(msg=str(exc))
+
+    version = node.driver_version
+    uid, gid = node_args.owner_ids()
+    entries = driver_tree.tree_entries(node, version, root, config_text, library, uid, gid)
+    try:
+        plan = fsstate.plan(root, entries, p["state"])
+        if plan.changed and not module.check_mode:
+            fsstate.apply(plan)
+    except fsstate.FsStateError as exc:
+        module.fail_json(msg=str(exc))
+
+    result = dict(
+        changed=plan.changed,
+        root=root,
+        driver_version=version,
+        nvml_library="%s/%s" % (root.rstrip("/"), driver_tree.nvml_library_path(version)),
+        nvml_config="%s/%s" % (root.rstrip("/"), driver_tree.NVML_CONFIG),
+        files=[f.path for f in driver_tree.driver_files(version)],
+        actions=plan.summary(),
+    )
+    if plan.kept:
+        module.warn("Left in place because they are not what this module makes: %s." % ", ".join(plan.kept))
+    if module._diff:
+        result["diff"] = fsstate.module_diff(plan)
+    module.exit_json(**result)
+
+
+def main():
+    argument_spec = node_args.node_argument_spec()
+    argument_spec.update(
+        root=dict(type="path", default="/var/lib/nvidia-mock/driver"),
+        driver_version=dict(type="str"),
+        nvml_library=dict(type="path"),
+        dev_root=dict(type="path", default="/dev"),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    run(module)
+
+
+if __name__ == "__main__":
+    main()
