@@ -128,7 +128,7 @@ def validate_kind(kind):
     """Check ``vendor/class`` as CDI's parser does; return it or raise naming ``kind``."""
     if not isinstance(kind, str) or kind.count("/") < 1:
         raise CdiError("kind must look like vendor.com/class, got %r." % (kind,))
-    vendor, _, cls = kind.partition("/")
+    vendor, cls = kind.split("/", 1)
     for part, label in ((vendor, "vendor"), (cls, "class")):
         if not _VENDOR_CLASS_RE.match(part):
             raise CdiError("kind %r has an invalid %s part %r: it must start with a letter, end with a "

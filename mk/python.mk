@@ -1,0 +1,46 @@
+# Python foundation: module_utils, the node modules, their unit/integration tests, sanity, bench.
+# (owner: Python foundation area)
+SANITY_ROOT := $(or $(TMPDIR),/tmp)/gpumock-sanity/ansible_collections/gpumock/nvidia
+PYTEST := $(PY) -m pytest
+
+.PHONY: test-unit test-integration test-python sanity bench-modules sanity-copy
+
+test-unit: collection-link ## unit tests: engine, CDI model, modules through the module harness
+	$(PYTEST) -q -p no:cacheprovider tests/unit
+
+test-integration: collection-link ## ansible-playbook on localhost into a temp root (as root), collection build/install
+	$(PYTEST) -q -p no:cacheprovider tests/integration
+
+test-python: test-unit test-integration sanity
+
+# ansible-test must run from a real directory named ansible_collections/<ns>/<name> (it resolves
+# symlinks) and outside this git checkout (else it lists files with this repo's git and finds none),
+# so sanity runs on a fresh copy, under TMPDIR, of the files git knows about (tracked + unignored).
+sanity-copy:
+	@rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
+	@git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} sh -c 'test -e "{}" && echo "{}"' \
+		| tar -c -T - | tar -x -C $(SANITY_ROOT)
+
+# ansible-test --venv bootstraps pip from ci-files.testing.ansible.com (not reachable here), so the
+# sanity tools live in their own venv (pip from PyPI), and ansible-test runs --local in it with
+# --requirements: the shared .venv never gets the sanity tools' pins.
+SANITY_VENV := $(ROOT)/.build/sanity-venv
+ANSIBLE_CORE_PIN := $(shell grep -E '^ansible-core==' $(ROOT)/requirements-dev.txt)
+
+$(SANITY_VENV)/bin/ansible-test: requirements-dev.txt
+	/usr/bin/python3.11 -m venv $(SANITY_VENV)
+	$(SANITY_VENV)/bin/pip install -q --upgrade pip
+	$(SANITY_VENV)/bin/pip install -q '$(ANSIBLE_CORE_PIN)'
+	touch $@
+
+# Its per-test venvs get pip from a bootstrap script it downloads from the same unreachable host;
+# tests/sanity/get_pip_standin.py does that job (see its docstring).
+GET_PIP_CACHE := $(HOME)/.ansible/test/cache
+sanity: sanity-copy $(SANITY_VENV)/bin/ansible-test ## ansible-test sanity (python 3.11, local venv, no docker, no ignore entries)
+	@mkdir -p $(GET_PIP_CACHE)
+	@v=$$(grep -o -E "pip='[0-9.]+'" $(SANITY_VENV)/lib/python3.11/site-packages/ansible_test/_internal/python_requirements.py | head -1 | tr -dc '0-9.'); \
+		f=$(GET_PIP_CACHE)/get_pip_$$(echo $$v | tr . _).py; test -e $$f || cp tests/sanity/get_pip_standin.py $$f
+	cd $(SANITY_ROOT) && $(SANITY_VENV)/bin/ansible-test sanity --local --requirements --python 3.11 --color no $(SANITY_ARGS)
+
+bench-modules: collection-link ## wall time of each node module for 8 and 128 GPUs (printed table)
+	$(PY) bench/modules_bench.py
