@@ -1,0 +1,136 @@
+# -*- coding: utf-8 -*-
+# Copyright: gpumock.nvidia contributors
+# Apache License 2.0 (see LICENSE)
+"""Kubernetes node labels that NVIDIA's GPU feature discovery (GFD) would set for a mock node.
+
+GFD reads them from NVML; here they are computed from the same ``profiles.Node`` the mock NVML's
+config is written from, so a label can never disagree with what NVML reports on the node:
+
+* ``gpu.product``  nvmlDeviceGetName, characters outside ``[A-Za-z0-9-_. ]`` dropped and every
+  run of spaces turned into one ``-`` (GFD's sanitising);
+* ``gpu.memory``   nvmlDeviceGetMemoryInfo total, in MiB;
+* ``gpu.family``, ``gpu.compute.major/minor``  nvmlDeviceGetCudaComputeCapability and GFD's
+  family table;
+* ``cuda.driver.*`` and ``cuda.driver-version.*``  nvmlSystemGetDriverVersion split on dots
+  (GFD's historical naming: these are the *driver's* version, not CUDA's);
+* ``cuda.runtime.*`` and ``cuda.runtime-version.*``  nvmlSystemGetCudaDriverVersion;
+* ``mig.capable``  whether the board has MIG; ``mig.strategy`` the device plugin's MIG strategy.
+
+``nvidia.com/gpu.present`` is not GFD's own: the GPU Operator's node-feature-discovery rule sets it
+on nodes with an NVIDIA PCI device, and the operator's components select nodes by it.
+
+Labels GFD derives from things these nodes do not imitate (``gpu.mode`` from PCI sysfs,
+``gpu.machine`` from DMI, ``gfd.timestamp``) are left out.
+
+Standard library only: shipped to targets with the module.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+PREFIX = "nvidia.com/"
+MIB = 1024 * 1024
+MIG_STRATEGIES = ("none", "single", "mixed")
+# Where node-feature-discovery's "local" source reads feature files; GFD writes its own file
+# (named gfd) into the same directory.
+NFD_FEATURES_DIR = "/etc/kubernetes/node-feature-discovery/features.d"
+DEFAULT_FEATURES_FILE = NFD_FEATURES_DIR + "/gpumock"
+
+_PRODUCT_DROP = re.compile(r"[^A-Za-z0-9\-_. ]")
+_SPACES = re.compile(r"\s+")
+
+
+class LabelError(ValueError):
+    """Labels cannot be computed; the message is one sentence naming the option."""
+
+
+def sanitize_product(name):
+    """GFD's gpu.product form of an NVML device name: 'NVIDIA H100 80GB HBM3' -> 'NVIDIA-H100-80GB-HBM3'."""
+    return _SPACES.sub("-", _PRODUCT_DROP.sub("", name).strip())
+
+
+def arch_family(cc_major, cc_minor):
+    """GFD's gpu.family for a compute capability ('undefined' where GFD knows none)."""
+    if cc_major == 7:
+        return "volta" if cc_minor < 5 else "turing"
+    if cc_major == 8:
+        return "ampere" if cc_minor < 9 else "ada-lovelace"
+    return {
+        1: "tesla", 2: "fermi", 3: "kepler", 5: "maxwell", 6: "pascal",
+        9: "hopper", 10: "blackwell", 12: "blackwell", 13: "rubin",
+    }.get(cc_major, "undefined")
+
+
+def node_labels(node, mig_strategy="single"):
+    """The label dict (sorted by key, every value a string) for a ``profiles.Node``.
+
+    Raises LabelError for a MIG strategy GFD does not know, or for MIG-enabled GPUs under a
+    strategy that labels MIG devices: these mock nodes create no MIG devices, and GFD refuses to
+    label a node whose MIG-enabled GPUs have none.
+    """
+    if mig_strategy not in MIG_STRATEGIES:
+        raise LabelError("mig_strategy must be one of %s, got %r." % (", ".join(MIG_STRATEGIES), mig_strategy))
+    if mig_strategy != "none" and any(gpu.mig_enabled for gpu in node.gpus):
+        raise LabelError("mig_strategy %s labels MIG devices, but the mock GPUs are in MIG mode without any; "
+                         "use mig_strategy none for mig_enabled nodes." % mig_strategy)
+    board = node.board
+    parts = node.driver_version.split(".")
+    driver_major, driver_minor = parts[0], parts[1]
+    driver_rev = parts[2] if len(parts) > 2 else ""
+    cuda_major, rest = divmod(node.cuda_driver_version, 1000)
+    cuda_minor = rest // 10
+
+    labels = {
+        "gpu.present": "true",
+        "gpu.count": str(len(node.gpus)),
+        "gpu.product": sanitize_product(board.name),
+        "gpu.replicas": "1",
+        "gpu.sharing-strategy": "none",
+        "gpu.family": arch_family(board.cc_major, board.cc_minor),
+        "gpu.compute.major": str(board.cc_major),
+        "gpu.compute.minor": str(board.cc_minor),
+        "cuda.driver.major": driver_major,
+        "cuda.driver.minor": driver_minor,
+        "cuda.driver.rev": driver_rev,
+        "cuda.driver-version.major": driver_major,
+        "cuda.driver-version.minor": driver_minor,
+        "cuda.driver-version.revision": driver_rev,
+        "cuda.driver-version.full": node.driver_version,
+        "cuda.runtime.major": str(cuda_major),
+        "cuda.runtime.minor": str(cuda_minor),
+        "cuda.runtime-version.major": str(cuda_major),
+        "cuda.runtime-version.minor": str(cuda_minor),
+        "cuda.runtime-version.full": "%d.%d" % (cuda_major, cuda_minor),
+        "mig.capable": "true" if board.mig_capable else "false",
+        "mps.capable": "false",
+    }
+    memory_mib = board.memory_total_bytes // MIB
+    if memory_mib > 0:
+        # GFD leaves the label out when NVML reports no memory.
+        labels["gpu.memory"] = str(memory_mib)
+    if mig_strategy != "none":
+        labels["mig.strategy"] = mig_strategy
+    return dict(sorted((PREFIX + key, value) for key, value in labels.items()))
+
+
+def features_file_text(labels):
+    """The node-feature-discovery local feature file: a comment, then one key=value per line."""
+    lines = ["# GPU feature discovery labels of a gpumock.nvidia mock GPU node (written by nvidia_mock_node_labels)."]
+    lines.extend("%s=%s" % (key, value) for key, value in sorted(labels.items()))
+    return "\n".join(lines) + "\n"
+
+
+def parse_features_file(text):
+    """The labels of a feature file written by features_file_text (comments and blank lines skipped)."""
+    labels = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if sep:
+            labels[key] = value
+    return labels

@@ -1,0 +1,197 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: gpumock.nvidia contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: nvidia_mock_node_labels
+short_description: Compute the GPU feature discovery labels of a mock NVIDIA node
+version_added: "0.1.0"
+description:
+  - Computes the Kubernetes node labels NVIDIA's GPU feature discovery (GFD) would set on a node
+    with these mock GPUs (C(nvidia.com/gpu.count), C(gpu.product), C(gpu.memory), C(gpu.family),
+    C(gpu.compute.major)/C(minor), C(cuda.driver.major)/C(minor)/C(rev) and their
+    C(cuda.driver-version.*) forms, C(cuda.runtime.*), C(mig.capable), C(mig.strategy)), plus
+    C(nvidia.com/gpu.present), which the GPU Operator's feature rule sets.
+  - The values come from the same machine profile the mock NVML is configured from, so they equal
+    what GFD would read from NVML on the node.
+  - Writes them as a node-feature-discovery local feature file (C(key=value) lines) at O(path),
+    atomically, mode 0644, so node-feature-discovery publishes them and tests can read them without
+    a cluster. Returns them as a dictionary for C(kubectl label).
+  - Labels GFD derives from PCI sysfs or DMI (C(gpu.mode), C(gpu.machine)) and its timestamp are not
+    produced.
+author:
+  - gpumock maintainers (@gpumock)
+options:
+  profile:
+    description: Built-in machine profile that decides the GPUs.
+    type: str
+    default: dgxa100
+    choices: [dgxa100, dgxb200, dgxh100, dgxh200, l40s, t4]
+  gpu_count:
+    description: Number of GPUs (1 to 128); the profile's count when unset.
+    type: int
+  node_id:
+    description:
+      - Identity of the node. Labels do not depend on it; it is accepted so the module takes the same node
+        options as the other node modules.
+      - Defaults to the content of C(/etc/machine-id), else the host name.
+    type: str
+  mig_enabled:
+    description: Whether the GPUs are in MIG mode; the board must support MIG, and O(mig_strategy) must be V(none).
+    type: bool
+    default: false
+  driver_version:
+    description: Driver version the node reports (like V(550.54.15)); the profile's when unset.
+    type: str
+  mig_strategy:
+    description:
+      - The MIG strategy the device plugin and GFD run with. V(single) and V(mixed) add
+        C(nvidia.com/mig.strategy); V(none) leaves it out, as GFD does.
+      - V(single) is the GPU Operator's default.
+    type: str
+    default: single
+    choices: [none, single, mixed]
+  path:
+    description:
+      - Absolute path of the feature file. Parent directories are created.
+      - node-feature-discovery reads every file in C(/etc/kubernetes/node-feature-discovery/features.d/);
+        GFD's own file there is named C(gfd), so the default name does not collide with a real GFD.
+    type: path
+    default: /etc/kubernetes/node-feature-discovery/features.d/gpumock
+  state:
+    description: V(present) writes the feature file; V(absent) removes it (the labels are still returned).
+    type: str
+    default: present
+    choices: [present, absent]
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+seealso:
+  - module: gpumock.nvidia.nvidia_cdi_spec
+  - name: GPU feature discovery
+    description: NVIDIA's labeller, whose label set this module reproduces.
+    link: https://github.com/NVIDIA/k8s-device-plugin
+"""
+
+EXAMPLES = r"""
+- name: Labels of a DGX H100 node, written where node-feature-discovery reads them
+  gpumock.nvidia.nvidia_mock_node_labels:
+    profile: dgxh100
+  register: gpu_labels
+
+- name: Put them on the Kubernetes node (from the controller)
+  ansible.builtin.command:
+    argv: "{{ ['kubectl', 'label', 'node', inventory_hostname, '--overwrite']
+              + (gpu_labels.labels.keys() | zip(gpu_labels.labels.values()) | map('join', '=') | list) }}"
+  delegate_to: localhost
+  changed_when: true
+
+- name: Labels of two T4 GPUs, into a scratch file, without the MIG strategy label
+  gpumock.nvidia.nvidia_mock_node_labels:
+    profile: t4
+    gpu_count: 2
+    mig_strategy: none
+    path: /tmp/gpumock-example/features.d/gpumock
+"""
+
+RETURN = r"""
+labels:
+  description: The node labels, every value a string.
+  returned: always
+  type: dict
+  sample:
+    nvidia.com/gpu.present: "true"
+    nvidia.com/gpu.count: "8"
+    nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3
+    nvidia.com/gpu.memory: "81559"
+    nvidia.com/gpu.family: hopper
+    nvidia.com/gpu.compute.major: "9"
+    nvidia.com/gpu.compute.minor: "0"
+    nvidia.com/cuda.driver.major: "550"
+    nvidia.com/cuda.driver.minor: "54"
+    nvidia.com/cuda.driver.rev: "15"
+    nvidia.com/mig.capable: "true"
+    nvidia.com/mig.strategy: single
+path:
+  description: The feature file.
+  returned: always
+  type: str
+  sample: /etc/kubernetes/node-feature-discovery/features.d/gpumock
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.gpumock.nvidia.plugins.module_utils import fsstate, labels, node_args, profiles
+
+
+def _read_text(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8", "replace")
+    except (IOError, OSError):
+        return ""
+
+
+def run(module):
+    p = module.params
+    try:
+        path = node_args.check_abs_path("path", p["path"])
+        if path == "/":
+            raise node_args.PathError("path must name a file, got '/'.")
+        node = node_args.build_node(p, driver_version=p["driver_version"])
+        node_labels = labels.node_labels(node, mig_strategy=p["mig_strategy"])
+    except (profiles.ProfileError, labels.LabelError, node_args.PathError) as exc:
+        module.fail_json(msg=str(exc))
+
+    # Planned relative to / so the engine creates the missing parents (features.d usually is one).
+    relpath = path.lstrip("/")
+    if p["state"] == "present":
+        text = labels.features_file_text(node_labels)
+        entry = fsstate.Entry(relpath, fsstate.FILE, mode=0o644, content=text)
+    else:
+        text = ""
+        entry = fsstate.Entry(relpath, fsstate.FILE)
+    before = _read_text(path) if os.path.isfile(path) else ""
+    try:
+        plan = fsstate.plan("/", [entry], p["state"])
+        if plan.changed and not module.check_mode:
+            fsstate.apply(plan)
+    except fsstate.FsStateError as exc:
+        module.fail_json(msg=str(exc))
+
+    result = dict(changed=plan.changed, path=path, labels=node_labels)
+    if module._diff:
+        result["diff"] = dict(before_header=path, after_header=path, before=before, after=text)
+    module.exit_json(**result)
+
+
+def main():
+    argument_spec = node_args.node_argument_spec()
+    argument_spec.update(
+        driver_version=dict(type="str"),
+        mig_strategy=dict(type="str", default="single", choices=list(labels.MIG_STRATEGIES)),
+        path=dict(type="path", default=labels.DEFAULT_FEATURES_FILE),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    run(module)
+
+
+if __name__ == "__main__":
+    main()

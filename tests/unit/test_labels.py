@@ -1,0 +1,97 @@
+"""Specification of module_utils.labels: GPU feature discovery's labels computed from a profile."""
+import pytest
+
+from ansible_collections.gpumock.nvidia.plugins.module_utils import labels, profiles
+
+
+def node(profile="dgxh100", **kwargs):
+    kwargs.setdefault("node_id", "node-a")
+    return profiles.build_node(profile=profile, **kwargs)
+
+
+def test_h100_labels_carry_the_values_of_a_real_h100_node():
+    got = labels.node_labels(node("dgxh100"))
+    assert got["nvidia.com/gpu.product"] == "NVIDIA-H100-80GB-HBM3"
+    assert got["nvidia.com/gpu.memory"] == "81559"
+    assert got["nvidia.com/gpu.family"] == "hopper"
+    assert (got["nvidia.com/gpu.compute.major"], got["nvidia.com/gpu.compute.minor"]) == ("9", "0")
+
+
+def test_gpu_count_follows_the_requested_count():
+    assert labels.node_labels(node(gpu_count=3))["nvidia.com/gpu.count"] == "3"
+
+
+def test_driver_version_is_split_into_major_minor_rev():
+    got = labels.node_labels(node(driver_version="535.161.08"))
+    assert [got["nvidia.com/cuda.driver." + k] for k in ("major", "minor", "rev")] == ["535", "161", "08"]
+    assert got["nvidia.com/cuda.driver-version.full"] == "535.161.08"
+
+
+def test_two_part_driver_version_gives_an_empty_rev():
+    assert labels.node_labels(node(driver_version="550.54"))["nvidia.com/cuda.driver.rev"] == ""
+
+
+def test_cuda_runtime_labels_come_from_the_cuda_driver_version():
+    got = labels.node_labels(node(cuda_driver_version=12080))
+    assert (got["nvidia.com/cuda.runtime.major"], got["nvidia.com/cuda.runtime.minor"]) == ("12", "8")
+
+
+def test_mig_capable_follows_the_board():
+    assert labels.node_labels(node("dgxa100"))["nvidia.com/mig.capable"] == "true"
+    assert labels.node_labels(node("l40s"))["nvidia.com/mig.capable"] == "false"
+
+
+def test_mig_strategy_none_is_not_labelled():
+    assert "nvidia.com/mig.strategy" not in labels.node_labels(node(), mig_strategy="none")
+    assert labels.node_labels(node(), mig_strategy="mixed")["nvidia.com/mig.strategy"] == "mixed"
+
+
+def test_unknown_mig_strategy_is_refused_by_name():
+    with pytest.raises(labels.LabelError, match="mig_strategy"):
+        labels.node_labels(node(), mig_strategy="double")
+
+
+def test_mig_enabled_gpus_need_strategy_none():
+    with pytest.raises(labels.LabelError, match="mig_strategy single"):
+        labels.node_labels(node(mig_enabled=True), mig_strategy="single")
+    assert labels.node_labels(node(mig_enabled=True), mig_strategy="none")["nvidia.com/gpu.count"] == "8"
+
+
+def test_every_label_is_in_the_nvidia_namespace_and_a_string():
+    got = labels.node_labels(node("t4"))
+    assert all(k.startswith("nvidia.com/") and isinstance(v, str) for k, v in got.items())
+
+
+def test_gpu_present_is_set():
+    assert labels.node_labels(node("t4"))["nvidia.com/gpu.present"] == "true"
+
+
+@pytest.mark.parametrize("name, product", [
+    ("NVIDIA H100 80GB HBM3", "NVIDIA-H100-80GB-HBM3"),
+    ("Tesla T4", "Tesla-T4"),
+    ("NVIDIA A100-SXM4-40GB", "NVIDIA-A100-SXM4-40GB"),
+    ("NVIDIA  RTX (tm)  6000", "NVIDIA-RTX-tm-6000"),
+])
+def test_product_is_sanitised_as_gfd_does(name, product):
+    assert labels.sanitize_product(name) == product
+
+
+@pytest.mark.parametrize("major, minor, family", [
+    (7, 0, "volta"), (7, 5, "turing"), (8, 0, "ampere"), (8, 6, "ampere"), (8, 9, "ada-lovelace"),
+    (9, 0, "hopper"), (10, 0, "blackwell"), (12, 0, "blackwell"), (4, 0, "undefined"),
+])
+def test_family_table_matches_gfd(major, minor, family):
+    assert labels.arch_family(major, minor) == family
+
+
+@pytest.mark.parametrize("profile", profiles.PROFILE_NAMES)
+def test_family_label_agrees_with_the_profiles_family(profile):
+    n = node(profile)
+    assert labels.node_labels(n)["nvidia.com/gpu.family"] == n.board.family
+
+
+def test_feature_file_round_trips():
+    got = labels.node_labels(node())
+    text = labels.features_file_text(got)
+    assert text.startswith("#")
+    assert labels.parse_features_file(text) == got
