@@ -1,0 +1,13 @@
+# molecule/default: the role on real Docker containers (owner: images/molecule area).
+.PHONY: test-molecule molecule-converge molecule-verify molecule-destroy
+
+test-molecule: images collection-link ## molecule/default: bookworm + trixie nodes, idempotence, check mode, testinfra
+	molecule test -s default
+
+# For iterating: keep the nodes between runs.
+molecule-converge: images collection-link
+	molecule converge -s default
+molecule-verify: collection-link
+	molecule verify -s default
+molecule-destroy:
+	molecule destroy -s default
