@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Builds the real NVIDIA clients that tests/conformance runs against the mock, plus the two
+# small Go programs of that suite, into .build/conformance/bin:
+#   nvidia-ctk              github.com/NVIDIA/nvidia-container-toolkit   (cmd/nvidia-ctk)
+#   gpu-feature-discovery   github.com/NVIDIA/k8s-device-plugin          (cmd/gpu-feature-discovery)
+#   gonvml-probe            tests/conformance/gonvml   (go-nvml, pinned in its go.mod)
+#   cdicheck                tests/conformance/cdicheck (the CDI project's Go library)
+# Upstream tools are built from their release's own go.mod and go.sum, as fetched from the Go
+# module proxy (`go mod download`, then `go build` inside the module): `go install mod@ver`
+# would also ask the proxy for the module's version list, which the proxy here refuses for
+# k8s-device-plugin. All of them use cgo and dlopen libnvidia-ml.so.1 at run time, so gcc is
+# needed and no NVIDIA library is.
+# Idempotent: a binary is rebuilt only when its stamp (module@version, or a hash of the
+# sources) differs. Without a usable `go` (1.21 or later, which fetches newer toolchains
+# itself), Go's own toolchain module is fetched from the Go module proxy.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+OUT=${CONFORMANCE_BIN:-$ROOT/.build/conformance/bin}
+TOOLCHAIN_DIR=$ROOT/.build/conformance/go
+FALLBACK_GO=go1.25.5
+NVIDIA_CTK=github.com/NVIDIA/nvidia-container-toolkit@v1.20.1
+GFD=github.com/NVIDIA/k8s-device-plugin@v0.19.0
+PROXY=${GOPROXY:-https://proxy.golang.org}
+PROXY=${PROXY%%,*}
+
+mkdir -p "$OUT"
+export GOFLAGS="-buildvcs=false -trimpath"
+# go-nvml's cgo prologue calls functions nvml.h marks deprecated; the warnings are noise.
+export CGO_ENABLED=1 CGO_CFLAGS="-O2 -Wno-deprecated-declarations"
+
+go_is_usable() {
+  local v
+  v=$("$1" env GOVERSION 2>/dev/null) || return 1
+  v=${v#go}
+  [ "${v%%.*}" -gt 1 ] || [ "$(echo "$v" | cut -d. -f2)" -ge 21 ]
+}
+
+find_go() {
+  local candidate
+  for candidate in "$(command -v go || true)" /usr/local/go/bin/go "$TOOLCHAIN_DIR/bin/go"; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ] && go_is_usable "$candidate"; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+fetch_toolchain() {
+  # The Go command's own toolchain downloads come from this module (golang.org/toolchain).
+  local zip=$ROOT/.build/conformance/toolchain.zip
+  local url=$PROXY/golang.org/toolchain/@v/v0.0.1-$FALLBACK_GO.linux-amd64.zip
+  echo "conformance: no Go 1.21+ found; fetching $FALLBACK_GO from $url"
+  curl -fsSL -o "$zip" "$url"
+  rm -rf "$TOOLCHAIN_DIR" "$TOOLCHAIN_DIR.tmp"
+  python3 - "$zip" "$TOOLCHAIN_DIR.tmp" <<'PY'
+import os, sys, zipfile
+# zipfile drops the permission bits; Go's zip keeps them in the upper half of external_attr.
+src, dest = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(src) as archive:
+    for info in archive.infolist():
+        name = info.filename.split("/", 1)[1] if "/" in info.filename else ""
+        if not name or name.endswith("/"):
+            continue
+        path = os.path.join(dest, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with archive.open(info) as fin, open(path, "wb") as fout:
+            fout.write(fin.read())
+        mode = (info.external_attr >> 16) & 0o777
+        os.chmod(path, mode or 0o644)
+PY
+  mv "$TOOLCHAIN_DIR.tmp" "$TOOLCHAIN_DIR"
+  rm -f "$zip"
+}
+
+GO=$(find_go) || { fetch_toolchain; GO=$(find_go); }
+
+stamp_ok() {  # stamp_ok BINARY WANT
+  [ -x "$OUT/$1" ] && [ "$(cat "$OUT/$1.stamp" 2>/dev/null)" = "$2" ]
+}
+
+build_upstream() {  # build_upstream BINARY MODULE@VERSION PACKAGE-DIR
+  local bin=$1 modver=$2 pkg=$3 dir start
+  stamp_ok "$bin" "$modver" && return 0
+  echo "conformance: building $bin from $modver"
+  start=$SECONDS
+  dir=$("$GO" mod download -json "$modver" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  # The module's own go.mod/go.sum pin every dependency; -mod=mod fetches them (module zips
+  # carry no vendor directory).
+  (cd "$dir" && "$GO" build -mod=mod -o "$OUT/$bin.tmp" "./$pkg")
+  mv "$OUT/$bin.tmp" "$OUT/$bin"
+  echo "$modver" > "$OUT/$bin.stamp"
+  echo "conformance: $bin built in $((SECONDS - start)) s"
+}
+
+build_local() {  # build_local BINARY SOURCE-DIR
+  local bin=$1 src=$ROOT/$2 want start
+  want=$(cd "$src" && cat go.mod go.sum ./*.go | sha256sum | cut -d' ' -f1)
+  stamp_ok "$bin" "$want" && return 0
+  echo "conformance: building $bin from $2"
+  start=$SECONDS
+  (cd "$src" && "$GO" build -mod=readonly -o "$OUT/$bin.tmp" .)
+  mv "$OUT/$bin.tmp" "$OUT/$bin"
+  echo "$want" > "$OUT/$bin.stamp"
+  echo "conformance: $bin built in $((SECONDS - start)) s"
+}
+
+build_upstream nvidia-ctk "$NVIDIA_CTK" cmd/nvidia-ctk
+build_upstream gpu-feature-discovery "$GFD" cmd/gpu-feature-discovery
+build_local gonvml-probe tests/conformance/gonvml
+build_local cdicheck tests/conformance/cdicheck

@@ -1,0 +1,191 @@
+// Command gonvml-probe reads a node's GPUs through NVIDIA's own Go bindings (go-nvml), the way
+// the device plugin, GPU feature discovery and nvidia-ctk do, and prints what it saw as JSON.
+//
+// Every query is recorded either as a value or, when NVML refuses it, as an error entry with
+// the NVML return code, so a test can tell "the mock said NOT_SUPPORTED" from "the mock gave a
+// wrong number". The process exits 1 only when NVML cannot be loaded or initialised at all.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/NVIDIA/go-nvml/pkg/nvml"
+)
+
+// nvmlError is how a refused query appears in the output.
+type nvmlError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+// record collects the answers of one object (the system or one device).
+type record struct {
+	Values map[string]any       `json:"values"`
+	Errors map[string]nvmlError `json:"errors"`
+}
+
+func newRecord() record {
+	return record{Values: map[string]any{}, Errors: map[string]nvmlError{}}
+}
+
+func (r record) put(name string, value any, ret nvml.Return) {
+	if ret == nvml.SUCCESS {
+		r.Values[name] = value
+		return
+	}
+	r.Errors[name] = nvmlError{Code: int(ret), Message: ret.Error()}
+}
+
+type report struct {
+	Library string   `json:"library"`
+	System  record   `json:"system"`
+	Count   int      `json:"count"`
+	Devices []record `json:"devices"`
+}
+
+// cString turns one of NVML's fixed char arrays into a Go string (up to the first NUL).
+func cString(raw []int8) string {
+	buf := make([]byte, 0, len(raw))
+	for _, c := range raw {
+		if c == 0 {
+			break
+		}
+		buf = append(buf, byte(c))
+	}
+	return string(buf)
+}
+
+func probeDevice(lib nvml.Interface, index int) record {
+	rec := newRecord()
+	dev, ret := lib.DeviceGetHandleByIndex(index)
+	rec.put("handle", index, ret)
+	if ret != nvml.SUCCESS {
+		return rec
+	}
+
+	name, ret := dev.GetName()
+	rec.put("name", name, ret)
+	uuid, ret := dev.GetUUID()
+	rec.put("uuid", uuid, ret)
+	serial, ret := dev.GetSerial()
+	rec.put("serial", serial, ret)
+	idx, ret := dev.GetIndex()
+	rec.put("index", idx, ret)
+	minor, ret := dev.GetMinorNumber()
+	rec.put("minor", minor, ret)
+	brand, ret := dev.GetBrand()
+	rec.put("brand", int(brand), ret)
+	arch, ret := dev.GetArchitecture()
+	rec.put("architecture", int(arch), ret)
+
+	pci, ret := dev.GetPciInfo()
+	rec.put("pci", map[string]any{
+		"bus_id":           cString(pci.BusId[:]),
+		"bus_id_legacy":    cString(pci.BusIdLegacy[:]),
+		"domain":           pci.Domain,
+		"bus":              pci.Bus,
+		"device":           pci.Device,
+		"pci_device_id":    pci.PciDeviceId,
+		"pci_subsystem_id": pci.PciSubSystemId,
+	}, ret)
+
+	mem, ret := dev.GetMemoryInfo()
+	rec.put("memory", map[string]uint64{"total": mem.Total, "free": mem.Free, "used": mem.Used}, ret)
+
+	ccMajor, ccMinor, ret := dev.GetCudaComputeCapability()
+	rec.put("compute_capability", []int{ccMajor, ccMinor}, ret)
+
+	current, pending, ret := dev.GetMigMode()
+	rec.put("mig_mode", map[string]int{"current": current, "pending": pending}, ret)
+
+	clockTypes := []struct {
+		name string
+		kind nvml.ClockType
+	}{
+		{"graphics", nvml.CLOCK_GRAPHICS}, {"sm", nvml.CLOCK_SM},
+		{"mem", nvml.CLOCK_MEM}, {"video", nvml.CLOCK_VIDEO},
+	}
+	for _, ct := range clockTypes {
+		mhz, ret := dev.GetClockInfo(ct.kind)
+		rec.put("clock_"+ct.name+"_mhz", mhz, ret)
+		maxMhz, ret := dev.GetMaxClockInfo(ct.kind)
+		rec.put("clock_"+ct.name+"_max_mhz", maxMhz, ret)
+	}
+
+	usage, ret := dev.GetPowerUsage()
+	rec.put("power_usage_mw", usage, ret)
+	limit, ret := dev.GetPowerManagementLimit()
+	rec.put("power_limit_mw", limit, ret)
+	defLimit, ret := dev.GetPowerManagementDefaultLimit()
+	rec.put("power_default_limit_mw", defLimit, ret)
+	enforced, ret := dev.GetEnforcedPowerLimit()
+	rec.put("power_enforced_limit_mw", enforced, ret)
+	minLimit, maxLimit, ret := dev.GetPowerManagementLimitConstraints()
+	rec.put("power_limit_constraints_mw", []uint32{minLimit, maxLimit}, ret)
+
+	// Consumers find devices again by UUID and by bus id (the device plugin's health loop,
+	// nvidia-ctk for explicit ids): both lookups must lead back to this index.
+	if uuid != "" {
+		byUUID, ret := lib.DeviceGetHandleByUUID(uuid)
+		if ret == nvml.SUCCESS {
+			var i int
+			i, ret = byUUID.GetIndex()
+			rec.put("index_by_uuid", i, ret)
+		} else {
+			rec.put("index_by_uuid", nil, ret)
+		}
+	}
+	if busID := cString(pci.BusId[:]); busID != "" {
+		byBus, ret := lib.DeviceGetHandleByPciBusId(busID)
+		if ret == nvml.SUCCESS {
+			var i int
+			i, ret = byBus.GetIndex()
+			rec.put("index_by_pci_bus_id", i, ret)
+		} else {
+			rec.put("index_by_pci_bus_id", nil, ret)
+		}
+	}
+	return rec
+}
+
+func main() {
+	libraryPath := flag.String("library", "", "path of libnvidia-ml.so.1 (default: the dynamic loader's search, as NVIDIA's tools do)")
+	flag.Parse()
+
+	var opts []nvml.LibraryOption
+	if *libraryPath != "" {
+		opts = append(opts, nvml.WithLibraryPath(*libraryPath))
+	}
+	lib := nvml.New(opts...)
+	if ret := lib.Init(); ret != nvml.SUCCESS {
+		fmt.Fprintf(os.Stderr, "gonvml-probe: nvmlInit failed: %d (%s)\n", int(ret), nvml.ErrorString(ret))
+		os.Exit(1)
+	}
+	defer lib.Shutdown()
+
+	out := report{Library: *libraryPath, System: newRecord()}
+	driver, ret := lib.SystemGetDriverVersion()
+	out.System.put("driver_version", driver, ret)
+	nvmlVersion, ret := lib.SystemGetNVMLVersion()
+	out.System.put("nvml_version", nvmlVersion, ret)
+	cuda, ret := lib.SystemGetCudaDriverVersion()
+	out.System.put("cuda_driver_version", cuda, ret)
+	count, ret := lib.DeviceGetCount()
+	out.System.put("device_count", count, ret)
+
+	out.Count = count
+	out.Devices = []record{}
+	for i := 0; i < count; i++ {
+		out.Devices = append(out.Devices, probeDevice(lib, i))
+	}
+
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		fmt.Fprintf(os.Stderr, "gonvml-probe: writing JSON: %v\n", err)
+		os.Exit(1)
+	}
+}
