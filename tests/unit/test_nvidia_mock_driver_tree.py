@@ -1,0 +1,157 @@
+"""Specification of the nvidia_mock_driver_tree module, run through Ansible's module harness."""
+import json
+import os
+import stat
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.gpumock.nvidia.plugins.module_utils import driver_tree, nvml_config, profiles
+from ansible_collections.gpumock.nvidia.plugins.modules import nvidia_mock_driver_tree as M
+
+LIB = "usr/lib/x86_64-linux-gnu"
+
+
+def run(capsys, check=False, diff=False, **args):
+    args.setdefault("node_id", "unit-node")
+    args.update(_ansible_check_mode=check, _ansible_diff=diff)
+    with patch_module_args(args), pytest.raises(SystemExit):
+        M.main()
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture
+def root(tmp_path):
+    return tmp_path / "driver"
+
+
+@pytest.fixture
+def fake_nvml(tmp_path):
+    path = tmp_path / "libnvidia-ml.so.build"
+    path.write_bytes(b"\x7fELF mock nvml")
+    return path
+
+
+def test_creates_every_library_with_its_links(capsys, root):
+    run(capsys, root=str(root), gpu_count=1)
+    assert os.readlink(root / LIB / "libcuda.so.1") == "libcuda.so.550.54.15"
+    assert os.readlink(root / LIB / "libcuda.so") == "libcuda.so.1"
+    assert (root / LIB / "libcuda.so.550.54.15").read_bytes() == b""
+    assert os.readlink(root / LIB / "vdpau/libvdpau_nvidia.so.1") == "libvdpau_nvidia.so.550.54.15"
+
+
+def test_every_returned_file_exists_in_the_tree(capsys, root):
+    result = run(capsys, root=str(root), gpu_count=1)
+    assert result["files"] and all((root / f).is_file() for f in result["files"])
+
+
+def test_installs_the_mock_nvml_under_the_driver_version(capsys, root, fake_nvml):
+    result = run(capsys, root=str(root), gpu_count=1, nvml_library=str(fake_nvml), driver_version="580.159.04")
+    assert (root / LIB / "libnvidia-ml.so.580.159.04").read_bytes() == b"\x7fELF mock nvml"
+    assert os.readlink(root / LIB / "libnvidia-ml.so.1") == "libnvidia-ml.so.580.159.04"
+    assert result["nvml_library"] == str(root / LIB / "libnvidia-ml.so.580.159.04")
+
+
+def test_a_rebuilt_nvml_is_installed_again(capsys, root, fake_nvml):
+    run(capsys, root=str(root), gpu_count=1, nvml_library=str(fake_nvml))
+    fake_nvml.write_bytes(b"\x7fELF rebuilt")
+    assert run(capsys, root=str(root), gpu_count=1, nvml_library=str(fake_nvml))["changed"] is True
+    assert (root / LIB / "libnvidia-ml.so.550.54.15").read_bytes() == b"\x7fELF rebuilt"
+
+
+def test_without_nvml_library_an_installed_library_is_kept(capsys, root, fake_nvml):
+    run(capsys, root=str(root), gpu_count=1, nvml_library=str(fake_nvml))
+    assert run(capsys, root=str(root), gpu_count=1)["changed"] is False
+    assert (root / LIB / "libnvidia-ml.so.550.54.15").read_bytes() == b"\x7fELF mock nvml"
+
+
+def test_tools_are_executable(capsys, root):
+    run(capsys, root=str(root), gpu_count=1)
+    for tool in driver_tree.TOOLS:
+        assert os.stat(root / "usr/bin" / tool).st_mode & stat.S_IXUSR
+
+
+def test_a_real_tool_installed_later_is_left_alone(capsys, root):
+    run(capsys, root=str(root), gpu_count=1)
+    (root / "usr/bin/nvidia-smi").write_bytes(b"\x7fELF real nvidia-smi")
+    assert run(capsys, root=str(root), gpu_count=1)["changed"] is False
+    assert (root / "usr/bin/nvidia-smi").read_bytes() == b"\x7fELF real nvidia-smi"
+
+
+def test_proc_tree_has_version_params_and_one_information_file_per_gpu(capsys, root):
+    run(capsys, root=str(root), profile="dgxa100", gpu_count=2)
+    gpus = profiles.build_node("dgxa100", 2, "unit-node").gpus
+    assert sorted(os.listdir(root / "proc/driver/nvidia/gpus")) == sorted(g.pci_bus_id_legacy for g in gpus)
+    info = (root / "proc/driver/nvidia/gpus" / gpus[1].pci_bus_id_legacy / "information").read_text()
+    assert "Device Minor: \t 1\n" in info
+    assert "550.54.15" in (root / "proc/driver/nvidia/version").read_text()
+    assert (root / "proc/driver/nvidia/params").read_text().startswith("ResmanDebugLevel: ")
+
+
+def test_firmware_is_under_the_driver_version(capsys, root):
+    run(capsys, root=str(root), gpu_count=1, driver_version="580.159.04")
+    assert sorted(os.listdir(root / "lib/firmware/nvidia/580.159.04")) == ["gsp_ga10x.bin", "gsp_tu10x.bin"]
+
+
+def test_nvml_config_is_rendered_from_the_profile(capsys, root):
+    result = run(capsys, root=str(root), profile="l40s", gpu_count=3, dev_root="/run/mock/dev")
+    node = profiles.build_node("l40s", 3, "unit-node")
+    assert (root / "etc/nvidia-mock/nvml.conf").read_text() == nvml_config.render(node, "devnodes", "/run/mock/dev")
+    assert result["nvml_config"] == str(root / "etc/nvidia-mock/nvml.conf")
+
+
+def test_toolkit_config_names_the_tree_as_driver_root(capsys, root):
+    run(capsys, root=str(root), gpu_count=1)
+    assert 'root = "%s"' % root in (root / "etc/nvidia-container-runtime/config.toml").read_text()
+
+
+def test_second_run_is_unchanged(capsys, root):
+    run(capsys, root=str(root))
+    assert run(capsys, root=str(root))["changed"] is False
+
+
+def test_check_mode_reports_changed_and_writes_nothing(capsys, root):
+    assert run(capsys, check=True, root=str(root))["changed"] is True
+    assert not root.exists()
+
+
+def test_diff_mode_shows_a_changed_config_text(capsys, root):
+    run(capsys, root=str(root), gpu_count=1)
+    (root / "etc/nvidia-container-runtime/config.toml").write_text("edited\n")
+    result = run(capsys, check=True, diff=True, root=str(root), gpu_count=1)
+    (item,) = result["diff"]
+    assert item["before"].endswith("edited\n")
+    assert 'mode = "cdi"' in item["after"]
+
+
+def test_changing_gpu_count_changes_the_tree(capsys, root):
+    run(capsys, root=str(root), gpu_count=1)
+    assert run(capsys, root=str(root), gpu_count=2)["changed"] is True
+
+
+def test_absent_removes_the_tree_but_keeps_shared_directories(capsys, root):
+    run(capsys, root=str(root), gpu_count=1)
+    result = run(capsys, root=str(root), gpu_count=1, state="absent")
+    assert result["changed"] is True
+    assert not (root / "proc/driver/nvidia").exists()
+    assert os.listdir(root / LIB) == ["vdpau"]
+    assert os.listdir(root / LIB / "vdpau") == []
+    assert run(capsys, root=str(root), gpu_count=1, state="absent")["changed"] is False
+
+
+@pytest.mark.parametrize("args, option", [
+    ({"gpu_count": 0}, "gpu_count"),
+    ({"gpu_count": 129}, "gpu_count"),
+    ({"profile": "dgx9000"}, "profile"),
+    ({"root": "relative/driver"}, "root"),
+    ({"root": "/var/lib/../../etc"}, "root"),
+    ({"driver_version": "latest"}, "driver_version"),
+    ({"nvml_library": "/nonexistent/libnvidia-ml.so"}, "nvml_library"),
+    ({"state": "gone"}, "state"),
+])
+def test_bad_input_fails_naming_the_option_and_writes_nothing(capsys, tmp_path, args, option):
+    args.setdefault("root", str(tmp_path / "driver"))
+    result = run(capsys, **args)
+    assert result["failed"] is True
+    assert option in result["msg"]
+    assert os.listdir(tmp_path) == []
