@@ -1,0 +1,85 @@
+"""Mock nodes made by the collection's modules, and how the real NVIDIA clients are run against them.
+
+One scratch root per built-in profile (plus one MIG-enabled node) is provisioned once per test
+session by tests/conformance/provision.yml through ansible-playbook, the way a user would make a
+node. The clients (.build/conformance/bin, built by `make conformance-tools`) load the mock
+NVML the way they load the real one: dlopen("libnvidia-ml.so.1") through the library search
+path, here LD_LIBRARY_PATH pointing at the node's R/usr/lib/x86_64-linux-gnu. The library then
+finds its config at R/etc/nvidia-mock/nvml.conf, next to itself.
+"""
+import dataclasses
+import glob
+import os
+import subprocess
+
+import pytest
+
+from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("CONFORMANCE_BIN") or os.path.join(REPO, ".build", "conformance", "bin")
+LIB_DIR = "usr/lib/x86_64-linux-gnu"
+SPEC = "etc/cdi/nvidia.yaml"
+MIG_NODE = "dgxh100-mig"
+
+
+@dataclasses.dataclass(frozen=True)
+class MockNode:
+    """One provisioned node: its scratch root and the profile Node it was made from."""
+
+    name: str            # the profile, or MIG_NODE
+    root: str
+    node: profiles.Node
+
+    @property
+    def lib_dir(self):
+        return os.path.join(self.root, LIB_DIR)
+
+    @property
+    def spec_path(self):
+        return os.path.join(self.root, SPEC)
+
+    def env(self, **extra):
+        """The environment a client runs in: the node's library dir first on the search path."""
+        env = {k: v for k, v in os.environ.items() if k not in ("MOCK_NVML_CONFIG", "LD_PRELOAD")}
+        env["LD_LIBRARY_PATH"] = self.lib_dir
+        env.update(extra)
+        return env
+
+
+def tool(name):
+    """Absolute path of a conformance tool; the suite cannot say anything without it."""
+    path = os.path.join(BIN, name)
+    if not os.access(path, os.X_OK):
+        pytest.fail("%s is not built at %s: run `make conformance-tools` (scripts/deps/install.d/conformance.sh)."
+                    % (name, path), pytrace=False)
+    return path
+
+
+def run(argv, env=None, timeout=120, check=True):
+    """Run a client; on failure the test fails with its exit status and output."""
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        pytest.fail("%s exited %d\n--- stdout\n%s\n--- stderr\n%s"
+                    % (" ".join(argv), proc.returncode, proc.stdout[-4000:], proc.stderr[-4000:]), pytrace=False)
+    return proc
+
+
+def built_nvml_library():
+    """The mock NVML built by `make nvml` (the real file, not its links), or $CONFORMANCE_NVML_LIBRARY."""
+    override = os.environ.get("CONFORMANCE_NVML_LIBRARY")
+    if override:
+        return override
+    candidates = [p for p in glob.glob(os.path.join(REPO, "nvml_src", "build", "libnvidia-ml.so.*"))
+                  if os.path.isfile(p) and not os.path.islink(p)]
+    if not candidates:
+        pytest.fail("the mock NVML is not built (nvml_src/build/libnvidia-ml.so.<version>): run `make nvml`.",
+                    pytrace=False)
+    return sorted(candidates)[-1]
+
+
+def node_specs():
+    """(name, profile, mig_enabled) of every node the suite provisions."""
+    specs = [(name, name, False) for name in profiles.PROFILE_NAMES]
+    specs.append((MIG_NODE, "dgxh100", True))
+    return specs

@@ -1,0 +1,51 @@
+"""NVIDIA's GPU feature discovery, run once against every built-in profile's mock node, labels it
+exactly as the collection's labels module (plugins/module_utils/labels.py) says it will.
+
+GFD runs standalone: --oneshot writes its label file and exits; --use-node-feature-api=false
+keeps it away from a Kubernetes API; --no-timestamp drops the only label that changes per run.
+It loads libnvidia-ml.so.1 through the library search path (LD_LIBRARY_PATH at the node's tree).
+"""
+import pytest
+
+from ansible_collections.gpumock.nvidia.plugins.module_utils import labels, profiles
+
+from mocknodes import run, tool
+
+PROFILES = profiles.PROFILE_NAMES
+
+# GFD labels that come from the host rather than from NVML, and that the labels module leaves
+# out on purpose (see its docstring): gpu.machine is read from DMI (here: --machine-type-file),
+# gpu.mode from the GPU's PCI class in sysfs, which a mock node has no entry for.
+HOST_LABELS = ("nvidia.com/gpu.machine", "nvidia.com/gpu.mode")
+# Set by the GPU Operator's node-feature-discovery rule, not by GFD.
+NOT_GFD_LABELS = ("nvidia.com/gpu.present",)
+
+
+def gfd_labels(node, tmp_path, mig_strategy):
+    machine_type = tmp_path / "product_name"
+    machine_type.write_text(node.node.system_name + "\n")
+    output = tmp_path / "gfd"
+    run([tool("gpu-feature-discovery"), "--oneshot", "--no-timestamp", "--use-node-feature-api=false",
+         "--output-file", str(output), "--machine-type-file", str(machine_type),
+         "--mig-strategy", mig_strategy],
+        env=node.env(NODE_NAME="conformance-%s" % node.name))
+    return labels.parse_features_file(output.read_text())
+
+
+def expected_labels(node, mig_strategy):
+    computed = labels.node_labels(node.node, mig_strategy=mig_strategy)
+    return {k: v for k, v in computed.items() if k not in NOT_GFD_LABELS}
+
+
+@pytest.mark.parametrize("mig_strategy", ["none", "single"])
+@pytest.mark.parametrize("profile", PROFILES)
+def test_gfd_labels_the_node_as_the_labels_module_computes(profile, mig_strategy, mock_nodes, tmp_path):
+    node = mock_nodes[profile]
+    seen = gfd_labels(node, tmp_path, mig_strategy)
+    assert {k: v for k, v in seen.items() if k not in HOST_LABELS} == expected_labels(node, mig_strategy)
+
+
+def test_gfd_labels_the_machine_from_the_dmi_product_name(mock_nodes, tmp_path):
+    node = mock_nodes["dgxh100"]
+    assert gfd_labels(node, tmp_path, "none")["nvidia.com/gpu.machine"] == "NVIDIA-DGX-H100"
+
