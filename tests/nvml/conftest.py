@@ -1,0 +1,82 @@
+"""Fixtures for the mock NVML tests: the built library, configs rendered from profiles, pynvml.
+
+The library under test is $MOCK_NVML_LIB, or nvml_src/build/libnvidia-ml.so.1 (`make nvml`).
+It is loaded once per pytest process with RTLD_GLOBAL before pynvml first asks for
+"libnvidia-ml.so.1", so pynvml binds to it (the dynamic loader matches the SONAME of an
+already-loaded object). Each test points the library at its own config through
+$MOCK_NVML_CONFIG, which the library reads on the first nvmlInit after a full shutdown.
+"""
+import ctypes
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LIB = Path(os.environ.get("MOCK_NVML_LIB", ROOT / "nvml_src" / "build" / "libnvidia-ml.so.1"))
+HEADER = ROOT / "nvml_src" / "include" / "nvml.h"
+SYMBOLS = ROOT / "nvml_src" / "api" / "nvml-symbols-580.txt"
+# pynvml on a real H100 80GB HBM3, driver 580.159.04 (copied from shared/reference).
+REFERENCE = Path(__file__).resolve().parent / "reference" / "h100-80gb-hbm3-nvml-getters.json"
+
+# tests/conftest.py has put .build/collections on sys.path.
+from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config, profiles  # noqa: E402
+
+
+def pytest_configure(config):
+    if not LIB.exists():
+        raise pytest.UsageError("%s is missing: build it with `make nvml`" % LIB)
+
+
+@pytest.fixture(scope="session")
+def libnvml():
+    """The mock library as a ctypes CDLL (RTLD_GLOBAL, so pynvml binds to the same copy)."""
+    return ctypes.CDLL(str(LIB), mode=ctypes.RTLD_GLOBAL)
+
+
+def build_node(profile="dgxa100", **kwargs):
+    kwargs.setdefault("node_id", "nvml-test-node")
+    return profiles.build_node(profile=profile, **kwargs)
+
+
+def write_config(tmp_path, node, visibility="all", dev_root="/dev", name="nvml.conf"):
+    path = tmp_path / name
+    path.write_text(nvml_config.render(node, visibility=visibility, dev_root=dev_root))
+    return path
+
+
+@pytest.fixture
+def use_config(monkeypatch, tmp_path):
+    """Point the library at a config: a Node (rendered) or literal text. Returns the path."""
+
+    def _use(node_or_text, visibility="all", dev_root="/dev"):
+        if isinstance(node_or_text, str):
+            path = tmp_path / "nvml.conf"
+            path.write_text(node_or_text)
+        else:
+            path = write_config(tmp_path, node_or_text, visibility, dev_root)
+        monkeypatch.setenv("MOCK_NVML_CONFIG", str(path))
+        return path
+
+    return _use
+
+
+@pytest.fixture
+def pynvml(libnvml):
+    """pynvml bound to the mock; every test leaves the library fully shut down."""
+    import pynvml as module
+
+    yield module
+    while libnvml.nvmlShutdown() == 0:
+        pass
+
+
+def run_python(code, env_extra=None, timeout=60):
+    """Run a Python snippet in a fresh process that has loaded the mock (for stderr checks)."""
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    prelude = "import ctypes; lib = ctypes.CDLL(%r, mode=ctypes.RTLD_GLOBAL)\n" % str(LIB)
+    return subprocess.run([sys.executable, "-c", prelude + code], env=env, capture_output=True,
+                          text=True, timeout=timeout)
