@@ -9,11 +9,15 @@ which stats every device node on the host as runtimes do.
 import json
 import os
 
+import jsonschema
 import pytest
+import referencing
+import referencing.jsonschema
+import yaml
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
 
-from mocknodes import MIG_NODE, run, tool
+from mocknodes import BIN, MIG_NODE, run, tool
 
 PROFILES = profiles.PROFILE_NAMES
 NODES = PROFILES + (MIG_NODE,)
@@ -90,3 +94,17 @@ def test_injecting_an_unknown_device_fails_naming_it(mock_nodes):
     edits = inject(mock_nodes["t4"], "7")
     assert edits["unresolved"] == ["nvidia.com/gpu=7"]
     assert "nvidia.com/gpu=7" in edits["error"]
+
+
+@pytest.mark.parametrize("name", NODES)
+def test_our_spec_matches_the_cdi_projects_json_schema(name, mock_nodes):
+    """The schema `cdi validate --schema builtin` checks with (its 0.6.0 edition, the newest published)."""
+    schema_dir = os.path.join(os.path.dirname(BIN), "cdi-schema")
+    with open(os.path.join(schema_dir, "schema.json")) as handle:
+        schema = json.load(handle)
+    with open(os.path.join(schema_dir, "defs.json")) as handle:
+        defs = referencing.Resource.from_contents(json.load(handle), default_specification=referencing.jsonschema.DRAFT7)
+    validator = jsonschema.Draft7Validator(schema, registry=referencing.Registry().with_resource("defs.json", defs))
+    with open(mock_nodes[name].spec_path) as handle:
+        spec = yaml.safe_load(handle)
+    assert [e.message for e in validator.iter_errors(spec)] == []

@@ -5,6 +5,7 @@
 #   gpu-feature-discovery   github.com/NVIDIA/k8s-device-plugin          (cmd/gpu-feature-discovery)
 #   gonvml-probe            tests/conformance/gonvml   (go-nvml, pinned in its go.mod)
 #   cdicheck                tests/conformance/cdicheck (the CDI project's Go library)
+# and the CDI project's JSON schema (schema.json, defs.json) into .build/conformance/cdi-schema.
 # Upstream tools are built from their release's own go.mod and go.sum, as fetched from the Go
 # module proxy (`go mod download`, then `go build` inside the module): `go install mod@ver`
 # would also ask the proxy for the module's version list, which the proxy here refuses for
@@ -20,6 +21,9 @@ TOOLCHAIN_DIR=$ROOT/.build/conformance/go
 FALLBACK_GO=go1.25.5
 NVIDIA_CTK=github.com/NVIDIA/nvidia-container-toolkit@v1.20.1
 GFD=github.com/NVIDIA/k8s-device-plugin@v0.19.0
+# The newest CDI release on the proxy whose module still carries schema/ (later releases moved
+# it, and cmd/cdi, into modules the proxy does not serve). It describes cdiVersion up to 0.6.0.
+CDI_SCHEMA=github.com/container-orchestrated-devices/container-device-interface@v0.6.2
 PROXY=${GOPROXY:-https://proxy.golang.org}
 PROXY=${PROXY%%,*}
 
@@ -79,12 +83,25 @@ stamp_ok() {  # stamp_ok BINARY WANT
   [ -x "$OUT/$1" ] && [ "$(cat "$OUT/$1.stamp" 2>/dev/null)" = "$2" ]
 }
 
+module_dir() {  # module_dir MODULE@VERSION: where `go mod download` unpacked it
+  "$GO" mod download -json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'
+}
+
+fetch_cdi_schema() {
+  local dest=$ROOT/.build/conformance/cdi-schema dir
+  [ "$(cat "$dest/stamp" 2>/dev/null)" = "$CDI_SCHEMA" ] && return 0
+  dir=$(module_dir "$CDI_SCHEMA")
+  rm -rf "$dest" && mkdir -p "$dest"
+  cp "$dir/schema/schema.json" "$dir/schema/defs.json" "$dest/"
+  echo "$CDI_SCHEMA" > "$dest/stamp"
+}
+
 build_upstream() {  # build_upstream BINARY MODULE@VERSION PACKAGE-DIR
   local bin=$1 modver=$2 pkg=$3 dir start
   stamp_ok "$bin" "$modver" && return 0
   echo "conformance: building $bin from $modver"
   start=$SECONDS
-  dir=$("$GO" mod download -json "$modver" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  dir=$(module_dir "$modver")
   # The module's own go.mod/go.sum pin every dependency; -mod=mod fetches them (module zips
   # carry no vendor directory).
   (cd "$dir" && "$GO" build -mod=mod -o "$OUT/$bin.tmp" "./$pkg")
@@ -109,3 +126,4 @@ build_upstream nvidia-ctk "$NVIDIA_CTK" cmd/nvidia-ctk
 build_upstream gpu-feature-discovery "$GFD" cmd/gpu-feature-discovery
 build_local gonvml-probe tests/conformance/gonvml
 build_local cdicheck tests/conformance/cdicheck
+fetch_cdi_schema
