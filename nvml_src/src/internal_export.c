@@ -1,15 +1,19 @@
 /*
  * gpumock.nvidia mock NVML: nvmlInternalGetExportTable, the private entry point through which
  * NVIDIA's own tools reach driver-internal functions. No NVIDIA header declares it; what
- * follows is what the real nvidia-smi (535 and 550) does with it (details: docs/nvidia-smi.md).
+ * follows is what the real nvidia-smi (535.261.03 and 550.163.01) does with it, found by
+ * running it against probe libraries (details: docs/nvidia-smi.md).
  *
- * Right after nvmlInitWithFlags, nvidia-smi asks for the table with one 16-byte id. Any status
- * but NVML_SUCCESS makes it print "Mismatch in versions between nvidia-smi and NVML." and exit
- * 255, so the mock must answer that id. The table starts with its own size in bytes; before
- * calling the entry at byte offset N, nvidia-smi checks size > N and that the entry is not NULL,
- * and otherwise uses code of its own (e.g. "%u" to print a GPU's index). A table that holds
- * only its size therefore sends every caller to its own code: nvidia-smi then needs nothing
- * beyond the public NVML functions, and never jumps into an entry whose meaning is unknown.
+ * Right after nvmlInitWithFlags, nvidia-smi asks for one table by a 16-byte id. Any status but
+ * NVML_SUCCESS makes it print "Mismatch in versions between nvidia-smi and NVML." and exit 255.
+ * The table starts with its own size in bytes, followed by function pointers. Before calling
+ * the entry at byte offset N, nvidia-smi checks size > N and that the entry is not NULL:
+ *   - N beyond the size: the field it wanted prints "Uninitialized" (as with an older driver);
+ *   - a NULL entry: "N/A", or nvidia-smi's own fallback (e.g. "%u" for a GPU's index, the
+ *     public nvmlDeviceGetTemperatureThreshold for the temperature limits).
+ * So the table is as long as the 550 driver's (2008 bytes) and every entry is NULL except
+ * the one `nvidia-smi topo -m` cannot do without: with that entry missing the whole matrix
+ * fails ("Failed to run topology matrix", exit 255).
  *
  * As the real library does (550.163.01 and 535.261.03, without a driver loaded): the call works
  * before nvmlInit; a NULL argument or an id it does not know gives NVML_ERROR_INVALID_ARGUMENT,
@@ -21,6 +25,17 @@
 #include "mock.h"
 
 #define EXPORT_TABLE_ID_SIZE 16
+#define SMI_TABLE_BYTES 2008           /* sizeof the table of libnvidia-ml.so.550.163.01 */
+#define SMI_PCIE_PATH_OFFSET 0xb8      /* byte offset of the entry `topo -m` calls */
+
+/* nvidia-smi's codes for a path between two GPUs, as it prints them in `topo -m`. */
+enum smi_path {
+    SMI_PATH_PIX = 0,
+    SMI_PATH_PXB = 1,
+    SMI_PATH_PHB = 2,
+    SMI_PATH_NODE = 3,
+    SMI_PATH_SYS = 4,                  /* 5 .. 22 are NV1 .. NV18, from nvidia-smi's own code */
+};
 
 /* The id nvidia-smi 535.261.03 and 550.163.01 pass, byte for byte as they pass it. */
 static const unsigned char k_smi_table_id[EXPORT_TABLE_ID_SIZE] = {
@@ -28,14 +43,79 @@ static const unsigned char k_smi_table_id[EXPORT_TABLE_ID_SIZE] = {
     0xa3, 0x27, 0xee, 0x69, 0x6e, 0x12, 0xf7, 0xc4,
 };
 
-/* Only the size member: see above for why no entry follows it. */
-struct export_table {
+typedef void (*export_entry)(void);
+
+struct smi_export_table {
     size_t size;
+    export_entry entries[(SMI_TABLE_BYTES - sizeof(size_t)) / sizeof(export_entry)];
 };
 
-static const struct export_table k_smi_table = {
-    .size = sizeof(struct export_table),
+/*
+ * Each argument points at nvidia-smi's own record of one GPU, which begins with that GPU's
+ * NVML bus id ("00000000:18:00.0") in a NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE buffer.
+ */
+static nvmlReturn_t smi_gpu_from_record(const void *record, nvmlDevice_t *device)
+{
+    char bus_id[NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE];
+    if (record == NULL)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    memcpy(bus_id, record, sizeof bus_id);
+    if (memchr(bus_id, '\0', sizeof bus_id) == NULL)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    return nvmlDeviceGetHandleByPciBusId_v2(bus_id, device);
+}
+
+/*
+ * The PCIe part of one `topo -m` cell: how the two GPUs' PCIe paths meet. nvidia-smi itself
+ * replaces the answer with NV<n> where NVLinks join the pair (nvmlDeviceGetNvLinkRemotePciInfo).
+ */
+static nvmlReturn_t smi_pcie_path(const void *gpu_a, const void *gpu_b, unsigned int *path)
+{
+    nvmlDevice_t a, b;
+    nvmlGpuTopologyLevel_t level;
+    nvmlReturn_t ret;
+
+    if (path == NULL)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    if ((ret = smi_gpu_from_record(gpu_a, &a)) != NVML_SUCCESS)
+        return ret;
+    if ((ret = smi_gpu_from_record(gpu_b, &b)) != NVML_SUCCESS)
+        return ret;
+    if ((ret = nvmlDeviceGetTopologyCommonAncestor(a, b, &level)) != NVML_SUCCESS)
+        return ret;
+    switch (level) {
+    case NVML_TOPOLOGY_INTERNAL:
+    case NVML_TOPOLOGY_SINGLE:
+        *path = SMI_PATH_PIX;
+        break;
+    case NVML_TOPOLOGY_MULTIPLE:
+        *path = SMI_PATH_PXB;
+        break;
+    case NVML_TOPOLOGY_HOSTBRIDGE:
+        *path = SMI_PATH_PHB;
+        break;
+    case NVML_TOPOLOGY_NODE:
+        *path = SMI_PATH_NODE;
+        break;
+    default:
+        *path = SMI_PATH_SYS;
+        break;
+    }
+    return NVML_SUCCESS;
+}
+
+static const struct smi_export_table k_smi_table = {
+    .size = sizeof(struct smi_export_table),
+    .entries = {
+        [(SMI_PCIE_PATH_OFFSET - sizeof(size_t)) / sizeof(export_entry)] =
+            (export_entry)smi_pcie_path,
+    },
 };
+
+_Static_assert(sizeof(struct smi_export_table) == SMI_TABLE_BYTES,
+               "the table must be exactly as long as the 550 driver's");
+_Static_assert(offsetof(struct smi_export_table, entries) == sizeof(size_t),
+               "entries must follow the size member without padding, at the offsets read");
 
 MOCK_API nvmlReturn_t nvmlInternalGetExportTable(const void **ppExportTable,
                                                  const void *pExportTableId)
