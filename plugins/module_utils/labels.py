@@ -14,7 +14,8 @@ config is written from, so a label can never disagree with what NVML reports on 
 * ``cuda.driver.*`` and ``cuda.driver-version.*``  nvmlSystemGetDriverVersion split on dots
   (GFD's historical naming: these are the *driver's* version, not CUDA's);
 * ``cuda.runtime.*`` and ``cuda.runtime-version.*``  nvmlSystemGetCudaDriverVersion;
-* ``mig.capable``  whether the board has MIG; ``mig.strategy`` the device plugin's MIG strategy.
+* ``mig.capable``  whether the board has MIG; ``mig.strategy`` the device plugin's MIG strategy;
+* ``vgpu.present`` ``false``: these nodes imitate bare-metal GPUs, not vGPU guests.
 
 ``nvidia.com/gpu.present`` is not GFD's own: the GPU Operator's node-feature-discovery rule sets it
 on nodes with an NVIDIA PCI device, and the operator's components select nodes by it.
@@ -106,6 +107,8 @@ def node_labels(node, mig_strategy="single"):
         "cuda.runtime-version.full": "%d.%d" % (cuda_major, cuda_minor),
         "mig.capable": "true" if board.mig_capable else "false",
         "mps.capable": "false",
+        # GFD scans PCI sysfs for vGPU functions; these nodes imitate bare-metal GPUs.
+        "vgpu.present": "false",
     }
     memory_mib = board.memory_total_bytes // MIB
     if memory_mib > 0:

@@ -95,3 +95,7 @@ def test_feature_file_round_trips():
     text = labels.features_file_text(got)
     assert text.startswith("#")
     assert labels.parse_features_file(text) == got
+
+
+def test_node_is_not_a_vgpu_guest():
+    assert labels.node_labels(node())["nvidia.com/vgpu.present"] == "false"
