@@ -77,7 +77,7 @@ def run_ansible(name, args, check=False):
 
 def measure(name, module, gpus):
     first, rerun, check = [], [], []
-    for _ in range(REPEATS):
+    for _repeat in range(REPEATS):
         scratch = tempfile.mkdtemp(prefix="gpumock-bench-")
         try:
             args = module_args(name, scratch, gpus)
@@ -100,8 +100,8 @@ def main():
     link = os.path.join(COLLECTIONS, "ansible_collections", "gpumock", "nvidia")
     if not os.path.islink(link):
         os.symlink(ROOT, link)
-    header = "%-24s %5s | %-28s | %-28s" % ("module", "GPUs", "module (ms): apply/rerun/check",
-                                           "ansible (ms): apply/rerun/check")
+    header = "%-24s %5s | %-28s | %-28s" % (
+        "module", "GPUs", "module (ms): apply/rerun/check", "ansible (ms): apply/rerun/check")
     print(header)
     print("-" * len(header))
     for name, module in MODULES:
