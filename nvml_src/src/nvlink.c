@@ -7,12 +7,19 @@
 
 #include "mock.h"
 
+/*
+ * A link number the NVML API allows but the board lacks (A100: 12 of NVML_NVLINK_MAX_LINKS)
+ * is NOT_SUPPORTED: nvidia-smi topo -m asks for every link up to the maximum and gives up on
+ * the whole matrix at any other error.
+ */
 #define MOCK_LINK(var, handle, link)                                                         \
     MOCK_DEVICE(var, handle);                                                                \
     if (g_config.board.nvlink_count == 0)                                                    \
         return NVML_ERROR_NOT_SUPPORTED;                                                     \
+    if ((link) >= NVML_NVLINK_MAX_LINKS)                                                     \
+        return NVML_ERROR_INVALID_ARGUMENT;                                                  \
     if ((link) >= g_config.board.nvlink_count)                                               \
-        return NVML_ERROR_INVALID_ARGUMENT
+        return NVML_ERROR_NOT_SUPPORTED
 
 MOCK_API nvmlReturn_t nvmlDeviceGetNvLinkState(nvmlDevice_t device, unsigned int link,
                                                nvmlEnableState_t *isActive)
