@@ -80,3 +80,19 @@ def run_python(code, env_extra=None, timeout=60):
     prelude = "import ctypes; lib = ctypes.CDLL(%r, mode=ctypes.RTLD_GLOBAL)\n" % str(LIB)
     return subprocess.run([sys.executable, "-c", prelude + code], env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+# Built by `make test-nvml` (mk/nvml.mk) next to the library.
+PROBE = Path(os.environ.get("MOCK_NVML_PROBE", LIB.parent / "tests" / "nvml_probe"))
+
+
+def probe(lib=LIB, env_extra=None, unset=("MOCK_NVML_CONFIG",), wrap=None):
+    """Run nvml_probe on a library in a fresh process: (parsed stdout fields, stderr)."""
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env.update(env_extra or {})
+    cmd = [str(PROBE), str(lib)]
+    if wrap:
+        cmd = wrap(cmd)
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    fields = dict(line.split("=", 1) for line in res.stdout.splitlines())
+    return fields, res.stderr
