@@ -3,7 +3,7 @@
 SANITY_ROOT := $(or $(TMPDIR),/tmp)/gpumock-sanity/ansible_collections/gpumock/nvidia
 PYTEST := $(PY) -m pytest
 
-.PHONY: test-unit test-integration test-python sanity bench-modules sanity-copy
+.PHONY: test-unit test-integration test-python sanity bench-modules sanity-copy lint
 
 test-unit: collection-link ## unit tests: engine, CDI model, modules through the module harness
 	$(PYTEST) -q -p no:cacheprovider tests/unit
@@ -44,3 +44,6 @@ sanity: sanity-copy $(SANITY_VENV)/bin/ansible-test ## ansible-test sanity (pyth
 
 bench-modules: collection-link ## wall time of each node module for 8 and 128 GPUs (printed table)
 	$(PY) bench/modules_bench.py
+
+lint: collection-link ## ansible-lint, production profile (config: .ansible-lint)
+	$(VENV)/bin/ansible-lint --profile production
