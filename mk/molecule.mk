@@ -1,5 +1,5 @@
 # molecule/default: the role on real Docker containers (owner: images/molecule area).
-.PHONY: test-molecule molecule-converge molecule-verify molecule-destroy
+.PHONY: test-molecule test-bake molecule-converge molecule-verify molecule-destroy
 
 test-molecule: images collection-link ## molecule/default: bookworm + trixie nodes, idempotence, check mode, testinfra
 	molecule test -s default
@@ -11,3 +11,6 @@ molecule-verify: collection-link
 	molecule verify -s default
 molecule-destroy:
 	molecule destroy -s default
+
+test-bake: images collection-link ## playbooks/local.yml baked into a rootfs (chroot), imported, booted; NVML answers inside
+	$(PY) -m pytest -q -p no:cacheprovider tests/bake
