@@ -110,7 +110,10 @@ def check_major(option, value):
 
 
 def check_mode(option, value):
-    """Accept 0666, '0666' or '666' (octal) and return the int, else raise naming ``option``."""
+    """Accept '0666' or '666' (octal text) or a number (YAML's 0666 is already 438) and return the int.
+
+    Anything else raises naming ``option``.
+    """
     try:
         mode = int(value, 8) if isinstance(value, str) else int(value)
     except (TypeError, ValueError):

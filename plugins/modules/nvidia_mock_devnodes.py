@@ -56,8 +56,11 @@ options:
       - Defaults to the C(nvidia-caps) entry of C(/proc/devices) if there is one, else 241 (what a real H100 node shows).
     type: int
   mode:
-    description: Octal permissions of the GPU and control nodes (the MIG capability nodes keep the driver's 0400/0444).
-    type: str
+    description:
+      - Permissions of the GPU and control nodes (the MIG capability nodes keep the driver's 0400/0444).
+      - A quoted octal string such as V("0660"), or a number; as with M(ansible.builtin.file), an unquoted
+        V(0660) in YAML is already an octal number.
+    type: raw
     default: "0666"
   fallback:
     description:
@@ -118,7 +121,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 nodes:
-  description: Every node the module manages, with what is on disk after the run (or would be, in check mode).
+  description: Every node the module manages, with what is on disk after the run (or would be, in check mode); empty with O(state=absent).
   returned: always
   type: list
   elements: dict
@@ -222,6 +225,8 @@ def run(module):
     except fsstate.FsStateError as exc:
         module.fail_json(msg=str(exc))
 
+    if plan.kept:
+        warnings.append("Left in place because they are not what this module makes: %s." % ", ".join(plan.kept))
     for warning in warnings:
         module.warn(warning)
     result = dict(
@@ -241,7 +246,7 @@ def main():
         dev_root=dict(type="path", default="/dev"),
         uvm_major=dict(type="int"),
         caps_major=dict(type="int"),
-        mode=dict(type="str", default="0666"),
+        mode=dict(type="raw", default="0666"),
         fallback=dict(type="str", default="auto", choices=["auto", "files", "never"]),
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )

@@ -129,3 +129,8 @@ def test_bad_input_fails_naming_the_option_and_writes_nothing(capsys, tmp_path, 
     assert result["failed"] is True
     assert option in result["msg"]
     assert os.listdir(tmp_path) == []
+
+
+def test_unquoted_yaml_octal_mode_means_the_same_permissions(capsys, dev):
+    run(capsys, dev_root=str(dev), gpu_count=1, mode=0o660)
+    assert stat.S_IMODE(os.lstat(dev / "nvidia0").st_mode) == 0o660
