@@ -497,6 +497,22 @@ def _make_special(path, entry):
         raise
 
 
+def _mkdir_0755(path):
+    # mkdir's mode is filtered by the umask; a parent such as /etc/cdi must end up world-readable.
+    os.mkdir(path, 0o755)
+    os.chmod(path, 0o755)
+
+
+def _make_dirs(path):
+    """Create ``path`` and its missing ancestors, each 0755 whatever the umask."""
+    missing = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    for directory in reversed(missing):
+        _mkdir_0755(directory)
+
+
 def _remove(path):
     st = os.lstat(path)
     if stat.S_ISDIR(st.st_mode):
@@ -527,13 +543,13 @@ def apply(plan_):
     engine = _Engine(plan_.root)
     done = []
     if plan_.state == "present" and plan_.actions and not os.path.isdir(engine.root):
-        os.makedirs(engine.root, 0o755)
+        _make_dirs(engine.root)
     for action in plan_.actions:
         path = engine.abspath(action.path)
         entry = action.entry
         try:
             if action.op == "mkdir":
-                os.mkdir(path, 0o755)
+                _mkdir_0755(path)
             elif action.op == "create":
                 _create(engine, entry)
             elif action.op == "replace":

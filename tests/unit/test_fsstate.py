@@ -298,3 +298,13 @@ def test_apply_creates_a_missing_root(tmp_path):
     root = tmp_path / "new/root"
     converge(root, [Entry("a", FILE, content="x")])
     assert (root / "a").read_text() == "x"
+
+
+def test_created_parents_and_root_are_0755_whatever_the_umask(tmp_path):
+    old = os.umask(0o077)
+    try:
+        converge(tmp_path / "new/root", [Entry("etc/cdi/nvidia.yaml", FILE, content="x")])
+    finally:
+        os.umask(old)
+    for path in ("new", "new/root", "new/root/etc", "new/root/etc/cdi"):
+        assert stat.S_IMODE(os.stat(tmp_path / path).st_mode) == 0o755

@@ -155,3 +155,14 @@ def test_bad_input_fails_naming_the_option_and_writes_nothing(capsys, tmp_path, 
     assert result["failed"] is True
     assert option in result["msg"]
     assert os.listdir(tmp_path) == []
+
+
+def test_merged_usr_symlinks_of_a_root_filesystem_are_kept(capsys, root):
+    (root / "usr/lib").mkdir(parents=True)
+    os.symlink("usr/lib", root / "lib")
+    run(capsys, root=str(root), gpu_count=1)
+    assert os.readlink(root / "lib") == "usr/lib"
+    assert (root / "usr/lib/firmware/nvidia/550.54.15/gsp_ga10x.bin").is_file()
+    assert run(capsys, root=str(root), gpu_count=1)["changed"] is False
+    run(capsys, root=str(root), gpu_count=1, state="absent")
+    assert os.readlink(root / "lib") == "usr/lib"
