@@ -1,0 +1,89 @@
+# The mock NVML (owner: NVML area): build, tests (plain, ASan+UBSan, TSan, valgrind, garbage
+# calls, pytest with pynvml/cffi), config-parser fuzzing and the benchmark.
+NVML_BUILD := $(ROOT)/nvml_src/build
+NVML_LIB := $(NVML_BUILD)/libnvidia-ml.so.1
+NVML_T := $(NVML_BUILD)/tests
+NVML_INC := -I$(ROOT)/nvml_src/include
+NVML_TEST_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g -Wall -Wextra -Werror $(NVML_INC)
+NVML_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+NVML_TSAN := -fsanitize=thread
+FUZZ_SECONDS ?= 30
+NVML_ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# Loading the ASan build into Python needs the runtime preloaded; Python's own allocations
+# are not ours to judge, so leak checking is off there (the C runs above keep it on).
+NVML_PY_ASAN_ENV := LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+    ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+.PHONY: nvml nvml-variants nvml-test-bins test-nvml fuzz-nvml bench-nvml
+
+nvml: ## build the mock NVML (nvml_src/build/libnvidia-ml.so.*)
+	@$(MAKE) --no-print-directory -s -C nvml_src
+
+nvml-variants: nvml
+	@$(MAKE) --no-print-directory -s -C nvml_src BUILD=$(NVML_BUILD)/asan \
+	    EXTRA_CFLAGS="$(NVML_SAN)" EXTRA_LDFLAGS="$(NVML_SAN)"
+	@$(MAKE) --no-print-directory -s -C nvml_src BUILD=$(NVML_BUILD)/tsan \
+	    EXTRA_CFLAGS="$(NVML_TSAN)" EXTRA_LDFLAGS="$(NVML_TSAN)"
+
+$(NVML_T)/garbage_calls.c: tests/nvml/gen_garbage_calls.py nvml_src/include/nvml.h
+	@mkdir -p $(NVML_T)
+	@python3 tests/nvml/gen_garbage_calls.py --header nvml_src/include/nvml.h --out $@
+
+# name, sources, flags, library directory
+define nvml_test_bin
+$(NVML_T)/$(1): $(2) nvml_src/include/nvml.h nvml_src/include/nvml_types.h | nvml-variants
+	@mkdir -p $(NVML_T)
+	@$(CC) $(NVML_TEST_CFLAGS) $(3) $(2) -o $$@ -L$(4) -l:libnvidia-ml.so.1 -Wl,-rpath,$(4) -pthread
+endef
+$(eval $(call nvml_test_bin,test_api,tests/nvml/c/test_api.c,,$(NVML_BUILD)))
+$(eval $(call nvml_test_bin,test_api_asan,tests/nvml/c/test_api.c,$(NVML_SAN),$(NVML_BUILD)/asan))
+$(eval $(call nvml_test_bin,garbage_calls,$(NVML_T)/garbage_calls.c,,$(NVML_BUILD)))
+$(eval $(call nvml_test_bin,garbage_calls_asan,$(NVML_T)/garbage_calls.c,$(NVML_SAN),$(NVML_BUILD)/asan))
+$(eval $(call nvml_test_bin,test_threads_tsan,tests/nvml/c/test_threads.c,$(NVML_TSAN),$(NVML_BUILD)/tsan))
+
+$(NVML_T)/nvml_probe: tests/nvml/c/nvml_probe.c nvml_src/include/nvml.h
+	@mkdir -p $(NVML_T)
+	@$(CC) $(NVML_TEST_CFLAGS) $< -o $@ -ldl
+
+NVML_TEST_BINS := $(addprefix $(NVML_T)/,test_api test_api_asan garbage_calls garbage_calls_asan \
+    test_threads_tsan nvml_probe)
+nvml-test-bins: $(NVML_TEST_BINS)
+
+# Each C run uses the built-in dgxa100 default (no config in the environment).
+test-nvml: collection-link nvml-variants nvml-test-bins ## mock NVML: C, sanitizers, valgrind, garbage calls, pytest, fuzz
+	@echo "--- C API test";               env -u MOCK_NVML_CONFIG $(NVML_T)/test_api
+	@echo "--- C API test, ASan+UBSan";   env -u MOCK_NVML_CONFIG $(NVML_ASAN_ENV) $(NVML_T)/test_api_asan
+	@echo "--- C API test, valgrind";     env -u MOCK_NVML_CONFIG valgrind -q --error-exitcode=9 \
+	    --leak-check=full --errors-for-leak-kinds=definite $(NVML_T)/test_api
+	@echo "--- garbage calls";            env -u MOCK_NVML_CONFIG $(NVML_T)/garbage_calls
+	@echo "--- garbage calls, ASan+UBSan"; env -u MOCK_NVML_CONFIG $(NVML_ASAN_ENV) $(NVML_T)/garbage_calls_asan
+	@echo "--- 32 threads, TSan";         env -u MOCK_NVML_CONFIG TSAN_OPTIONS=halt_on_error=1 \
+	    setarch -R $(NVML_T)/test_threads_tsan
+	@echo "--- pytest (pynvml, cffi)"
+	$(PY) -m pytest -q -p no:cacheprovider tests/nvml
+	@echo "--- pytest (pynvml, cffi) against the ASan+UBSan build"
+	env $(NVML_PY_ASAN_ENV) MOCK_NVML_LIB=$(NVML_BUILD)/asan/libnvidia-ml.so.1 \
+	    MOCK_NVML_PROBE=$(NVML_T)/nvml_probe $(PY) -m pytest -q -p no:cacheprovider tests/nvml \
+	    --deselect tests/nvml/test_nvidia_smi.py --deselect tests/nvml/test_prototypes.py
+	@$(MAKE) --no-print-directory fuzz-nvml FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+$(NVML_BUILD)/fuzz/fuzz_config: tests/nvml/fuzz/fuzz_config.c nvml_src/src/config_parse.c nvml_src/src/mock.h
+	@mkdir -p $(dir $@)
+	@clang -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all $(NVML_INC) -Invml_src/src $< nvml_src/src/config_parse.c -o $@
+
+fuzz-nvml: collection-link $(NVML_BUILD)/fuzz/fuzz_config ## fuzz the nvml.conf parser for FUZZ_SECONDS (default 30)
+	@rm -rf $(NVML_BUILD)/fuzz/seeds && mkdir -p $(NVML_BUILD)/fuzz/corpus
+	@$(PY) tests/nvml/fuzz/make_seeds.py $(NVML_BUILD)/fuzz/seeds
+	@echo "--- fuzzing the config parser for $(FUZZ_SECONDS) s"
+	@cd $(NVML_BUILD)/fuzz && ./fuzz_config -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	    -print_final_stats=1 corpus seeds 2>&1 | grep -E "^(stat::number_of_executed_units|stat::peak_rss|Done|==|SUMMARY)|ERROR" ; \
+	    test $${PIPESTATUS[0]} -eq 0 && echo "fuzz: 0 crashes in $(FUZZ_SECONDS) s"
+
+$(NVML_BUILD)/bench/nvml_bench: bench/nvml_bench.c
+	@mkdir -p $(dir $@)
+	@$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra -Werror $(NVML_INC) $< -o $@ -ldl
+
+bench-nvml: nvml collection-link $(NVML_BUILD)/bench/nvml_bench ## mock NVML latency / init / RSS table
+	@$(PY) bench/nvml_configs.py $(NVML_BUILD)/bench
+	@$(NVML_BUILD)/bench/nvml_bench $(NVML_LIB) $(NVML_BUILD)/bench/gpus8.conf $(NVML_BUILD)/bench/gpus128.conf

@@ -1,0 +1,228 @@
+"""What pynvml does not reach, called through cffi: bad handles, size protocols, V-structs,
+functions pynvml has no wrapper for, and the errors the real H100 gives for unsupported ones."""
+import os
+
+import pytest
+from cffi import FFI
+
+from conftest import LIB, build_node
+
+ffi = FFI()
+ffi.cdef("""
+typedef struct nvmlDevice_st *nvmlDevice_t;
+typedef struct nvmlEventSet_st *nvmlEventSet_t;
+typedef struct { char busIdLegacy[16]; unsigned domain, bus, device, pciDeviceId, pciSubSystemId;
+                 char busId[32]; } nvmlPciInfo_t;
+typedef struct { unsigned version, domain, bus, device, pciDeviceId, pciSubSystemId, baseClass,
+                 subClass; char busId[32]; } nvmlPciInfoExt_t;
+typedef struct { unsigned version; unsigned type; union { char str[41]; unsigned char bytes[16]; } value; } nvmlUUID_t;
+typedef struct { unsigned fieldId, scopeId; long long timestamp, latencyUsec; int valueType;
+                 int nvmlReturn; unsigned long long value; } nvmlFieldValue_t;
+int nvmlInit_v2(void);
+int nvmlShutdown(void);
+int nvmlDeviceGetHandleByIndex_v2(unsigned, nvmlDevice_t *);
+int nvmlDeviceGetHandleByUUIDV(const nvmlUUID_t *, nvmlDevice_t *);
+int nvmlDeviceGetIndex(nvmlDevice_t, unsigned *);
+int nvmlDeviceGetUUID(nvmlDevice_t, char *, unsigned);
+int nvmlDeviceGetName(nvmlDevice_t, char *, unsigned);
+int nvmlDeviceGetPowerUsage(nvmlDevice_t, unsigned *);
+int nvmlDeviceGetMemoryBusWidth(nvmlDevice_t, unsigned *);
+int nvmlDeviceGetPciInfo_v3(nvmlDevice_t, nvmlPciInfo_t *);
+int nvmlDeviceGetPciInfoExt(nvmlDevice_t, nvmlPciInfoExt_t *);
+int nvmlDeviceGetSupportedGraphicsClocks(nvmlDevice_t, unsigned, unsigned *, unsigned *);
+int nvmlDeviceGetSupportedMemoryClocks(nvmlDevice_t, unsigned *, unsigned *);
+int nvmlDeviceGetSupportedPerformanceStates(nvmlDevice_t, int *, unsigned);
+int nvmlDeviceGetConfComputeGpuCertificate(nvmlDevice_t, void *);
+int nvmlDeviceGetLastBBXFlushTime(nvmlDevice_t, unsigned long long *, unsigned long *);
+int nvmlDeviceGetAutoBoostedClocksEnabled(nvmlDevice_t, int *, int *);
+int nvmlDeviceGetFieldValues(nvmlDevice_t, int, nvmlFieldValue_t *);
+int nvmlSystemGetProcessName(unsigned, char *, unsigned);
+int nvmlDeviceGetTopologyNearestGpus(nvmlDevice_t, int, unsigned *, nvmlDevice_t *);
+int nvmlEventSetCreate(nvmlEventSet_t *);
+int nvmlEventSetFree(nvmlEventSet_t);
+int nvmlUnitGetCount(unsigned *);
+int nvmlGetExcludedDeviceCount(unsigned *);
+""")
+lib = ffi.dlopen(str(LIB))
+
+SUCCESS, UNINITIALIZED, INVALID_ARGUMENT, NOT_SUPPORTED, NOT_FOUND = 0, 1, 2, 3, 6
+INSUFFICIENT_SIZE, NOT_READY, VERSION_MISMATCH, UNKNOWN = 7, 27, 25, 999
+
+
+@pytest.fixture
+def gpus(use_config):
+    node = build_node("dgxh100")
+    use_config(node)
+    assert lib.nvmlInit_v2() == SUCCESS
+    handles = []
+    for i in range(len(node.gpus)):
+        h = ffi.new("nvmlDevice_t *")
+        assert lib.nvmlDeviceGetHandleByIndex_v2(i, h) == SUCCESS
+        handles.append(h[0])
+    yield node, handles
+    while lib.nvmlShutdown() == SUCCESS:
+        pass
+
+
+junk = ffi.new("int[4]")
+FAKE_HANDLES = [ffi.NULL, ffi.cast("nvmlDevice_t", 0x1), ffi.cast("nvmlDevice_t", junk),
+                ffi.cast("nvmlDevice_t", 0xFFFFFFFFFFFFFFF0)]
+
+
+@pytest.mark.parametrize("fake", range(len(FAKE_HANDLES)))
+def test_handles_that_are_not_ours_are_invalid_arguments(gpus, fake):
+    out = ffi.new("unsigned *")
+    handle = FAKE_HANDLES[fake]
+    assert lib.nvmlDeviceGetIndex(handle, out) == INVALID_ARGUMENT
+    assert lib.nvmlDeviceGetPowerUsage(handle, out) == INVALID_ARGUMENT
+    assert lib.nvmlDeviceGetMemoryBusWidth(handle, out) == INVALID_ARGUMENT
+
+
+def test_a_pointer_inside_a_handle_is_not_a_handle(gpus):
+    _, handles = gpus
+    inside = ffi.cast("nvmlDevice_t", int(ffi.cast("uintptr_t", handles[1])) + 4)
+    assert lib.nvmlDeviceGetIndex(inside, ffi.new("unsigned *")) == INVALID_ARGUMENT
+
+
+def test_null_output_pointer_is_invalid_argument(gpus):
+    _, handles = gpus
+    assert lib.nvmlDeviceGetIndex(handles[0], ffi.NULL) == INVALID_ARGUMENT
+    assert lib.nvmlDeviceGetPciInfo_v3(handles[0], ffi.NULL) == INVALID_ARGUMENT
+
+
+def test_handle_by_uuid_v_finds_a_gpu_by_its_ascii_uuid(gpus):
+    node, handles = gpus
+    uuid = ffi.new("nvmlUUID_t *")
+    uuid.type = 1
+    uuid.value.str = node.gpus[3].uuid.encode()
+    out = ffi.new("nvmlDevice_t *")
+    assert lib.nvmlDeviceGetHandleByUUIDV(uuid, out) == SUCCESS
+    assert out[0] == handles[3]
+
+
+def test_handle_by_uuid_v_finds_a_gpu_by_its_binary_uuid(gpus):
+    node, handles = gpus
+    uuid = ffi.new("nvmlUUID_t *")
+    uuid.type = 2
+    raw = bytes.fromhex(node.gpus[5].uuid[4:].replace("-", ""))
+    for i, b in enumerate(raw):
+        uuid.value.bytes[i] = b
+    out = ffi.new("nvmlDevice_t *")
+    assert lib.nvmlDeviceGetHandleByUUIDV(uuid, out) == SUCCESS
+    assert out[0] == handles[5]
+
+
+def test_handle_by_uuid_v_with_an_unknown_type_is_invalid_argument(gpus):
+    uuid = ffi.new("nvmlUUID_t *")
+    uuid.type = 9
+    assert lib.nvmlDeviceGetHandleByUUIDV(uuid, ffi.new("nvmlDevice_t *")) == INVALID_ARGUMENT
+
+
+def test_supported_graphics_clocks_follow_the_count_protocol(gpus):
+    node, handles = gpus
+    count = ffi.new("unsigned *", 0)
+    mem = node.board.clock_mem_max_mhz
+    assert lib.nvmlDeviceGetSupportedGraphicsClocks(handles[0], mem, count, ffi.NULL) == INSUFFICIENT_SIZE
+    n = count[0]
+    clocks = ffi.new("unsigned[]", n)
+    assert lib.nvmlDeviceGetSupportedGraphicsClocks(handles[0], mem, count, clocks) == SUCCESS
+    assert clocks[0] == node.board.clock_graphics_max_mhz
+    assert list(clocks) == sorted(clocks, reverse=True)
+
+
+def test_supported_graphics_clocks_of_an_unknown_memory_clock_are_not_found(gpus):
+    _, handles = gpus
+    count = ffi.new("unsigned *", 16)
+    clocks = ffi.new("unsigned[16]")
+    assert lib.nvmlDeviceGetSupportedGraphicsClocks(handles[0], 1, count, clocks) == NOT_FOUND
+
+
+def test_supported_performance_states_need_room_for_every_state(gpus):
+    _, handles = gpus
+    states = ffi.new("int[16]")
+    assert lib.nvmlDeviceGetSupportedPerformanceStates(handles[0], states, 1) == INSUFFICIENT_SIZE
+    assert lib.nvmlDeviceGetSupportedPerformanceStates(handles[0], states, 16) == SUCCESS
+    assert 0 in list(states)
+
+
+def test_pci_info_ext_checks_its_struct_version(gpus):
+    node, handles = gpus
+    info = ffi.new("nvmlPciInfoExt_t *")
+    info.version = 0
+    assert lib.nvmlDeviceGetPciInfoExt(handles[0], info) == VERSION_MISMATCH
+    info.version = ffi.sizeof("nvmlPciInfoExt_t") | (1 << 24)
+    assert lib.nvmlDeviceGetPciInfoExt(handles[0], info) == SUCCESS
+    assert ffi.string(info.busId).decode() == node.gpus[0].pci_bus_id
+    assert (info.baseClass, info.subClass) == (3, 2)
+
+
+def test_unsupported_query_is_not_supported_on_a_valid_handle(gpus):
+    _, handles = gpus
+    a, b = ffi.new("int *"), ffi.new("int *")
+    assert lib.nvmlDeviceGetAutoBoostedClocksEnabled(handles[0], a, b) == NOT_SUPPORTED
+
+
+def test_unsupported_query_reports_a_bad_handle_first(gpus):
+    a, b = ffi.new("int *"), ffi.new("int *")
+    assert lib.nvmlDeviceGetAutoBoostedClocksEnabled(FAKE_HANDLES[2], a, b) == INVALID_ARGUMENT
+
+
+def test_unsupported_query_before_init_is_uninitialized():
+    a, b = ffi.new("int *"), ffi.new("int *")
+    assert lib.nvmlDeviceGetAutoBoostedClocksEnabled(ffi.NULL, a, b) == UNINITIALIZED
+
+
+def test_gpu_certificate_fails_like_the_real_h100(gpus):
+    _, handles = gpus
+    assert lib.nvmlDeviceGetConfComputeGpuCertificate(handles[0], ffi.new("char[8192]")) == UNKNOWN
+
+
+def test_bbx_flush_time_is_not_ready_like_the_real_h100(gpus):
+    _, handles = gpus
+    assert lib.nvmlDeviceGetLastBBXFlushTime(handles[0], ffi.new("unsigned long long *"),
+                                             ffi.new("unsigned long *")) == NOT_READY
+
+
+def test_field_values_succeed_with_each_value_not_supported(gpus):
+    _, handles = gpus
+    values = ffi.new("nvmlFieldValue_t[3]")
+    for i, field in enumerate((1, 54, 90)):
+        values[i].fieldId = field
+    assert lib.nvmlDeviceGetFieldValues(handles[0], 3, values) == SUCCESS
+    assert [v.nvmlReturn for v in values] == [NOT_SUPPORTED] * 3
+    assert all(v.timestamp > 0 for v in values)
+
+
+def test_process_name_is_the_command_name(gpus):
+    name = ffi.new("char[64]")
+    assert lib.nvmlSystemGetProcessName(os.getpid(), name, 64) == SUCCESS
+    with open("/proc/self/comm") as f:
+        assert ffi.string(name).decode() == f.read().strip()
+
+
+def test_process_name_of_a_missing_process_is_not_found(gpus):
+    assert lib.nvmlSystemGetProcessName(0x7FFFFFF0, ffi.new("char[64]"), 64) == NOT_FOUND
+
+
+def test_nearest_gpus_count_query_then_fill(gpus):
+    _, handles = gpus
+    count = ffi.new("unsigned *", 0)
+    assert lib.nvmlDeviceGetTopologyNearestGpus(handles[0], 50, count, ffi.NULL) == SUCCESS
+    assert count[0] == 7
+    out = ffi.new("nvmlDevice_t[7]")
+    assert lib.nvmlDeviceGetTopologyNearestGpus(handles[0], 50, count, out) == SUCCESS
+    assert set(out) == set(handles[1:])
+
+
+def test_a_freed_event_set_is_no_longer_valid(gpus):
+    events = ffi.new("nvmlEventSet_t *")
+    assert lib.nvmlEventSetCreate(events) == SUCCESS
+    assert lib.nvmlEventSetFree(events[0]) == SUCCESS
+    assert lib.nvmlEventSetFree(events[0]) == INVALID_ARGUMENT
+
+
+def test_a_dgx_has_no_units_and_no_excluded_gpus(gpus):
+    n = ffi.new("unsigned *", 5)
+    assert lib.nvmlUnitGetCount(n) == SUCCESS and n[0] == 0
+    n[0] = 5
+    assert lib.nvmlGetExcludedDeviceCount(n) == SUCCESS and n[0] == 0
