@@ -4,6 +4,12 @@ exactly as the collection's labels module (plugins/module_utils/labels.py) says 
 GFD runs standalone: --oneshot writes its label file and exits; --use-node-feature-api=false
 keeps it away from a Kubernetes API; --no-timestamp drops the only label that changes per run.
 It loads libnvidia-ml.so.1 through the library search path (LD_LIBRARY_PATH at the node's tree).
+
+GFD also looks each GPU's bus id up in /sys/bus/pci/devices (for gpu.mode). A mock GPU has no
+entry there, but the host's own devices may sit at the same address: GFD v0.19.0 then crashes
+(nil pointer in GetPCIClass when the device there is not NVIDIA's, e.g. the t4 profile's
+0000:00:04.0 is a virtio device on many VMs). So GFD runs in a private mount namespace with an
+empty /sys/bus/pci/devices, which makes the result independent of the host's PCI layout.
 """
 import pytest
 
@@ -19,13 +25,16 @@ PROFILES = profiles.PROFILE_NAMES
 HOST_LABELS = ("nvidia.com/gpu.machine", "nvidia.com/gpu.mode")
 # Set by the GPU Operator's node-feature-discovery rule, not by GFD.
 NOT_GFD_LABELS = ("nvidia.com/gpu.present",)
+# Run "$@" with the host's PCI devices hidden (see the module docstring).
+HIDE_HOST_PCI = 'mount -t tmpfs -o size=64k,mode=0755 no-pci /sys/bus/pci/devices && exec "$@"'
 
 
 def gfd_labels(node, tmp_path, mig_strategy):
     machine_type = tmp_path / "product_name"
     machine_type.write_text(node.node.system_name + "\n")
     output = tmp_path / "gfd"
-    run([tool("gpu-feature-discovery"), "--oneshot", "--no-timestamp", "--use-node-feature-api=false",
+    run(["unshare", "--mount", "--", "sh", "-c", HIDE_HOST_PCI, "gfd",
+         tool("gpu-feature-discovery"), "--oneshot", "--no-timestamp", "--use-node-feature-api=false",
          "--output-file", str(output), "--machine-type-file", str(machine_type),
          "--mig-strategy", mig_strategy],
         env=node.env(NODE_NAME="conformance-%s" % node.name))

@@ -13,7 +13,7 @@ import yaml
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
 
-from mocknodes import run, tool
+from mocknodes import MIG_NODE, run, tool
 
 PROFILES = profiles.PROFILE_NAMES
 
@@ -24,13 +24,21 @@ def our_spec(node):
 
 
 def device_nodes(edits):
-    """(path, hostPath, major, minor) of each device node, in the spec's order."""
-    return [(n["path"], n.get("hostPath", n["path"]), n.get("major"), n.get("minor"))
-            for n in (edits or {}).get("deviceNodes", [])]
+    """(path, hostPath, major, minor) of each device node, sorted.
+
+    nvidia-ctk leaves out a minor of 0 (Go's omitempty): the same node as an explicit 0.
+    Order is not compared here (CDI gives it no meaning); docs/conformance.md lists where it differs.
+    """
+    return sorted((n["path"], n.get("hostPath", n["path"]), n.get("major"), n.get("minor", 0))
+                  for n in (edits or {}).get("deviceNodes", []))
 
 
 def devices_by_name(spec):
     return {d["name"]: device_nodes(d["containerEdits"]) for d in spec["devices"]}
+
+
+def mounts(spec):
+    return sorted((m["hostPath"], m["containerPath"], tuple(m["options"])) for m in spec["containerEdits"]["mounts"])
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +70,7 @@ def test_nvidia_ctk_generates_a_spec_for_the_node(profile, ctk_specs):
 def test_nvidia_ctk_names_the_devices_our_spec_names(profile, mock_nodes, ctk_specs):
     ours = [d["name"] for d in our_spec(mock_nodes[profile])["devices"]]
     theirs = [d["name"] for d in ctk_specs(profile)["devices"]]
-    assert theirs == ours
+    assert sorted(theirs) == sorted(ours)
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -73,8 +81,7 @@ def test_nvidia_ctk_gives_each_device_the_device_nodes_our_spec_gives(profile, m
 @pytest.mark.parametrize("profile", PROFILES)
 def test_nvidia_ctk_puts_the_control_nodes_of_our_spec_in_the_common_edits(profile, mock_nodes, ctk_specs):
     ours = device_nodes(our_spec(mock_nodes[profile])["containerEdits"])
-    theirs = device_nodes(ctk_specs(profile)["containerEdits"])
-    assert sorted(theirs) == sorted(ours)
+    assert device_nodes(ctk_specs(profile)["containerEdits"]) == ours
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -85,6 +92,22 @@ def test_nvidia_ctk_declares_the_cdi_version_of_our_spec(profile, mock_nodes, ct
 @pytest.mark.parametrize("profile", PROFILES)
 def test_nvidia_ctk_sets_the_environment_of_our_spec(profile, mock_nodes, ctk_specs):
     assert ctk_specs(profile)["containerEdits"]["env"] == our_spec(mock_nodes[profile])["containerEdits"]["env"]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_nvidia_ctk_mounts_the_driver_files_our_spec_mounts(profile, mock_nodes, ctk_specs):
+    assert mounts(ctk_specs(profile)) == mounts(our_spec(mock_nodes[profile]))
+
+
+def test_nvidia_ctk_finds_no_full_gpu_devices_on_gpus_in_mig_mode(mock_nodes, tmp_path):
+    """go-nvlib reads MIG mode on from the mock and skips the full GPUs; with no MIG devices
+    created, nothing is left for the `all` device, and nvidia-ctk refuses to write the spec."""
+    node = mock_nodes[MIG_NODE]
+    proc = run([tool("nvidia-ctk"), "cdi", "generate", "--driver-root", node.root, "--dev-root", node.root,
+                "--output", str(tmp_path / "nvidia.yaml")], env=node.env(), check=False)
+    assert proc.returncode != 0
+    # logrus quotes the message, so the device name appears as \"all\".
+    assert 'failed add device \\"all\\": invalid device, empty device edits' in proc.stderr
 
 
 @pytest.mark.parametrize("profile", PROFILES)
