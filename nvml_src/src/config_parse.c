@@ -349,8 +349,6 @@ static int set_value(struct parser *p, const char *key, size_t key_len, const ch
         if (val_len == 0 || val_len > d->max_len)
             return fail(p, "[%s] %s: expected a string of 1 to %u characters, got %zu", sec,
                         d->name, (unsigned)d->max_len, val_len);
-        if (memchr(val, '\0', val_len) != NULL)
-            return fail(p, "[%s] %s: contains a NUL byte", sec, d->name);
         memcpy(field, val, val_len);
         field[val_len] = '\0';
         return 0;
@@ -386,6 +384,9 @@ int mock_config_parse(const char *text, size_t len, struct mock_config *out, cha
         pos += line_len + (nl ? 1 : 0);
         if (line_len > 1023)
             return fail(&p, "line is longer than 1023 characters");
+        /* Keys are compared as C strings: a NUL inside a line would cut them short. */
+        if (memchr(start, '\0', line_len) != NULL)
+            return fail(&p, "the line contains a NUL byte");
         while (line_len > 0 && is_space(*start)) {
             start++;
             line_len--;
