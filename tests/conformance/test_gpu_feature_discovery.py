@@ -57,4 +57,3 @@ def test_gfd_labels_the_node_as_the_labels_module_computes(profile, mig_strategy
 def test_gfd_labels_the_machine_from_the_dmi_product_name(mock_nodes, tmp_path):
     node = mock_nodes["dgxh100"]
     assert gfd_labels(node, tmp_path, "none")["nvidia.com/gpu.machine"] == "NVIDIA-DGX-H100"
-
