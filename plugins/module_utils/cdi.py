@@ -339,17 +339,13 @@ def _emit(value, indent, lines):
         for key, item in value.items():
             if isinstance(item, (dict, list)) and item:
                 lines.append("%s%s:" % (pad, _scalar(key)))
-                _emit(item, indent + 2 if isinstance(item, dict) else indent + 2, lines)
+                _emit(item, indent + 2, lines)
             else:
                 lines.append("%s%s: %s" % (pad, _scalar(key), _empty_or_scalar(item)))
     else:
         for item in value:
-            if isinstance(item, dict) and item:
-                sub = []
-                _emit(item, indent + 2, sub)
-                sub[0] = pad + "- " + sub[0][indent + 2:]
-                lines.extend(sub)
-            elif isinstance(item, list) and item:
+            if isinstance(item, (dict, list)) and item:
+                # Emit the item one level deeper, then put the dash into its first line's indent.
                 sub = []
                 _emit(item, indent + 2, sub)
                 sub[0] = pad + "- " + sub[0][indent + 2:]
