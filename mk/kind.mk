@@ -1,5 +1,7 @@
 # kind front door: playbooks/kind.yml on kind-like node containers, CDI through CRI (owner: kind area).
 KIND_CLUSTER_BENCH := gpumock-kbench
+# Only this scenario's file: molecule otherwise loads (and schema-checks) every scenario.
+KIND_MOLECULE := MOLECULE_GLOB=molecule/kind/molecule.yml molecule
 
 .PHONY: kind-node-image cri-probe test-kind kind-converge kind-verify kind-destroy bench-kind
 
@@ -9,16 +11,16 @@ kind-node-image: image-tiny-nvml-probe ## kind-like node image (trixie, systemd,
 cri-probe: ## the CRI v1 client molecule/kind runs pods with (.build/kind/cri-probe, cached)
 	bash scripts/deps/install.d/kind.sh
 
-test-kind: kind-node-image cri-probe collection-link ## molecule/kind: playbooks/kind.yml on 3 kind-like nodes, idempotence, CDI through CRI
-	molecule test -s kind
+test-kind: kind-node-image cri-probe conformance-tools collection-link ## molecule/kind: playbooks/kind.yml on 3 kind-like nodes, idempotence, CDI through CRI
+	$(KIND_MOLECULE) test -s kind
 
 # For iterating: keep the nodes between runs.
 kind-converge: kind-node-image cri-probe collection-link
-	molecule converge -s kind
-kind-verify: cri-probe collection-link
-	molecule verify -s kind
+	$(KIND_MOLECULE) converge -s kind
+kind-verify: cri-probe conformance-tools collection-link
+	$(KIND_MOLECULE) verify -s kind
 kind-destroy:
-	molecule destroy -s kind
+	$(KIND_MOLECULE) destroy -s kind
 
 bench-kind: kind-node-image collection-link ## three-node converge and re-run times of playbooks/kind.yml (printed table)
 	$(PY) bench/kind_bench.py --cluster $(KIND_CLUSTER_BENCH)
