@@ -31,7 +31,7 @@ fetch_suite() {
   echo "deb [signed-by=$KEYRING] $MIRROR $suite non-free" > "$apt/etc/sources.list"
   : > "$apt/status"
   # Every path apt reads or writes points into $apt, so the host's configuration (sources,
-  # installed-package state, extra index targets) neither leaks in nor gets changed.
+  # installed-package state, extra index targets, update hooks) neither leaks in nor changes.
   local opts=(
     -o "Dir::Etc::SourceList=$apt/etc/sources.list"
     -o "Dir::Etc::SourceParts=$apt/etc/sources.list.d"
@@ -45,6 +45,13 @@ fetch_suite() {
     -o "Debug::NoLocking=1"
     -o "APT::Sandbox::User=root"
   )
+  # Network and date policy still come from the host (a proxy, a clock behind the archive).
+  local key value
+  for key in Acquire::http::Proxy Acquire::https::Proxy Acquire::Check-Valid-Until \
+             Acquire::Check-Date; do
+    value=$(apt-config dump --no-empty "$key" | sed -n "s/^$key \"\(.*\)\";$/\1/p")
+    if [ -n "$value" ]; then opts+=(-o "$key=$value"); fi
+  done
   apt-get -qq "${opts[@]}" update
   local pkg deb ver
   (
