@@ -20,6 +20,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN = os.environ.get("CONFORMANCE_BIN") or os.path.join(REPO, ".build", "conformance", "bin")
 LIB_DIR = "usr/lib/x86_64-linux-gnu"
 SPEC = "etc/cdi/nvidia.yaml"
+SPEC_WITH_HOOKS = "etc/cdi-with-hooks/nvidia.yaml"
+HOOK = "usr/bin/nvidia-cdi-hook"  
 MIG_NODE = "dgxh100-mig"
 
 
@@ -38,6 +40,15 @@ class MockNode:
     @property
     def spec_path(self):
         return os.path.join(self.root, SPEC)
+
+    @property
+    def spec_with_hooks_path(self):
+        """The same node's spec written with hook_path (the stand-in hook at HOOK)."""
+        return os.path.join(self.root, SPEC_WITH_HOOKS)
+
+    @property
+    def hook_path(self):
+        return os.path.join(self.root, HOOK)
 
     def env(self, **extra):
         """The environment a client runs in: the node's library dir first on the search path."""

@@ -16,11 +16,26 @@ from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
 from mocknodes import MIG_NODE, run, tool
 
 PROFILES = profiles.PROFILE_NAMES
+# Links nvidia-ctk's create-symlinks hook makes that our spec does not (docs/conformance.md):
+# the GBM loader's name for the allocator and GLVND's indirect-rendering alias. Graphics only.
+GRAPHICS_ALIASES = {
+    "/usr/lib/x86_64-linux-gnu/gbm/nvidia-drm_gbm.so",
+    "/usr/lib/x86_64-linux-gnu/libGLX_indirect.so.0",
+}
 
 
-def our_spec(node):
-    with open(node.spec_path) as handle:
+def our_spec(node, path=None):
+    with open(path or node.spec_path) as handle:
         return yaml.safe_load(handle)
+
+
+def hooks(spec):
+    """{hook command: [its arguments]} of the common edits' hooks (ctk splits create-symlinks in two)."""
+    by_command = {}
+    for hook in spec["containerEdits"].get("hooks", []):
+        assert hook["hookName"] == "createContainer"
+        by_command.setdefault(hook["args"][1], []).extend(hook["args"][2:])
+    return by_command
 
 
 def device_nodes(edits):
@@ -47,15 +62,19 @@ def ctk_specs(mock_nodes, tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("nvidia-ctk")
     cache = {}
 
-    def generate(name):
-        if name not in cache:
+    def generate(name, with_hook_path=False):
+        key = (name, with_hook_path)
+        if key not in cache:
             node = mock_nodes[name]
-            out = os.path.join(str(out_dir), "%s.yaml" % name)
-            run([tool("nvidia-ctk"), "cdi", "generate", "--driver-root", node.root, "--dev-root", node.root,
-                 "--output", out], env=node.env())
+            out = os.path.join(str(out_dir), "%s%s.yaml" % (name, "-hooks" if with_hook_path else ""))
+            argv = [tool("nvidia-ctk"), "cdi", "generate", "--driver-root", node.root, "--dev-root", node.root,
+                    "--output", out]
+            if with_hook_path:
+                argv += ["--nvidia-cdi-hook-path", node.hook_path]
+            run(argv, env=node.env())
             with open(out) as handle:
-                cache[name] = yaml.safe_load(handle)
-        return cache[name]
+                cache[key] = yaml.safe_load(handle)
+        return cache[key]
     return generate
 
 
@@ -97,6 +116,33 @@ def test_nvidia_ctk_sets_the_environment_of_our_spec(profile, mock_nodes, ctk_sp
 @pytest.mark.parametrize("profile", PROFILES)
 def test_nvidia_ctk_mounts_the_driver_files_our_spec_mounts(profile, mock_nodes, ctk_specs):
     assert mounts(ctk_specs(profile)) == mounts(our_spec(mock_nodes[profile]))
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_nvidia_ctk_runs_every_hook_our_spec_runs_from_the_same_binary(profile, mock_nodes, ctk_specs):
+    node = mock_nodes[profile]
+    ours = our_spec(node, node.spec_with_hooks_path)["containerEdits"]["hooks"]
+    theirs = ctk_specs(profile, with_hook_path=True)["containerEdits"]["hooks"]
+    assert {h["path"] for h in ours} == {h["path"] for h in theirs} == {node.hook_path}
+    assert set(hooks({"containerEdits": {"hooks": ours}})) <= set(hooks({"containerEdits": {"hooks": theirs}}))
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_nvidia_ctk_gives_cuda_compat_and_ldcache_hooks_our_arguments(profile, mock_nodes, ctk_specs):
+    node = mock_nodes[profile]
+    ours = hooks(our_spec(node, node.spec_with_hooks_path))
+    theirs = hooks(ctk_specs(profile, with_hook_path=True))
+    for command in ("enable-cuda-compat", "update-ldcache", "disable-device-node-modification"):
+        assert theirs[command] == ours[command], command
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_nvidia_ctk_links_nothing_our_spec_does_not_link_but_the_graphics_aliases(profile, mock_nodes, ctk_specs):
+    node = mock_nodes[profile]
+    ours = hooks(our_spec(node, node.spec_with_hooks_path))["create-symlinks"]
+    theirs = hooks(ctk_specs(profile, with_hook_path=True))["create-symlinks"]
+    missing = {link for link in set(theirs) - set(ours) if link != "--link"}
+    assert {link.split("::")[1] for link in missing} <= GRAPHICS_ALIASES
 
 
 def test_nvidia_ctk_finds_no_full_gpu_devices_on_gpus_in_mig_mode(mock_nodes, tmp_path):
