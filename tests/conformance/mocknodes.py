@@ -21,7 +21,7 @@ BIN = os.environ.get("CONFORMANCE_BIN") or os.path.join(REPO, ".build", "conform
 LIB_DIR = "usr/lib/x86_64-linux-gnu"
 SPEC = "etc/cdi/nvidia.yaml"
 SPEC_WITH_HOOKS = "etc/cdi-with-hooks/nvidia.yaml"
-HOOK = "usr/bin/nvidia-cdi-hook"  
+HOOK = "usr/bin/nvidia-cdi-hook"  # where the container toolkit package installs it
 MIG_NODE = "dgxh100-mig"
 
 
