@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write the configs bench/nvml_bench.c times: an 8-GPU dgxh100 node and a 128-GPU one."""
 import os
 import sys

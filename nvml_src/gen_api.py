@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Generate the export list and the NOT_SUPPORTED definitions of the mock NVML.
 
 Inputs: include/nvml.h (one prototype per line), the list of functions the real library
@@ -67,8 +66,8 @@ def implemented(src_dir):
 def stub(name, args):
     params = split_args(args)
     lines = ["MOCK_API nvmlReturn_t %s(%s)" % (name, args or "void"), "{"]
-    for _, pname in params:
-        lines.append("    (void)%s;" % pname)
+    for param in params:
+        lines.append("    (void)%s;" % param[1])
     lines.append("    MOCK_REQUIRE_LIVE();")
     # Whatever the query, a handle that is not ours is reported before anything else.
     for ptype, pname in params:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Generate the mock NVML's built-in configuration from the Python default profile.
 
 The library falls back to this text when no nvml.conf is found, so the zero-config library

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Generate a C program that calls every exported NVML function with NULL and garbage.
 
 The calls come from the prototypes of nvml_src/include/nvml.h (one per line, the same file
@@ -176,7 +175,7 @@ def main():
         # Garbage calls skip the init/shutdown entry points: they would change the phase.
         if name.startswith("nvmlInit") or name == "nvmlShutdown":
             continue
-        variants = [("null", [null_value(t) for t, _ in params])]
+        variants = [("null", [null_value(param[0]) for param in params])]
         for v in range(3):
             variants.append(("garbage", [garbage_value(t, p, v) for t, p in params]))
         firsts = []

@@ -79,13 +79,13 @@ def test_handles_that_are_not_ours_are_invalid_arguments(gpus, fake):
 
 
 def test_a_pointer_inside_a_handle_is_not_a_handle(gpus):
-    _, handles = gpus
+    handles = gpus[1]
     inside = ffi.cast("nvmlDevice_t", int(ffi.cast("uintptr_t", handles[1])) + 4)
     assert lib.nvmlDeviceGetIndex(inside, ffi.new("unsigned *")) == INVALID_ARGUMENT
 
 
 def test_null_output_pointer_is_invalid_argument(gpus):
-    _, handles = gpus
+    handles = gpus[1]
     assert lib.nvmlDeviceGetIndex(handles[0], ffi.NULL) == INVALID_ARGUMENT
     assert lib.nvmlDeviceGetPciInfo_v3(handles[0], ffi.NULL) == INVALID_ARGUMENT
 
@@ -131,14 +131,14 @@ def test_supported_graphics_clocks_follow_the_count_protocol(gpus):
 
 
 def test_supported_graphics_clocks_of_an_unknown_memory_clock_are_not_found(gpus):
-    _, handles = gpus
+    handles = gpus[1]
     count = ffi.new("unsigned *", 16)
     clocks = ffi.new("unsigned[16]")
     assert lib.nvmlDeviceGetSupportedGraphicsClocks(handles[0], 1, count, clocks) == NOT_FOUND
 
 
 def test_supported_performance_states_need_room_for_every_state(gpus):
-    _, handles = gpus
+    handles = gpus[1]
     states = ffi.new("int[16]")
     assert lib.nvmlDeviceGetSupportedPerformanceStates(handles[0], states, 1) == INSUFFICIENT_SIZE
     assert lib.nvmlDeviceGetSupportedPerformanceStates(handles[0], states, 16) == SUCCESS
@@ -157,7 +157,7 @@ def test_pci_info_ext_checks_its_struct_version(gpus):
 
 
 def test_unsupported_query_is_not_supported_on_a_valid_handle(gpus):
-    _, handles = gpus
+    handles = gpus[1]
     a, b = ffi.new("int *"), ffi.new("int *")
     assert lib.nvmlDeviceGetAutoBoostedClocksEnabled(handles[0], a, b) == NOT_SUPPORTED
 
@@ -173,18 +173,18 @@ def test_unsupported_query_before_init_is_uninitialized():
 
 
 def test_gpu_certificate_fails_like_the_real_h100(gpus):
-    _, handles = gpus
+    handles = gpus[1]
     assert lib.nvmlDeviceGetConfComputeGpuCertificate(handles[0], ffi.new("char[8192]")) == UNKNOWN
 
 
 def test_bbx_flush_time_is_not_ready_like_the_real_h100(gpus):
-    _, handles = gpus
+    handles = gpus[1]
     assert lib.nvmlDeviceGetLastBBXFlushTime(handles[0], ffi.new("unsigned long long *"),
                                              ffi.new("unsigned long *")) == NOT_READY
 
 
 def test_field_values_succeed_with_each_value_not_supported(gpus):
-    _, handles = gpus
+    handles = gpus[1]
     values = ffi.new("nvmlFieldValue_t[3]")
     for i, field in enumerate((1, 54, 90)):
         values[i].fieldId = field
@@ -205,7 +205,7 @@ def test_process_name_of_a_missing_process_is_not_found(gpus):
 
 
 def test_nearest_gpus_count_query_then_fill(gpus):
-    _, handles = gpus
+    handles = gpus[1]
     count = ffi.new("unsigned *", 0)
     assert lib.nvmlDeviceGetTopologyNearestGpus(handles[0], 50, count, ffi.NULL) == SUCCESS
     assert count[0] == 7

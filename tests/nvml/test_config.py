@@ -22,7 +22,7 @@ def in_private_etc(setup):
 def test_env_variable_selects_the_config(tmp_path):
     node = build_node("t4")
     path = write_config(tmp_path, node)
-    fields, _ = probe(env_extra={"MOCK_NVML_CONFIG": str(path)})
+    fields = probe(env_extra={"MOCK_NVML_CONFIG": str(path)})[0]
     assert (fields["init"], fields["count"], fields["uuid"]) == ("0", "1", node.gpus[0].uuid)
 
 
@@ -34,7 +34,7 @@ def test_config_next_to_the_library_in_a_driver_root_is_found(tmp_path):
     (root / "etc" / "nvidia-mock").mkdir(parents=True)
     node = build_node("l40s")
     write_config(root / "etc" / "nvidia-mock", node)
-    fields, _ = probe(lib=libdir / "libnvidia-ml.so.1")
+    fields = probe(lib=libdir / "libnvidia-ml.so.1")[0]
     assert (fields["count"], fields["name"], fields["uuid"]) == (
         "4", "NVIDIA L40S", node.gpus[0].uuid)
 
@@ -48,8 +48,8 @@ def test_env_variable_wins_over_the_driver_root_config(tmp_path):
     write_config(root / "etc" / "nvidia-mock", build_node("l40s"))
     env_node = build_node("t4")
     env_path = write_config(tmp_path, env_node, name="env.conf")
-    fields, _ = probe(lib=libdir / "libnvidia-ml.so.1",
-                      env_extra={"MOCK_NVML_CONFIG": str(env_path)})
+    fields = probe(lib=libdir / "libnvidia-ml.so.1",
+                   env_extra={"MOCK_NVML_CONFIG": str(env_path)})[0]
     assert fields["uuid"] == env_node.gpus[0].uuid
 
 
@@ -57,13 +57,13 @@ def test_system_config_in_etc_is_used_when_nothing_closer_exists(tmp_path):
     node = build_node("dgxb200")
     path = write_config(tmp_path, node)
     setup = "mkdir /etc/nvidia-mock && cp %s /etc/nvidia-mock/nvml.conf" % shlex.quote(str(path))
-    fields, _ = probe(wrap=in_private_etc(setup))
+    fields = probe(wrap=in_private_etc(setup))[0]
     assert (fields["count"], fields["uuid"]) == ("8", node.gpus[0].uuid)
 
 
 def test_without_any_config_the_built_in_default_is_dgxa100(tmp_path):
     node = build_node("dgxa100", node_id="gpumock-default")
-    fields, _ = probe(wrap=in_private_etc("true"))
+    fields = probe(wrap=in_private_etc("true"))[0]
     assert fields["init"] == "0"
     assert fields["count"] == "8"
     assert fields["uuid"] == node.gpus[0].uuid

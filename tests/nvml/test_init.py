@@ -51,10 +51,10 @@ def test_shutdown_without_init_is_uninitialized(lib):
 
 
 def test_init_after_full_shutdown_works_again(lib):
-    for _ in range(3):
-        assert lib.nvmlInit_v2() == SUCCESS
-        assert count(lib) == (SUCCESS, 8)
-        assert lib.nvmlShutdown() == SUCCESS
+    for cycle in range(3):
+        assert lib.nvmlInit_v2() == SUCCESS, cycle
+        assert count(lib) == (SUCCESS, 8), cycle
+        assert lib.nvmlShutdown() == SUCCESS, cycle
 
 
 ERROR_STRINGS = {

@@ -20,7 +20,7 @@ def start(pynvml, use_config, profile, **kw):
 
 @pytest.mark.parametrize("profile", profiles.PROFILE_NAMES)
 def test_common_ancestor_succeeds_for_every_pair(pynvml, use_config, profile):
-    _, handles = start(pynvml, use_config, profile)
+    handles = start(pynvml, use_config, profile)[1]
     for a, b in itertools.product(handles, repeat=2):
         level = pynvml.nvmlDeviceGetTopologyCommonAncestor(a, b)
         assert level in LEVELS
@@ -37,13 +37,13 @@ def test_gpus_on_one_numa_node_meet_at_node_level_others_at_system(pynvml, use_c
 
 
 def test_nearest_gpus_at_system_level_are_all_the_others(pynvml, use_config):
-    _, handles = start(pynvml, use_config, "dgxh100")
+    handles = start(pynvml, use_config, "dgxh100")[1]
     near = pynvml.nvmlDeviceGetTopologyNearestGpus(handles[0], pynvml.NVML_TOPOLOGY_SYSTEM)
     assert sorted(pynvml.nvmlDeviceGetIndex(h) for h in near) == list(range(1, 8))
 
 
 def test_nearest_gpus_at_internal_level_is_invalid_argument(pynvml, use_config):
-    _, handles = start(pynvml, use_config, "dgxh100")
+    handles = start(pynvml, use_config, "dgxh100")[1]
     with pytest.raises(pynvml.NVMLError) as err:
         pynvml.nvmlDeviceGetTopologyNearestGpus(handles[0], pynvml.NVML_TOPOLOGY_INTERNAL)
     assert err.value.value == pynvml.NVML_ERROR_INVALID_ARGUMENT
@@ -74,13 +74,13 @@ def test_memory_affinity_is_the_gpus_numa_node(pynvml, use_config):
 
 
 def test_nvlink_p2p_is_ok_between_dgx_gpus(pynvml, use_config):
-    _, handles = start(pynvml, use_config, "dgxh100")
+    handles = start(pynvml, use_config, "dgxh100")[1]
     status = pynvml.nvmlDeviceGetP2PStatus(handles[0], handles[7], pynvml.NVML_P2P_CAPS_INDEX_NVLINK)
     assert status == pynvml.NVML_P2P_STATUS_OK
 
 
 def test_nvlink_p2p_is_not_supported_on_pcie_boards(pynvml, use_config):
-    _, handles = start(pynvml, use_config, "l40s")
+    handles = start(pynvml, use_config, "l40s")[1]
     status = pynvml.nvmlDeviceGetP2PStatus(handles[0], handles[1], pynvml.NVML_P2P_CAPS_INDEX_NVLINK)
     assert status == pynvml.NVML_P2P_STATUS_NOT_SUPPORTED
 
@@ -109,7 +109,7 @@ def test_nvlink_remote_ends_are_the_other_gpus(pynvml, use_config):
 
 
 def test_boards_without_nvlink_report_not_supported(pynvml, use_config):
-    _, handles = start(pynvml, use_config, "t4")
+    handles = start(pynvml, use_config, "t4")[1]
     with pytest.raises(pynvml.NVMLError) as err:
         pynvml.nvmlDeviceGetNvLinkState(handles[0], 0)
     assert err.value.value == pynvml.NVML_ERROR_NOT_SUPPORTED
@@ -119,12 +119,12 @@ def test_boards_without_nvlink_report_not_supported(pynvml, use_config):
                                     "nvmlDeviceGetGraphicsRunningProcesses",
                                     "nvmlDeviceGetMPSComputeRunningProcesses"])
 def test_no_processes_run_on_a_mock_gpu(pynvml, use_config, getter):
-    _, handles = start(pynvml, use_config, "dgxh100")
+    handles = start(pynvml, use_config, "dgxh100")[1]
     assert getattr(pynvml, getter)(handles[0]) == []
 
 
 def test_event_wait_blocks_for_its_timeout_then_times_out(pynvml, use_config):
-    _, handles = start(pynvml, use_config, "dgxh100")
+    handles = start(pynvml, use_config, "dgxh100")[1]
     events = pynvml.nvmlEventSetCreate()
     pynvml.nvmlDeviceRegisterEvents(handles[0], pynvml.nvmlEventTypeXidCriticalError, events)
     began = time.monotonic()
@@ -137,7 +137,7 @@ def test_event_wait_blocks_for_its_timeout_then_times_out(pynvml, use_config):
 
 
 def test_registering_an_unsupported_event_type_is_not_supported(pynvml, use_config):
-    _, handles = start(pynvml, use_config, "dgxh100")
+    handles = start(pynvml, use_config, "dgxh100")[1]
     events = pynvml.nvmlEventSetCreate()
     try:
         with pytest.raises(pynvml.NVMLError) as err:
@@ -163,7 +163,7 @@ def test_mig_profiles_are_the_boards(pynvml, use_config):
 
 
 def test_mig_queries_are_not_supported_on_boards_without_mig(pynvml, use_config):
-    _, handles = start(pynvml, use_config, "l40s")
+    handles = start(pynvml, use_config, "l40s")[1]
     with pytest.raises(pynvml.NVMLError) as err:
         pynvml.nvmlDeviceGetMigMode(handles[0])
     assert err.value.value == pynvml.NVML_ERROR_NOT_SUPPORTED

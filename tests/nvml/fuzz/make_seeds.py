@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write seed inputs for the config fuzzer: every built-in profile rendered, and small edits."""
 import os
 import sys
