@@ -12,8 +12,9 @@
  *   - a NULL entry: "N/A", or nvidia-smi's own fallback (e.g. "%u" for a GPU's index, the
  *     public nvmlDeviceGetTemperatureThreshold for the temperature limits).
  * So the table is as long as the 550 driver's (2008 bytes) and every entry is NULL except
- * the one `nvidia-smi topo -m` cannot do without: with that entry missing the whole matrix
- * fails ("Failed to run topology matrix", exit 255).
+ *   - the one `nvidia-smi topo -m` cannot do without: with it missing the whole matrix fails
+ *     ("Failed to run topology matrix", exit 255);
+ *   - the GPU part number of `nvidia-smi -q`, which no public NVML function reports.
  *
  * As the real library does (550.163.01 and 535.261.03, without a driver loaded): the call works
  * before nvmlInit; a NULL argument or an id it does not know gives NVML_ERROR_INVALID_ARGUMENT,
@@ -27,6 +28,8 @@
 #define EXPORT_TABLE_ID_SIZE 16
 #define SMI_TABLE_BYTES 2008           /* sizeof the table of libnvidia-ml.so.550.163.01 */
 #define SMI_PCIE_PATH_OFFSET 0xb8      /* byte offset of the entry `topo -m` calls */
+#define SMI_GPU_PART_NUMBER_OFFSET 0x738 /* byte offset of the entry `-q` calls for it */
+#define SMI_ENTRY(offset) (((offset) - sizeof(size_t)) / sizeof(export_entry))
 
 /* nvidia-smi's codes for a path between two GPUs, as it prints them in `topo -m`. */
 enum smi_path {
@@ -104,11 +107,23 @@ static nvmlReturn_t smi_pcie_path(const void *gpu_a, const void *gpu_b, unsigned
     return NVML_SUCCESS;
 }
 
+/*
+ * `nvidia-smi -q` "GPU Part Number" (XML gpu_part_number): called as (device, buffer, 80),
+ * the shape of nvmlDeviceGetBoardPartNumber.
+ */
+static nvmlReturn_t smi_gpu_part_number(nvmlDevice_t device, char *partNumber,
+                                        unsigned int length)
+{
+    MOCK_DEVICE(dev, device);
+    (void)dev;
+    return mock_copy_string(partNumber, length, g_config.board.gpu_part_number);
+}
+
 static const struct smi_export_table k_smi_table = {
     .size = sizeof(struct smi_export_table),
     .entries = {
-        [(SMI_PCIE_PATH_OFFSET - sizeof(size_t)) / sizeof(export_entry)] =
-            (export_entry)smi_pcie_path,
+        [SMI_ENTRY(SMI_PCIE_PATH_OFFSET)] = (export_entry)smi_pcie_path,
+        [SMI_ENTRY(SMI_GPU_PART_NUMBER_OFFSET)] = (export_entry)smi_gpu_part_number,
     },
 };
 

@@ -158,6 +158,9 @@ def test_query_describes_every_gpu(smi, configs, version, node_name):
         assert _field(section, "Serial Number") == gpu.serial
         assert _field(section, "Minor Number") == str(gpu.minor)
         assert _field(section, "VBIOS Version") == gpu.board.vbios_version
+        assert _field(section, "Board Part Number") == gpu.board.board_part_number
+        # Served by the mock's export table, not by a public NVML function.
+        assert _field(section, "GPU Part Number") == gpu.board.gpu_part_number
         fb_memory = section.split("FB Memory Usage", 1)[1]
         assert _field(fb_memory, "Total") == "%d MiB" % (gpu.board.memory_total_bytes // MIB)
 
@@ -187,6 +190,8 @@ def test_xml_query_describes_every_gpu(smi, configs, version, node_name):
         assert element.findtext("serial") == gpu.serial
         assert element.findtext("minor_number") == str(gpu.minor)
         assert element.findtext("pci/pci_bus_id") == gpu.pci_bus_id
+        assert element.findtext("board_part_number") == gpu.board.board_part_number
+        assert element.findtext("gpu_part_number") == gpu.board.gpu_part_number
         assert element.findtext("fb_memory_usage/total") == "%d MiB" % (
             gpu.board.memory_total_bytes // MIB)
 
