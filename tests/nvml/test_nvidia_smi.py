@@ -33,7 +33,6 @@ QUERY_FIELDS = ("index,name,uuid,pci.bus_id,memory.total,memory.used,driver_vers
 # nvidia-smi's own `topo -m` keeps GPUs (and NICs) in a 64-entry array.
 TOPO_MAX_GPUS = 64
 PCIE_PATHS = {"PIX", "PXB", "PHB", "NODE", "SYS"}
-NVLINK_PATH = re.compile(r"NV\d+$")
 
 
 def _custom_node(gpu_count):
@@ -233,22 +232,19 @@ def _check_topology(node, out):
     names = ["GPU%d" % gpu.index for gpu in node.gpus]
     assert columns == names and list(rows) == names
     numa_column = header.index("NUMA Affinity") - 1
-    # The mock spreads a GPU's links over its peers in turn: every pair is NVLinked when the
-    # links reach around the node, none when the board has no NVLink.
-    all_nvlinked = node.board.nvlink_count >= len(node.gpus) - 1
-    no_nvlink = node.board.nvlink_count == 0
+    # NVLink boards are NVSwitch baseboards: every pair is joined by all of a GPU's links, as a
+    # real DGX H100 prints NV18 in every cell.
+    nvlinked = "NV%d" % node.board.nvlink_count
     for gpu in node.gpus:
         cells = rows["GPU%d" % gpu.index]
         for peer in node.gpus:
             cell = cells[peer.index]
             if peer.index == gpu.index:
                 assert cell == "X"
-            elif all_nvlinked:
-                assert NVLINK_PATH.match(cell), (gpu.index, peer.index, cell)
-            elif no_nvlink:
-                assert cell in PCIE_PATHS, (gpu.index, peer.index, cell)
+            elif node.board.nvlink_count:
+                assert cell == nvlinked, (gpu.index, peer.index, cell)
             else:
-                assert NVLINK_PATH.match(cell) or cell in PCIE_PATHS, (gpu.index, peer.index, cell)
+                assert cell in PCIE_PATHS, (gpu.index, peer.index, cell)
         assert cells[numa_column] == str(gpu.numa_node)
 
 
