@@ -15,7 +15,7 @@ import pytest
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import labels, profiles
 
-from mocknodes import run, tool
+from mocknodes import MIG_NODE, run, tool
 
 PROFILES = profiles.PROFILE_NAMES
 
@@ -52,6 +52,13 @@ def test_gfd_labels_the_node_as_the_labels_module_computes(profile, mig_strategy
     node = mock_nodes[profile]
     seen = gfd_labels(node, tmp_path, mig_strategy)
     assert {k: v for k, v in seen.items() if k not in HOST_LABELS} == expected_labels(node, mig_strategy)
+
+
+def test_gfd_labels_a_mig_mode_node_as_the_labels_module_computes(mock_nodes, tmp_path):
+    """GPUs in MIG mode without MIG devices, under the only strategy the labels module allows for them."""
+    node = mock_nodes[MIG_NODE]
+    seen = gfd_labels(node, tmp_path, "none")
+    assert {k: v for k, v in seen.items() if k not in HOST_LABELS} == expected_labels(node, "none")
 
 
 def test_gfd_labels_the_machine_from_the_dmi_product_name(mock_nodes, tmp_path):
