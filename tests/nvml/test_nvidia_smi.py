@@ -9,7 +9,9 @@ nvidia-smi dlopens libnvidia-ml.so.1 through the normal search path, so LD_LIBRA
 at the built mock and MOCK_NVML_CONFIG at a config rendered from the profile (visibility "all":
 this host has no /dev/nvidia*). What nvidia-smi needs from the library: docs/nvidia-smi.md.
 """
+import collections
 import csv
+import functools
 import io
 import re
 import signal
@@ -43,20 +45,22 @@ def _custom_node(gpu_count):
                                  "temp_idle_c": 41, "power_idle_mw": 61234})
 
 
-NODES = {name: (lambda name=name: build_node(name, node_id="smi-" + name))
+NODES = {name: functools.partial(build_node, name, node_id="smi-" + name)
          for name in profiles.PROFILE_NAMES}
-NODES["custom-128"] = lambda: _custom_node(128)
+NODES["custom-128"] = functools.partial(_custom_node, 128)
+
+NodeConfig = collections.namedtuple("NodeConfig", "node path")
 
 
 @pytest.fixture(scope="module")
 def configs(tmp_path_factory):
-    """Node name -> (Node, rendered config path), built once per module."""
+    """Node name -> NodeConfig(Node, rendered config path), built once per module."""
     cache = {}
 
     def get(name, factory=None):
         if name not in cache:
             node = (factory or NODES[name])()
-            cache[name] = (node, write_config(tmp_path_factory.mktemp(name), node))
+            cache[name] = NodeConfig(node, write_config(tmp_path_factory.mktemp(name), node))
         return cache[name]
 
     return get
@@ -73,11 +77,10 @@ def smi(configs):
             binary = NVIDIA_SMI[version]
             if not binary.exists():
                 pytest.fail("%s is missing: run scripts/deps/install.d/nvidia-debs.sh" % binary)
-            _, config = configs(node_name, factory)
             env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "LD_LIBRARY_PATH": str(LIB.parent),
-                   "MOCK_NVML_CONFIG": str(config)}
+                   "MOCK_NVML_CONFIG": str(configs(node_name, factory).path)}
             results[key] = subprocess.run([str(binary), *args], env=env, capture_output=True,
-                                          text=True, timeout=120)
+                                          text=True, timeout=120, check=False)
         return results[key]
 
     return run
@@ -105,7 +108,7 @@ nodes = pytest.mark.parametrize("node_name", sorted(NODES))
 @versions
 @nodes
 def test_summary_table_shows_every_gpu(smi, configs, version, node_name):
-    node, _ = configs(node_name)
+    node = configs(node_name).node
     out = _ok(smi(version, node_name))
     assert "Driver Version: %s " % node.driver_version in out
     assert "CUDA Version: %s " % _cuda_version(node) in out
@@ -113,17 +116,18 @@ def test_summary_table_shows_every_gpu(smi, configs, version, node_name):
                       out, re.M)
     memory = re.findall(r"(\d+)MiB /\s+(\d+(?:MiB|\.\.\.))", out)
     assert len(rows) == len(node.gpus) == len(memory)
-    for gpu, (index, name, bus_id), (_, total) in zip(node.gpus, rows, memory):
+    for gpu, (index, name, bus_id), (used, total) in zip(node.gpus, rows, memory):
         assert int(index) == gpu.index
         assert _fits(name, gpu.board.name)
         assert bus_id == gpu.pci_bus_id
+        assert used == "0"
         assert _fits(total, "%dMiB" % (gpu.board.memory_total_bytes // MIB))
 
 
 @versions
 @nodes
 def test_list_names_every_gpu_with_its_uuid(smi, configs, version, node_name):
-    node, _ = configs(node_name)
+    node = configs(node_name).node
     out = _ok(smi(version, node_name, "-L"))
     assert out.splitlines() == ["GPU %d: %s (UUID: %s)" % (gpu.index, gpu.board.name, gpu.uuid)
                                 for gpu in node.gpus]
@@ -144,7 +148,7 @@ def _field(text, label):
 @versions
 @nodes
 def test_query_describes_every_gpu(smi, configs, version, node_name):
-    node, _ = configs(node_name)
+    node = configs(node_name).node
     header, sections = _query_sections(_ok(smi(version, node_name, "-q")))
     assert _field(header, "Driver Version") == node.driver_version
     assert _field(header, "CUDA Version") == _cuda_version(node)
@@ -176,7 +180,7 @@ def test_query_leaves_no_field_uninitialized(smi, version, node_name):
 @versions
 @nodes
 def test_xml_query_describes_every_gpu(smi, configs, version, node_name):
-    node, _ = configs(node_name)
+    node = configs(node_name).node
     root = ET.fromstring(_ok(smi(version, node_name, "-q", "-x")))
     assert root.findtext("driver_version") == node.driver_version
     assert root.findtext("cuda_version") == _cuda_version(node)
@@ -198,7 +202,7 @@ def test_xml_query_describes_every_gpu(smi, configs, version, node_name):
 @versions
 @nodes
 def test_csv_query_reports_the_profiles_values(smi, configs, version, node_name):
-    node, _ = configs(node_name)
+    node = configs(node_name).node
     out = _ok(smi(version, node_name, "--query-gpu=" + QUERY_FIELDS, "--format=csv"))
     rows = list(csv.reader(io.StringIO(out), skipinitialspace=True))
     assert rows[0] == ["index", "name", "uuid", "pci.bus_id", "memory.total [MiB]",
@@ -251,16 +255,15 @@ def _check_topology(node, out):
 @versions
 @pytest.mark.parametrize("node_name", sorted(profiles.PROFILE_NAMES))
 def test_topology_matrix_has_a_path_for_every_pair(smi, configs, version, node_name):
-    node, _ = configs(node_name)
+    node = configs(node_name).node
     _check_topology(node, _ok(smi(version, node_name, "topo", "-m")))
 
 
 @versions
 def test_topology_matrix_covers_nvidia_smis_maximum_of_64_gpus(smi, configs, version):
-    factory = lambda: _custom_node(TOPO_MAX_GPUS)  # noqa: E731
+    factory = functools.partial(_custom_node, TOPO_MAX_GPUS)
     out = _ok(smi(version, "custom-64", "topo", "-m", factory=factory))
-    node, _ = configs("custom-64", factory)
-    _check_topology(node, out)
+    _check_topology(configs("custom-64", factory).node, out)
 
 
 @versions

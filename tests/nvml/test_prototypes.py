@@ -312,7 +312,7 @@ def our_values(workdir, ours):
 def _check_against_nvidia(workdir, name, checks):
     """checks: [(label, C line)] compiled after NVIDIA's header; returns {label: error}."""
     head = (PRELUDE + '#include "nvml.h"\n#include <stddef.h>\n').splitlines()
-    lines = head + [line for _, line in checks]
+    lines = head + [check[1] for check in checks]
     errors = _compile_errors(workdir, name, lines, NVIDIA_HEADER.parent)
     return {checks[line - len(head) - 1][0]: err for line, err in errors.items()
             if line > len(head)}
@@ -361,7 +361,7 @@ def test_functions_newer_than_the_header_have_documented_signatures(workdir, our
         ret, params = _function_type_parts(expected[fn])
         checks.append((f"{fn} documented {expected[fn]}, ours {ours.functions[fn]}",
                        f"{ret} {fn}{params};"))
-    errors = _compile_errors(workdir, "documented_checks", head + [c for _, c in checks],
+    errors = _compile_errors(workdir, "documented_checks", head + [check[1] for check in checks],
                              OUR_INCLUDE)
     mismatches = {checks[line - len(head) - 1][0]: err for line, err in errors.items()
                   if line > len(head)}
