@@ -16,7 +16,6 @@ translation unit that includes only NVIDIA's header states, one line per item,
 and every compiler error is mapped back to the item on its line.
 """
 import json
-import os
 import re
 import shutil
 import subprocess

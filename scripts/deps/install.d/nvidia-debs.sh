@@ -71,8 +71,10 @@ fetch_suite() {
   esac
   ln -sfn root/usr/lib/nvidia/current/nvidia-smi "$out/nvidia-smi"
   ln -sfn root/usr/include/nvml.h "$out/nvml.h"
-  [ -x "$out/nvidia-smi" ] && [ -f "$out/nvml.h" ] || {
-    echo "nvidia-debs: $suite packages lack nvidia-smi or nvml.h where expected" >&2; exit 1; }
+  if [ ! -x "$out/nvidia-smi" ] || [ ! -f "$out/nvml.h" ]; then
+    echo "nvidia-debs: $suite packages lack nvidia-smi or nvml.h where expected" >&2
+    exit 1
+  fi
   mv "$out/versions.tmp" "$out/versions"
 }
 
