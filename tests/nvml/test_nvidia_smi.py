@@ -97,10 +97,6 @@ def _fits(shown, value):
     return shown == value or (shown.endswith("...") and value.startswith(shown[:-3]))
 
 
-def _cuda_version(node):
-    return node.cuda_version_string
-
-
 versions = pytest.mark.parametrize("version", sorted(NVIDIA_SMI))
 nodes = pytest.mark.parametrize("node_name", sorted(NODES))
 
@@ -111,7 +107,7 @@ def test_summary_table_shows_every_gpu(smi, configs, version, node_name):
     node = configs(node_name).node
     out = _ok(smi(version, node_name))
     assert "Driver Version: %s " % node.driver_version in out
-    assert "CUDA Version: %s " % _cuda_version(node) in out
+    assert "CUDA Version: %s " % node.cuda_version_string in out
     rows = re.findall(r"^\|\s+(\d+)\s+(.+?)\s+(?:On|Off)\s+\|\s+([0-9A-F]{8}:[0-9A-F]{2}:[0-9A-F]{2}\.[0-9A-F])",
                       out, re.M)
     memory = re.findall(r"(\d+)MiB /\s+(\d+(?:MiB|\.\.\.))", out)
@@ -151,7 +147,7 @@ def test_query_describes_every_gpu(smi, configs, version, node_name):
     node = configs(node_name).node
     header, sections = _query_sections(_ok(smi(version, node_name, "-q")))
     assert _field(header, "Driver Version") == node.driver_version
-    assert _field(header, "CUDA Version") == _cuda_version(node)
+    assert _field(header, "CUDA Version") == node.cuda_version_string
     assert _field(header, "Attached GPUs") == str(len(node.gpus))
     assert list(sections) == [gpu.pci_bus_id for gpu in node.gpus]
     for gpu in node.gpus:
@@ -183,7 +179,7 @@ def test_xml_query_describes_every_gpu(smi, configs, version, node_name):
     node = configs(node_name).node
     root = ET.fromstring(_ok(smi(version, node_name, "-q", "-x")))
     assert root.findtext("driver_version") == node.driver_version
-    assert root.findtext("cuda_version") == _cuda_version(node)
+    assert root.findtext("cuda_version") == node.cuda_version_string
     assert root.findtext("attached_gpus") == str(len(node.gpus))
     gpus = root.findall("gpu")
     assert [g.get("id") for g in gpus] == [gpu.pci_bus_id for gpu in node.gpus]
