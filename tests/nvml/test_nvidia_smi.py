@@ -10,6 +10,7 @@ at the built mock and MOCK_NVML_CONFIG at a config rendered from the profile (vi
 this host has no /dev/nvidia*). What nvidia-smi needs from the library: docs/nvidia-smi.md.
 """
 import collections
+import ctypes
 import csv
 import functools
 import io
@@ -282,3 +283,30 @@ def test_every_nvml_function_nvidia_smi_looks_up_is_exported(version):
                                    str(LIB)], capture_output=True, check=True).stdout.split())
     assert len(wanted) > 200
     assert sorted(wanted - exported) == []
+
+
+# nvmlInternalGetExportTable, as nvidia-smi calls it and as the real 535/550 libraries answer.
+SMI_TABLE_ID = bytes.fromhex("c4fe3e6cc98f6c4ea327ee696e12f7c4")
+SUCCESS, INVALID_ARGUMENT = 0, 2
+
+
+def _export_table(libnvml, table_id):
+    table = ctypes.c_void_p(0x1)
+    ret = libnvml.nvmlInternalGetExportTable(ctypes.byref(table), table_id)
+    return ret, table.value
+
+
+def test_export_table_for_nvidia_smis_id_is_as_long_as_the_550_drivers(libnvml):
+    # No nvmlInit first: nvidia-smi may ask before init succeeded, the real library answers.
+    ret, table = _export_table(libnvml, SMI_TABLE_ID)
+    assert ret == SUCCESS
+    assert ctypes.c_size_t.from_address(table).value == 2008
+
+
+def test_export_table_for_an_unknown_id_is_invalid_argument_and_null(libnvml):
+    assert _export_table(libnvml, bytes(16)) == (INVALID_ARGUMENT, None)
+
+
+def test_export_table_without_an_id_is_invalid_argument_and_untouched(libnvml):
+    assert _export_table(libnvml, None) == (INVALID_ARGUMENT, 0x1)
+    assert libnvml.nvmlInternalGetExportTable(None, SMI_TABLE_ID) == INVALID_ARGUMENT
