@@ -310,3 +310,31 @@ def test_export_table_for_an_unknown_id_is_invalid_argument_and_null(libnvml):
 def test_export_table_without_an_id_is_invalid_argument_and_untouched(libnvml):
     assert _export_table(libnvml, None) == (INVALID_ARGUMENT, 0x1)
     assert libnvml.nvmlInternalGetExportTable(None, SMI_TABLE_ID) == INVALID_ARGUMENT
+
+
+MIG_ROW = re.compile(r"^\|\s+(\d+)\s+(MIG \S+)\s+(\d+)\s+(\d+)/(\d+)\s+([\d.]+)\s+(?:Yes|No)\s+"
+                     r"(\d+)\s+(\d+)\s+(\d+)\s+\|\n\|\s+(\d+)\s+(\d+)\s+(\d+)\s+\|$", re.M)
+
+
+@versions
+@pytest.mark.parametrize("node_name", sorted(p for p in profiles.PROFILE_NAMES
+                                             if profiles.PROFILES[p].board.mig_capable))
+def test_mig_profile_list_shows_the_boards_gpu_instance_profiles(smi, configs, version, node_name):
+    # `nvidia-smi mig -lgip` with MIG mode on and no instance created: every profile free.
+    factory = functools.partial(build_node, node_name, node_id="smi-mig-" + node_name,
+                                mig_enabled=True)
+    out = _ok(smi(version, "mig-" + node_name, "mig", "-lgip", factory=factory))
+    node = configs("mig-" + node_name, factory).node
+    expected = {(profile.name, profile.profile_id, profile.instance_count,
+                 "%.2f" % (profile.memory_size_mb / 1024.0), profile.multiprocessor_count,
+                 profile.decoder_count, profile.encoder_count, profile.copy_engine_count,
+                 profile.jpeg_count, profile.ofa_count)
+                for profile in node.board.mig_profiles}
+    shown = {}
+    for row in MIG_ROW.findall(out):
+        gpu, name, profile_id, free, total, memory, sms, dec, enc, ce, jpeg, ofa = row
+        assert free == total
+        shown.setdefault(int(gpu), set()).add(
+            (name, int(profile_id), int(total), memory, int(sms), int(dec), int(enc), int(ce),
+             int(jpeg), int(ofa)))
+    assert shown == {gpu.index: expected for gpu in node.gpus}
