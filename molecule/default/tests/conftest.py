@@ -89,7 +89,9 @@ def run_converge(*args, limit=None):
                os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")]
     if limit:
         command += ["--limit", limit]
-    done = subprocess.run(command + list(args), capture_output=True, text=True)
+    # molecule exports ANSIBLE_FORCE_COLOR; the recap is parsed, so no colour codes.
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+    done = subprocess.run(command + list(args), capture_output=True, text=True, env=env)
     recap = {}
     for match in re.finditer(r"^(\S+)\s+: ((?:\w+=\d+\s*)+)$", done.stdout, re.M):
         recap[match.group(1)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(2))}
