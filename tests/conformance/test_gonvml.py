@@ -23,9 +23,10 @@ def devices(report):
 def values(device):
     """The device's answered queries; a refused one fails here with its NVML error.
 
-    MIG mode is the one query a board may refuse (NOT_SUPPORTED without MIG); its own tests check it.
+    The MIG queries are the ones a board may refuse (NOT_SUPPORTED without MIG); their own tests
+    check them.
     """
-    refused = {k: v for k, v in device["errors"].items() if k != "mig_mode"}
+    refused = {k: v for k, v in device["errors"].items() if k not in ("mig_mode", "max_mig_device_count")}
     assert refused == {}, "go-nvml queries refused by the mock: %s" % refused
     return device["values"]
 
@@ -107,11 +108,50 @@ def test_gonvml_reads_mig_mode_disabled_or_not_supported_as_the_board_says(profi
         else:
             # go-nvlib and GFD read NOT_SUPPORTED as "this GPU cannot do MIG".
             assert device["errors"]["mig_mode"]["code"] == NVML_ERROR_NOT_SUPPORTED
+            assert device["values"]["mig_profiles"] == {"v1": [], "v3": []}
 
 
 def test_gonvml_reads_mig_mode_enabled_on_a_mig_node(gonvml_reports):
     for device in map(values, devices(gonvml_reports(MIG_NODE))):
         assert device["mig_mode"] == {"current": 1, "pending": 1}
+
+
+MIG_PROFILES = [p for p in PROFILES if profiles.PROFILES[p].board.mig_capable]
+
+
+def expected_mig_profiles(board, with_names):
+    """The board's GPU-instance profiles in the probe's form, by NVML profile index."""
+    expected = []
+    for p in sorted(board.mig_profiles, key=lambda p: p.index):
+        entry = {"index": p.index, "profile_id": p.profile_id, "slice_count": p.slice_count,
+                 "instance_count": p.instance_count, "multiprocessor_count": p.multiprocessor_count,
+                 "memory_size_mb": p.memory_size_mb, "copy_engine_count": p.copy_engine_count,
+                 "decoder_count": p.decoder_count, "encoder_count": p.encoder_count,
+                 "jpeg_count": p.jpeg_count, "ofa_count": p.ofa_count}
+        if with_names:
+            entry["name"] = p.name
+        expected.append(entry)
+    return expected
+
+
+@pytest.mark.parametrize("profile", MIG_PROFILES)
+def test_gonvml_reads_the_boards_mig_profiles_through_the_v1_query(profile, mock_nodes, gonvml_reports):
+    board = mock_nodes[profile].node.board
+    for device in map(values, devices(gonvml_reports(profile))):
+        assert device["mig_profiles"]["v1"] == expected_mig_profiles(board, with_names=False)
+
+
+@pytest.mark.parametrize("profile", MIG_PROFILES)
+def test_gonvml_reads_the_boards_mig_profiles_through_the_v3_query(profile, mock_nodes, gonvml_reports):
+    board = mock_nodes[profile].node.board
+    for device in map(values, devices(gonvml_reports(profile))):
+        assert device["mig_profiles"]["v3"] == expected_mig_profiles(board, with_names=True)
+
+
+@pytest.mark.parametrize("profile", MIG_PROFILES)
+def test_gonvml_reads_no_mig_devices_on_a_gpu_out_of_mig_mode(profile, gonvml_reports):
+    for device in map(values, devices(gonvml_reports(profile))):
+        assert device["max_mig_device_count"] == 0
 
 
 @pytest.mark.parametrize("profile", PROFILES)

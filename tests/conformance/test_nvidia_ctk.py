@@ -11,7 +11,7 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils import cdi, profiles
 
 from mocknodes import MIG_NODE, run, tool
 
@@ -143,6 +143,18 @@ def test_nvidia_ctk_links_nothing_our_spec_does_not_link_but_the_graphics_aliase
     theirs = hooks(ctk_specs(profile, with_hook_path=True))["create-symlinks"]
     missing = {link for link in set(theirs) - set(ours) if link != "--link"}
     assert {link.split("::")[1] for link in missing} <= GRAPHICS_ALIASES
+
+
+@pytest.mark.parametrize("strategy", cdi.NAME_STRATEGIES)
+def test_nvidia_ctk_names_devices_as_our_spec_for_each_naming_strategy(strategy, mock_nodes, tmp_path):
+    node = mock_nodes["dgxa100"]
+    out = str(tmp_path / "nvidia.yaml")
+    run([tool("nvidia-ctk"), "cdi", "generate", "--driver-root", node.root, "--dev-root", node.root,
+         "--device-name-strategy", strategy, "--output", out], env=node.env())
+    # The module's own spec builder, as nvidia_cdi_spec calls it for device_name_strategy: [strategy].
+    ours = cdi.build_spec(node.node, node.node.driver_version, strategies=(strategy,),
+                          driver_root=node.root, dev_root=os.path.join(node.root, "dev"))
+    assert sorted(d["name"] for d in our_spec(node, out)["devices"]) == sorted(d["name"] for d in ours["devices"])
 
 
 def test_nvidia_ctk_finds_no_full_gpu_devices_on_gpus_in_mig_mode(mock_nodes, tmp_path):

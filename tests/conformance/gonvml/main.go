@@ -58,6 +58,34 @@ func cString(raw []int8) string {
 	return string(buf)
 }
 
+// migProfiles lists the GPU-instance profiles the device answers for, by NVML profile index:
+// "v1" through nvmlDeviceGetGpuInstanceProfileInfo (what go-nvlib's MIG profile walk calls),
+// "v3" through nvmlDeviceGetGpuInstanceProfileInfoV with the v3 struct (names included).
+func migProfiles(dev nvml.Device) map[string][]map[string]any {
+	out := map[string][]map[string]any{"v1": {}, "v3": {}}
+	for i := 0; i < nvml.GPU_INSTANCE_PROFILE_COUNT; i++ {
+		if info, ret := dev.GetGpuInstanceProfileInfo(i); ret == nvml.SUCCESS {
+			out["v1"] = append(out["v1"], map[string]any{
+				"index": i, "profile_id": info.Id,
+				"slice_count": info.SliceCount, "instance_count": info.InstanceCount,
+				"multiprocessor_count": info.MultiprocessorCount, "memory_size_mb": info.MemorySizeMB,
+				"copy_engine_count": info.CopyEngineCount, "decoder_count": info.DecoderCount,
+				"encoder_count": info.EncoderCount, "jpeg_count": info.JpegCount, "ofa_count": info.OfaCount,
+			})
+		}
+		if info, ret := dev.GetGpuInstanceProfileInfoV(i).V3(); ret == nvml.SUCCESS {
+			out["v3"] = append(out["v3"], map[string]any{
+				"index": i, "profile_id": info.Id, "name": cString(info.Name[:]),
+				"slice_count": info.SliceCount, "instance_count": info.InstanceCount,
+				"multiprocessor_count": info.MultiprocessorCount, "memory_size_mb": info.MemorySizeMB,
+				"copy_engine_count": info.CopyEngineCount, "decoder_count": info.DecoderCount,
+				"encoder_count": info.EncoderCount, "jpeg_count": info.JpegCount, "ofa_count": info.OfaCount,
+			})
+		}
+	}
+	return out
+}
+
 func probeDevice(lib nvml.Interface, index int) record {
 	rec := newRecord()
 	dev, ret := lib.DeviceGetHandleByIndex(index)
@@ -100,6 +128,10 @@ func probeDevice(lib nvml.Interface, index int) record {
 
 	current, pending, ret := dev.GetMigMode()
 	rec.put("mig_mode", map[string]int{"current": current, "pending": pending}, ret)
+
+	maxMig, ret := dev.GetMaxMigDeviceCount()
+	rec.put("max_mig_device_count", maxMig, ret)
+	rec.Values["mig_profiles"] = migProfiles(dev)
 
 	clockTypes := []struct {
 		name string
