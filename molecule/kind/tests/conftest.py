@@ -169,6 +169,7 @@ def all_nodes():
 
 
 __all__ = [
+    "REPO", "testinfra",
     "CDI_SPEC", "CLUSTER", "DRIVER_ROOT", "FEATURES_FILE", "GFD", "LIBRARY_DIR", "NODE_NAMES", "PROFILE",
     "all_nodes", "cdi_spec", "cdi_uuids", "copy_into_node", "device", "docker", "exec_output", "expected_node",
     "labels", "node_name", "nvml_on_node", "proc_uuids", "profiles", "run_pod",
