@@ -57,15 +57,15 @@ fetch_toolchain() {
   echo "conformance: no Go 1.21+ found; fetching $FALLBACK_GO from $url"
   curl -fsSL -o "$zip" "$url"
   rm -rf "$TOOLCHAIN_DIR" "$TOOLCHAIN_DIR.tmp"
-  python3 - "$zip" "$TOOLCHAIN_DIR.tmp" <<'PY'
+  python3 - "$zip" "$TOOLCHAIN_DIR.tmp" "golang.org/toolchain@v0.0.1-$FALLBACK_GO.linux-amd64/" <<'PY'
 import os, sys, zipfile
 # zipfile drops the permission bits; Go's zip keeps them in the upper half of external_attr.
-src, dest = sys.argv[1], sys.argv[2]
+src, dest, prefix = sys.argv[1], sys.argv[2], sys.argv[3]
 with zipfile.ZipFile(src) as archive:
     for info in archive.infolist():
-        name = info.filename.split("/", 1)[1] if "/" in info.filename else ""
-        if not name or name.endswith("/"):
+        if not info.filename.startswith(prefix) or info.filename.endswith("/"):
             continue
+        name = info.filename[len(prefix):]
         path = os.path.join(dest, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with archive.open(info) as fin, open(path, "wb") as fout:
