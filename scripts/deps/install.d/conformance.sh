@@ -5,7 +5,7 @@
 #   gpu-feature-discovery   github.com/NVIDIA/k8s-device-plugin          (cmd/gpu-feature-discovery)
 #   gonvml-probe            tests/conformance/gonvml   (go-nvml, pinned in its go.mod)
 #   cdicheck                tests/conformance/cdicheck (the CDI project's Go library)
-# and the CDI project's JSON schema (schema.json, defs.json) into .build/conformance/cdi-schema.
+# and the CDI project's JSON schema (schema.json, defs.json) into .build/conformance/cdi-schema (next to bin/).
 # Upstream tools are built from their release's own go.mod and go.sum, as fetched from the Go
 # module proxy (`go mod download`, then `go build` inside the module): `go install mod@ver`
 # would also ask the proxy for the module's version list, which the proxy here refuses for
@@ -88,7 +88,8 @@ module_dir() {  # module_dir MODULE@VERSION: where `go mod download` unpacked it
 }
 
 fetch_cdi_schema() {
-  local dest=$ROOT/.build/conformance/cdi-schema dir
+  local dest dir
+  dest=$(dirname "$OUT")/cdi-schema  # next to the binaries, where the tests look
   [ "$(cat "$dest/stamp" 2>/dev/null)" = "$CDI_SCHEMA" ] && return 0
   dir=$(module_dir "$CDI_SCHEMA")
   rm -rf "$dest" && mkdir -p "$dest"
