@@ -207,3 +207,21 @@ def test_gonvml_sees_only_the_gpus_whose_device_nodes_exist(mock_nodes, tmp_path
 
     seen = [(d["index"], d["minor"], d["uuid"]) for d in map(values, devices(report))]
     assert seen == [(0, 1, node.node.gpus[1].uuid), (1, 3, node.node.gpus[3].uuid)]
+
+
+NVML_ERROR_TIMEOUT = 10
+NVML_EVENT_TYPE_XID_CRITICAL_ERROR = 0x8
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_gonvml_health_check_round_registers_every_gpu_and_times_out(profile, mock_nodes, gonvml_reports):
+    """One round of the device plugin's health loop: register each GPU for the critical events,
+    then wait. With nothing pending the wait must end in NVML_ERROR_TIMEOUT (any other error
+    makes the plugin mark every GPU unhealthy)."""
+    health = gonvml_reports(profile)["health"]
+    gpus = mock_nodes[profile].node.gpus
+    assert health["errors"] == {}
+    assert health["values"]["registered"] == len(gpus)
+    for gpu in gpus:
+        assert health["values"]["supported_event_types_%d" % gpu.index] & NVML_EVENT_TYPE_XID_CRITICAL_ERROR
+    assert health["values"]["wait_return"] == NVML_ERROR_TIMEOUT

@@ -44,6 +44,45 @@ type report struct {
 	System  record   `json:"system"`
 	Count   int      `json:"count"`
 	Devices []record `json:"devices"`
+	Health  record   `json:"health"`
+}
+
+// healthCheckEvents is the mask the device plugin's health loop registers for.
+const healthCheckEvents = nvml.EventTypeXidCriticalError | nvml.EventTypeDoubleBitEccError | nvml.EventTypeSingleBitEccError
+
+// probeHealthLoop walks one round of the device plugin's health check: an event set, each GPU
+// registered for the critical events it supports, then one bounded wait. With nothing
+// pending, NVML must answer the wait with ERROR_TIMEOUT; any other error marks every GPU
+// unhealthy in the plugin.
+func probeHealthLoop(lib nvml.Interface, count int, waitMs uint32) record {
+	rec := newRecord()
+	set, ret := lib.EventSetCreate()
+	rec.put("event_set_create", true, ret)
+	if ret != nvml.SUCCESS {
+		return rec
+	}
+	defer set.Free()
+	registered := 0
+	for i := 0; i < count; i++ {
+		dev, ret := lib.DeviceGetHandleByIndex(i)
+		if ret != nvml.SUCCESS {
+			continue
+		}
+		supported, ret := dev.GetSupportedEventTypes()
+		rec.put(fmt.Sprintf("supported_event_types_%d", i), supported, ret)
+		if ret != nvml.SUCCESS {
+			continue
+		}
+		ret = dev.RegisterEvents(healthCheckEvents&supported, set)
+		rec.put(fmt.Sprintf("register_events_%d", i), true, ret)
+		if ret == nvml.SUCCESS {
+			registered++
+		}
+	}
+	rec.Values["registered"] = registered
+	_, ret = set.Wait(waitMs)
+	rec.Values["wait_return"] = int(ret)
+	return rec
 }
 
 // cString turns one of NVML's fixed char arrays into a Go string (up to the first NUL).
@@ -185,6 +224,7 @@ func probeDevice(lib nvml.Interface, index int) record {
 
 func main() {
 	libraryPath := flag.String("library", "", "path of libnvidia-ml.so.1 (default: the dynamic loader's search, as NVIDIA's tools do)")
+	waitMs := flag.Uint("event-wait-ms", 100, "timeout of the health-check event wait, in milliseconds")
 	flag.Parse()
 
 	var opts []nvml.LibraryOption
@@ -213,6 +253,8 @@ func main() {
 	for i := 0; i < count; i++ {
 		out.Devices = append(out.Devices, probeDevice(lib, i))
 	}
+
+	out.Health = probeHealthLoop(lib, count, uint32(*waitMs))
 
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
