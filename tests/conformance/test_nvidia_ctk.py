@@ -29,10 +29,14 @@ def our_spec(node, path=None):
         return yaml.safe_load(handle)
 
 
+def common_hooks(spec):
+    return spec["containerEdits"].get("hooks", [])
+
+
 def hooks(spec):
     """{hook command: [its arguments]} of the common edits' hooks (ctk splits create-symlinks in two)."""
     by_command = {}
-    for hook in spec["containerEdits"].get("hooks", []):
+    for hook in common_hooks(spec):
         assert hook["hookName"] == "createContainer"
         by_command.setdefault(hook["args"][1], []).extend(hook["args"][2:])
     return by_command
@@ -121,10 +125,10 @@ def test_nvidia_ctk_mounts_the_driver_files_our_spec_mounts(profile, mock_nodes,
 @pytest.mark.parametrize("profile", PROFILES)
 def test_nvidia_ctk_runs_every_hook_our_spec_runs_from_the_same_binary(profile, mock_nodes, ctk_specs):
     node = mock_nodes[profile]
-    ours = our_spec(node, node.spec_with_hooks_path)["containerEdits"]["hooks"]
-    theirs = ctk_specs(profile, with_hook_path=True)["containerEdits"]["hooks"]
-    assert {h["path"] for h in ours} == {h["path"] for h in theirs} == {node.hook_path}
-    assert set(hooks({"containerEdits": {"hooks": ours}})) <= set(hooks({"containerEdits": {"hooks": theirs}}))
+    ours = our_spec(node, node.spec_with_hooks_path)
+    theirs = ctk_specs(profile, with_hook_path=True)
+    assert {h["path"] for h in common_hooks(ours)} == {h["path"] for h in common_hooks(theirs)} == {node.hook_path}
+    assert set(hooks(ours)) <= set(hooks(theirs))
 
 
 @pytest.mark.parametrize("profile", PROFILES)
