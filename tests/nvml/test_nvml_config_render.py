@@ -24,7 +24,7 @@ def test_file_starts_with_comments_then_the_format_version():
 
 def test_sections_are_system_board_mig_profiles_then_one_per_gpu():
     node = build_node("dgxh100")
-    names = [name for name, _ in sections(nvml_config.render(node))]
+    names = [name for name, _body in sections(nvml_config.render(node))]
     assert names == (["system", "board"] + ["mig_profile"] * len(node.board.mig_profiles)
                      + ["gpu"] * len(node.gpus))
 
