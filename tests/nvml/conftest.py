@@ -9,7 +9,6 @@ $MOCK_NVML_CONFIG, which the library reads on the first nvmlInit after a full sh
 import ctypes
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
