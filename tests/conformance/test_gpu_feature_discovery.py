@@ -11,6 +11,8 @@ entry there, but the host's own devices may sit at the same address: GFD v0.19.0
 0000:00:04.0 is a virtio device on many VMs). So GFD runs in a private mount namespace with an
 empty /sys/bus/pci/devices, which makes the result independent of the host's PCI layout.
 """
+import subprocess
+
 import pytest
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import labels, profiles
@@ -27,6 +29,16 @@ HOST_LABELS = ("nvidia.com/gpu.machine", "nvidia.com/gpu.mode")
 NOT_GFD_LABELS = ("nvidia.com/gpu.present",)
 # Run "$@" with the host's PCI devices hidden (see the module docstring).
 HIDE_HOST_PCI = 'mount -t tmpfs -o size=64k,mode=0755 no-pci /sys/bus/pci/devices && exec "$@"'
+
+
+@pytest.fixture(scope="session")
+def private_mount_namespace():
+    """GFD needs one (module docstring); where this machine cannot make one, say so and skip."""
+    proc = subprocess.run(["unshare", "--mount", "--", "sh", "-c", HIDE_HOST_PCI, "probe", "true"],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        pytest.skip("GFD runs need a private mount namespace to hide the host's PCI devices, and "
+                    "`unshare --mount` failed here: %s" % proc.stderr.strip())
 
 
 def gfd_labels(node, tmp_path, mig_strategy):
@@ -46,6 +58,7 @@ def expected_labels(node, mig_strategy):
     return {k: v for k, v in computed.items() if k not in NOT_GFD_LABELS}
 
 
+@pytest.mark.usefixtures("private_mount_namespace")
 @pytest.mark.parametrize("mig_strategy", ["none", "single"])
 @pytest.mark.parametrize("profile", PROFILES)
 def test_gfd_labels_the_node_as_the_labels_module_computes(profile, mig_strategy, mock_nodes, tmp_path):
@@ -54,6 +67,7 @@ def test_gfd_labels_the_node_as_the_labels_module_computes(profile, mig_strategy
     assert {k: v for k, v in seen.items() if k not in HOST_LABELS} == expected_labels(node, mig_strategy)
 
 
+@pytest.mark.usefixtures("private_mount_namespace")
 def test_gfd_labels_a_mig_mode_node_as_the_labels_module_computes(mock_nodes, tmp_path):
     """GPUs in MIG mode without MIG devices, under the only strategy the labels module allows for them."""
     node = mock_nodes[MIG_NODE]
@@ -61,6 +75,7 @@ def test_gfd_labels_a_mig_mode_node_as_the_labels_module_computes(mock_nodes, tm
     assert {k: v for k, v in seen.items() if k not in HOST_LABELS} == expected_labels(node, "none")
 
 
+@pytest.mark.usefixtures("private_mount_namespace")
 def test_gfd_labels_the_machine_from_the_dmi_product_name(mock_nodes, tmp_path):
     node = mock_nodes["dgxh100"]
     assert gfd_labels(node, tmp_path, "none")["nvidia.com/gpu.machine"] == "NVIDIA-DGX-H100"
