@@ -55,7 +55,7 @@ fetch_toolchain() {
   local zip=$ROOT/.build/conformance/toolchain.zip
   local url=$PROXY/golang.org/toolchain/@v/v0.0.1-$FALLBACK_GO.linux-amd64.zip
   echo "conformance: no Go 1.21+ found; fetching $FALLBACK_GO from $url"
-  curl -fsSL -o "$zip" "$url"
+  python3 -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' "$url" "$zip"
   rm -rf "$TOOLCHAIN_DIR" "$TOOLCHAIN_DIR.tmp"
   python3 - "$zip" "$TOOLCHAIN_DIR.tmp" "golang.org/toolchain@v0.0.1-$FALLBACK_GO.linux-amd64/" <<'PY'
 import os, sys, zipfile
