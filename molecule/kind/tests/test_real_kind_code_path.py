@@ -22,8 +22,9 @@ RECAP = re.compile(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+f
 
 
 def playbook(name, tmp, clusters, *extra):
-    env = dict(os.environ,
-               ANSIBLE_COLLECTIONS_PATH=str(REPO / ".build" / "collections"), ANSIBLE_NOCOLOR="1",
+    # A user's environment: none of the settings molecule exports for its own runs (colour, config).
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ANSIBLE_", "MOLECULE_"))}
+    env.update(ANSIBLE_COLLECTIONS_PATH=str(REPO / ".build" / "collections"), ANSIBLE_NOCOLOR="1",
                FAKE_KIND_LOG=str(tmp / "kind.log"), FAKE_KIND_CLUSTERS=clusters,
                FAKE_KUBECTL_STATE=str(tmp / "kubectl"))
     done = subprocess.run(
