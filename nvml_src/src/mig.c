@@ -159,10 +159,38 @@ MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfo(nvmlDevice_t device, u
     return NVML_SUCCESS;
 }
 
-/* Version 2 and 3 share the v2 prefix; 0 is accepted as the real library does. */
+static void fill_v3(nvmlGpuInstanceProfileInfo_v3_t *info, const struct mock_mig_profile *p)
+{
+    nvmlGpuInstanceProfileInfo_t v1;
+    fill_v1(&v1, p);
+    info->id = v1.id;
+    info->sliceCount = v1.sliceCount;
+    info->instanceCount = v1.instanceCount;
+    info->multiprocessorCount = v1.multiprocessorCount;
+    info->copyEngineCount = v1.copyEngineCount;
+    info->decoderCount = v1.decoderCount;
+    info->encoderCount = v1.encoderCount;
+    info->jpegCount = v1.jpegCount;
+    info->ofaCount = v1.ofaCount;
+    info->memorySizeMB = v1.memorySizeMB;
+    memset(info->name, 0, sizeof info->name);
+    memcpy(info->name, p->name, strlen(p->name));
+    info->capabilities = v1.isP2pSupported ? NVML_GPU_INSTANCE_PROFILE_CAPS_P2P : 0;
+}
+
+/* 0 is accepted as the real library does, and then means the v2 layout. */
 static int profile_version_ok(unsigned version)
 {
     return version == 0 || (version >> 24) == 2 || (version >> 24) == 3;
+}
+
+/* The caller's version picks the layout: v3 is not a v2 prefix (isP2pSupported moved). */
+static void fill_versioned(nvmlGpuInstanceProfileInfo_v2_t *info, const struct mock_mig_profile *p)
+{
+    if ((info->version >> 24) == 3)
+        fill_v3((nvmlGpuInstanceProfileInfo_v3_t *)(void *)info, p);
+    else
+        fill_v2(info, p);
 }
 
 MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfoV(nvmlDevice_t device, unsigned int profile,
@@ -176,7 +204,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfoV(nvmlDevice_t device, 
     const struct mock_mig_profile *p = find_profile(profile);
     if (p == NULL)
         return NVML_ERROR_NOT_SUPPORTED;
-    fill_v2(info, p);
+    fill_versioned(info, p);
     return NVML_SUCCESS;
 }
 
@@ -192,7 +220,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfoByIdV(nvmlDevice_t devi
     const struct mock_mig_profile *p = find_profile_id(profileId);
     if (p == NULL)
         return NVML_ERROR_INVALID_ARGUMENT;
-    fill_v2(info, p);
+    fill_versioned(info, p);
     return NVML_SUCCESS;
 }
 

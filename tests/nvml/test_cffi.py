@@ -18,6 +18,14 @@ typedef struct { unsigned version, domain, bus, device, pciDeviceId, pciSubSyste
 typedef struct { unsigned version; unsigned type; union { char str[41]; unsigned char bytes[16]; } value; } nvmlUUID_t;
 typedef struct { unsigned fieldId, scopeId; long long timestamp, latencyUsec; int valueType;
                  int nvmlReturn; unsigned long long value; } nvmlFieldValue_t;
+typedef struct { unsigned version, id, isP2pSupported, sliceCount, instanceCount, multiprocessorCount,
+                 copyEngineCount, decoderCount, encoderCount, jpegCount, ofaCount;
+                 unsigned long long memorySizeMB; char name[96]; } nvmlGpuInstanceProfileInfo_v2_t;
+typedef struct { unsigned version, id, sliceCount, instanceCount, multiprocessorCount,
+                 copyEngineCount, decoderCount, encoderCount, jpegCount, ofaCount;
+                 unsigned long long memorySizeMB; char name[96]; unsigned capabilities;
+               } nvmlGpuInstanceProfileInfo_v3_t;
+int nvmlDeviceGetGpuInstanceProfileInfoV(nvmlDevice_t, unsigned, void *);
 int nvmlInit_v2(void);
 int nvmlShutdown(void);
 int nvmlDeviceGetHandleByIndex_v2(unsigned, nvmlDevice_t *);
@@ -226,3 +234,21 @@ def test_a_dgx_has_no_units_and_no_excluded_gpus(gpus):
     assert lib.nvmlUnitGetCount(n) == SUCCESS and n[0] == 0
     n[0] = 5
     assert lib.nvmlGetExcludedDeviceCount(n) == SUCCESS and n[0] == 0
+
+
+def _struct_version(ctype, version):
+    return ffi.sizeof(ctype) | (version << 24)
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_gpu_instance_profile_info_v_fills_the_layout_of_the_callers_version(gpus, version):
+    node, handles = gpus
+    ctype = "nvmlGpuInstanceProfileInfo_v%d_t" % version
+    info = ffi.new(ctype + " *")
+    info.version = _struct_version(ctype, version)
+    assert lib.nvmlDeviceGetGpuInstanceProfileInfoV(handles[0], 0, info) == SUCCESS
+    want = node.board.mig_profiles[0]
+    assert (info.id, info.sliceCount, info.instanceCount, info.multiprocessorCount) == (
+        want.profile_id, want.slice_count, want.instance_count, want.multiprocessor_count)
+    assert info.memorySizeMB == want.memory_size_mb
+    assert ffi.string(info.name).decode() == want.name
