@@ -19,6 +19,7 @@ import hashlib
 from dataclasses import dataclass, field, fields, replace, asdict
 
 MIN_GPU_COUNT = 1
+CLOUD_SLOTS_PER_BUS = 24
 MAX_GPU_COUNT = 128
 MIB = 1024 * 1024
 
@@ -126,7 +127,9 @@ class Gpu:
 
     @property
     def pci_bus_id_legacy(self):
-        """NVML busIdLegacy and the sysfs / /proc form: 4-digit domain, lower-case hex."""
+        """4-digit domain, lower-case hex: the sysfs and /proc/driver/nvidia/gpus form.
+
+        NVML's busIdLegacy has the same digits in upper case."""
         return "%04x:%02x:%02x.%x" % (self.pci_domain, self.pci_bus, self.pci_device, self.pci_function)
 
     def to_dict(self):
@@ -332,7 +335,7 @@ PROFILES = {
         Profile("dgxh200", "NVIDIA DGX H200", H200_SXM5_141GB, 8, _DGX_H100_BUSES, 0, 4, "550.54.15", 12040),
         Profile("dgxb200", "NVIDIA DGX B200", B200_SXM6_180GB, 8, _DGX_B200_BUSES, 0, 4, "570.124.06", 12080),
         Profile("l40s", "L40S PCIe server", L40S_48GB, 4, _PCIE_SERVER_BUSES, 0, 2, "550.54.15", 12040),
-        Profile("t4", "T4 cloud instance", T4_16GB, 1, (0x00,), 4, 1, "535.261.03", 12020),
+        Profile("t4", "T4 cloud instance", T4_16GB, 1, (0x00,), 0x1E, 1, "535.261.03", 12020),
     )
 }
 PROFILE_NAMES = tuple(sorted(PROFILES))
@@ -367,11 +370,12 @@ def pci_location(profile, index):
     chassis layout in the next PCI domains, as a multi-segment host numbers them.
     """
     layout = profile.bus_layout
-    domain, slot = divmod(index, len(layout))
     if len(layout) == 1:
-        # One-slot layouts (cloud VMs) place further GPUs on consecutive device numbers.
-        domain, slot = divmod(index, 32 - profile.pci_device)
-        return domain, layout[0], profile.pci_device + slot, 0
+        # One-bus layouts (cloud VMs, e.g. AWS g4dn: 00:1E.0, then 1D, 1C…) fill device slots
+        # downwards from the top, clear of the low slots where a VM's own virtio devices sit.
+        domain, slot = divmod(index, CLOUD_SLOTS_PER_BUS)
+        return domain, layout[0], profile.pci_device - slot, 0
+    domain, slot = divmod(index, len(layout))
     return domain, layout[slot], profile.pci_device, 0
 
 

@@ -118,3 +118,11 @@ def test_default_node_id_prefers_machine_id(tmp_path):
     mid.write_text("abc123\n")
     assert P.default_node_id(str(mid)) == "abc123"
     assert P.default_node_id(str(tmp_path / "missing"), hostname="h1") == "h1"
+
+
+def test_t4_sits_where_a_cloud_vm_puts_it_clear_of_the_low_virtio_slots():
+    gpus = P.build_node("t4", gpu_count=26, node_id="n").gpus
+    assert gpus[0].pci_bus_id == "00000000:00:1E.0"
+    assert gpus[1].pci_bus_id == "00000000:00:1D.0"
+    assert min(g.pci_device for g in gpus) >= 0x07
+    assert len({g.pci_bus_id for g in gpus}) == 26
