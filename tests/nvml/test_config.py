@@ -104,7 +104,7 @@ BAD_CONFIGS = {
                  "mig_capable = yes", "expected 0 or 1"),
     "bad visibility": (replace_line(GOOD, "visibility = all", "visibility = some"),
                        "visibility = some", "expected devnodes or all"),
-    "bad bus id": (replace_line(GOOD, "pci_bus_id = 00000000:00:04.0", "pci_bus_id = 0:0:zz"),
+    "bad bus id": (replace_line(GOOD, "pci_bus_id = 00000000:00:1E.0", "pci_bus_id = 0:0:zz"),
                    "pci_bus_id = 0:0:zz", "expected a PCI bus id"),
     "missing board key": (replace_line(GOOD, "num_fans = 0\n", ""), "[gpu]",
                           "[board] is missing the required key num_fans"),
