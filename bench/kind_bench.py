@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Timings of playbooks/kind.yml on three kind-like nodes (one control plane, two workers), printed as a table.
 
 Each round starts three fresh node containers from gpumock/kind-node (images/kind-node/nodes.sh),
@@ -10,7 +9,7 @@ then times:
 Wall times of whole `ansible-playbook` runs, as a user sees them: numbers to compare, never
 asserted on. Needs the Docker engine and the node image (`make bench-kind` sees to both).
 
-Usage: bench/kind_bench.py [--cluster gpumock-kbench] [--rounds 1] [--profile dgxh100] [--keep]
+Usage: python bench/kind_bench.py [--cluster gpumock-kbench] [--rounds 1] [--profile dgxh100] [--keep]
 """
 import argparse
 import os
@@ -28,7 +27,7 @@ RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s
 
 def run(argv, **kwargs):
     start = time.monotonic()
-    done = subprocess.run(argv, capture_output=True, text=True, **kwargs)
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)
     return time.monotonic() - start, done
 
 
@@ -40,10 +39,10 @@ def playbook(cluster, profile, *extra):
                          "-e", "gpu_mock_profile=" + profile, *extra], env=env, cwd=ROOT)
     recap = {m.group(1): (int(m.group(3)), int(m.group(4)) + int(m.group(5))) for m in RECAP.finditer(done.stdout)}
     nodes = {host: v for host, v in recap.items() if host != "localhost"}
-    if done.returncode != 0 or len(nodes) != 3 or any(bad for _, bad in nodes.values()):
+    if done.returncode != 0 or len(nodes) != 3 or any(failures for _changed, failures in nodes.values()):
         sys.stderr.write(done.stdout[-4000:] + done.stderr[-2000:])
         raise SystemExit("kind_bench: ansible-playbook %s failed (rc %d)" % (" ".join(extra), done.returncode))
-    return seconds, sum(changed for changed, _ in nodes.values())
+    return seconds, sum(changed for changed, _failures in nodes.values())
 
 
 def nodes(action, cluster):

@@ -86,9 +86,9 @@ case $cmd in
     while read -r name _; do wait_running "$name"; done < <(node_names "$cluster" "$workers")
     ;;
   delete)
-    ids=$(docker ps -aq --filter "label=io.x-k8s.kind.cluster=$cluster")
+    mapfile -t ids < <(docker ps -aq --filter "label=io.x-k8s.kind.cluster=$cluster")
     # -v: the anonymous /var volumes go with their nodes.
-    [ -z "$ids" ] || docker rm -fv $ids >/dev/null
+    [ ${#ids[@]} -eq 0 ] || docker rm -fv "${ids[@]}" >/dev/null
     ;;
   list)
     docker ps -a --filter "label=io.x-k8s.kind.cluster=$cluster" \

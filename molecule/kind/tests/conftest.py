@@ -100,7 +100,7 @@ def proc_uuids(host):
     listing = host.check_output("cat %s/proc/driver/nvidia/gpus/*/information", DRIVER_ROOT)
     minor = uuid = None
     for line in listing.splitlines():
-        key, _, value = line.partition(":")
+        key, _sep, value = line.partition(":")
         if key.strip() == "GPU UUID":
             uuid = value.strip()
         elif key.strip() == "Device Minor":

@@ -79,7 +79,7 @@ def test_nvml_in_the_pod_shows_exactly_gpu_1_of_this_node(host):
     gpu1 = expected_node(node_name(host)).gpus[1]
     assert view["exit_code"] == 0, view["stderr"]
     assert view["count"] == "1"
-    assert [(minor, uuid) for _, minor, uuid, _ in view["gpus"]] == [(1, gpu1.uuid)]
+    assert [(minor, uuid) for _index, minor, uuid, _name in view["gpus"]] == [(1, gpu1.uuid)]
     assert view["gpus"][0][3] == gpu1.board.name
 
 
