@@ -89,7 +89,13 @@ def converge(workdir, play, hosts, extra_vars=None, forks=5):
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     seconds = time.monotonic() - start
     if done.returncode != 0:
-        sys.stderr.write(done.stdout[-4000:] + done.stderr[-2000:])
+        sys.stderr.write(done.stderr[-2000:])
+        for play in json.loads(done.stdout).get("plays", []):
+            for task in play["tasks"]:
+                for host, result in task["hosts"].items():
+                    failed = [r for r in result.get("results", [result]) if r.get("failed")]
+                    for item in failed[:3]:
+                        sys.stderr.write("%s: %s: %s\n" % (host, task["task"]["name"], item.get("msg")))
         raise SystemExit("ansible-playbook failed (rc %d)" % done.returncode)
     stats = json.loads(done.stdout)["stats"]
     return seconds, sum(s["changed"] for s in stats.values())
@@ -98,7 +104,8 @@ def converge(workdir, play, hosts, extra_vars=None, forks=5):
 def baseline_vars(workdir, node):
     """Lists for baseline_role, read from a node the real role provisioned; files copied locally."""
     listing = sh("docker", "exec", node, "find", *MADE_PATHS, "-printf", r"%y\t%m\t%p\t%l\n").stdout
-    directories, files, links = [], [], []
+    # /etc/cdi does not exist on a fresh node: the baseline makes it like the role's module does.
+    directories, files, links = [{"path": "/etc/cdi", "mode": "0755"}], [], []
     local = os.path.join(workdir, "files")
     for line in listing.splitlines():
         kind, mode, path, target = line.split("\t")

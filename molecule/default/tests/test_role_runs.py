@@ -37,7 +37,7 @@ def test_bad_variables_fail_before_the_node_changes(host, extra, message):
     try:
         done, recap = run_converge("-e", extra, limit=name)
         assert done.returncode != 0
-        assert message in done.stdout
+        assert message in done.stdout + done.stderr  # molecule sets display_failed_stderr
         assert recap[name]["changed"] == 0
         assert not host.file("/dev/nvidia2").exists
     finally:

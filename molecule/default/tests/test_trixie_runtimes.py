@@ -84,10 +84,39 @@ def test_containerd_config_that_is_not_toml_fails_before_the_node_changes(host):
     try:
         done, recap = run_converge(limit=name)
         assert done.returncode != 0
-        assert "/etc/containerd/config.toml is not valid TOML" in done.stdout
+        assert "/etc/containerd/config.toml is not valid TOML" in done.stdout + done.stderr
         assert recap[name]["changed"] == 0
         assert not host.file("/dev/nvidia2").exists
         assert host.file("/etc/containerd/config.toml").content_string == "version = 2\n[plugins\n"
     finally:
         host.run("mv /root/config.toml.good /etc/containerd/config.toml")
         host.run("mknod -m 0666 /dev/nvidia2 c 195 2")
+
+
+REFUSE_CDI_DROP_IN = "/etc/systemd/system/containerd.service.d/refuse-cdi.conf"
+
+
+def test_containerd_that_does_not_come_back_gets_its_previous_config(host):
+    name = host.backend.get_hostname()
+    with_cdi = host.file("/etc/containerd/config.toml").content_string
+    without_cdi, _, _ = containerd_config.disable_cdi(with_cdi)
+    # A containerd that will not start with CDI on: the role's restart fails and it must roll back.
+    host.run("mkdir -p %s" % REFUSE_CDI_DROP_IN.rsplit("/", 1)[0])
+    host.run("cat > %s <<'EOF'\n[Service]\n"
+             "ExecStartPre=/bin/sh -c '! grep -q \"enable_cdi = true\" /etc/containerd/config.toml'\nEOF"
+             % REFUSE_CDI_DROP_IN)
+    host.run("cat > /etc/containerd/config.toml <<'EOF'\n%sEOF" % without_cdi)
+    host.run("systemctl daemon-reload && systemctl restart containerd")
+    try:
+        assert host.service("containerd").is_running
+        done, recap = run_converge("-e", "gpu_mock_containerd_ready_timeout=3", limit=name)
+        assert done.returncode != 0
+        assert "so the previous config was put back" in done.stdout + done.stderr
+        assert host.file("/etc/containerd/config.toml").content_string == without_cdi
+        assert host.service("containerd").is_running
+        assert host.run("ctr version").rc == 0
+        assert not host.run("ls /etc/containerd/config.toml.*~").stdout  # no backup left behind
+    finally:
+        host.run("rm -f %s && systemctl daemon-reload" % REFUSE_CDI_DROP_IN)
+        host.run("cat > /etc/containerd/config.toml <<'EOF'\n%sEOF" % with_cdi)
+        host.run("systemctl restart containerd")
