@@ -53,6 +53,16 @@ def two_runs(tmp_path_factory):
     return tmp, first, labels_after_first, second
 
 
+@pytest.fixture(scope="module")
+def check_run(two_runs):
+    """A --check --diff run after the two real ones."""
+    tmp = two_runs[0]
+    calls_before = len((tmp / "kubectl" / "calls").read_text().splitlines())
+    done, recap = playbook("kind.yml", tmp, CLUSTER, "-e", "gpumock_kind_device_plugin=true", "--check", "--diff")
+    calls = (tmp / "kubectl" / "calls").read_text().splitlines()[calls_before:]
+    return done, recap, calls
+
+
 def test_both_runs_succeed(two_runs):
     first, second = two_runs[1], two_runs[3]
     assert first[0].returncode == 0, first[0].stdout[-3000:]
@@ -130,3 +140,16 @@ def test_bad_worker_count_stops_before_anything_runs(tmp_path):
     assert done.returncode != 0
     assert 'gpumock_kind_workers must be a whole number from 0 to 32, got \\"many\\".' in done.stdout
     assert not (tmp_path / "kind.log").exists()
+
+
+def test_check_mode_on_a_converged_cluster_reports_no_change(check_run):
+    done, recap, _calls = check_run
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert set(recap) == {"localhost", *NODE_NAMES}
+    assert sum(recap.values()) == 0
+
+
+def test_check_mode_only_reads_from_kubernetes(check_run):
+    calls = check_run[2]
+    assert calls
+    assert all(call.split()[2] == "get" for call in calls)
