@@ -75,9 +75,10 @@ def main():
         if not (args.keep and round_no == args.rounds - 1):
             nodes("delete", args.cluster)
 
-    cpus = os.cpu_count()
-    print("playbooks/kind.yml on 3 kind-like nodes (profile %s, 8 GPUs each), %d round(s), %d CPUs"
-          % (args.profile, args.rounds, cpus))
+    # Other work on the machine stretches every step (each task is several docker execs per node),
+    # so the load is printed with the numbers.
+    print("playbooks/kind.yml on 3 kind-like nodes (profile %s, 8 GPUs each), %d round(s), %d CPUs, "
+          "load average %.1f at the end" % (args.profile, args.rounds, os.cpu_count(), os.getloadavg()[0]))
     print("| step | median s | min s | max s | tasks changed (all nodes) |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for label, values in rows.items():
