@@ -3,7 +3,7 @@ KIND_CLUSTER_BENCH := gpumock-kbench
 # Only this scenario's file: molecule otherwise loads (and schema-checks) every scenario.
 KIND_MOLECULE := MOLECULE_GLOB=molecule/kind/molecule.yml molecule
 
-.PHONY: kind-node-image cri-probe test-kind kind-converge kind-verify kind-destroy bench-kind
+.PHONY: kind-node-image cri-probe test-cri-probe test-kind kind-converge kind-verify kind-destroy bench-kind
 
 kind-node-image: image-tiny-nvml-probe ## kind-like node image (trixie, systemd, containerd 1.7) and the pause image (cached)
 	bash images/kind-node/build.sh
@@ -11,7 +11,10 @@ kind-node-image: image-tiny-nvml-probe ## kind-like node image (trixie, systemd,
 cri-probe: ## the CRI v1 client molecule/kind runs pods with (.build/kind/cri-probe, cached)
 	bash scripts/deps/install.d/kind.sh
 
-test-kind: kind-node-image cri-probe conformance-tools collection-link ## molecule/kind: playbooks/kind.yml on 3 kind-like nodes, idempotence, CDI through CRI
+test-cri-probe: ## the CRI client's Go unit tests (then builds it)
+	bash scripts/deps/install.d/kind.sh test
+
+test-kind: kind-node-image test-cri-probe conformance-tools collection-link ## molecule/kind: playbooks/kind.yml on 3 kind-like nodes, idempotence, CDI through CRI
 	$(KIND_MOLECULE) test -s kind
 
 # For iterating: keep the nodes between runs.

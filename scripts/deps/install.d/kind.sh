@@ -27,11 +27,16 @@ if [ -z "$GO" ]; then
   exit 1
 fi
 
+export CGO_ENABLED=0 GOFLAGS="-buildvcs=false -trimpath -mod=readonly"
+if [ "${1:-}" = test ]; then
+  (cd "$SRC" && "$GO" test ./...)
+fi
+
 want=$(cd "$SRC" && cat go.mod go.sum ./*.go | sha256sum | cut -d' ' -f1)
 if [ -x "$OUT/cri-probe" ] && [ "$(cat "$OUT/cri-probe.stamp" 2>/dev/null)" = "$want" ]; then
   exit 0
 fi
 echo "kind: building cri-probe"
-(cd "$SRC" && CGO_ENABLED=0 GOFLAGS="-buildvcs=false -trimpath" "$GO" build -mod=readonly -ldflags='-s -w' -o "$OUT/cri-probe.tmp" .)
+(cd "$SRC" && "$GO" build -ldflags='-s -w' -o "$OUT/cri-probe.tmp" .)
 mv "$OUT/cri-probe.tmp" "$OUT/cri-probe"
 echo "$want" > "$OUT/cri-probe.stamp"
