@@ -78,7 +78,12 @@ def test_nvml_in_the_pod_shows_exactly_gpu_1_of_this_node(host):
     view = nvml_view(pod_with_gpu_1(host))
     gpu1 = expected_node(node_name(host)).gpus[1]
     assert view["exit_code"] == 0, view["stderr"]
-    assert view["count"] == "1"
+    # The mock NVML reads the node's GPUs from its config; a container that has the library but
+    # not the config falls back to the built-in default machine.
+    assert view["count"] == "1", (
+        "NVML in the pod sees %s GPUs (%s): is the node's NVML config (<driver root>/etc/nvidia-mock/nvml.conf) "
+        "mounted into the container at /etc/nvidia-mock/nvml.conf by the CDI spec?" % (
+            view["count"], ", ".join(sorted(set(g[3] for g in view["gpus"])))))
     assert [(minor, uuid) for _index, minor, uuid, _name in view["gpus"]] == [(1, gpu1.uuid)]
     assert view["gpus"][0][3] == gpu1.board.name
 
