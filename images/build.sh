@@ -4,7 +4,8 @@
 #   gpumock/bookworm-systemd   Debian 12, systemd as PID 1, NO python3 — its .debs are preseeded in
 #                              the apt cache, so the role's python bootstrap works offline
 #   gpumock/trixie-systemd     Debian 13, systemd, python3, containerd 1.7 + runc, podman + crun,
-#                              and the podman config a node container needs
+#                              the podman config a node container needs, and gcc + make (the
+#                              role's gpu_mock_nvml_build: target builds the NVML on the node)
 #   gpumock/tiny-nvml-probe    busybox, the glibc loader and libc, and /usr/bin/nvml-probe: the inner
 #                              image for CDI tests; NVML itself comes from the node through CDI
 #
@@ -20,7 +21,7 @@ mkdir -p "$WORK"
 
 # Packages every systemd node image gets. python3 is not in the list: bookworm must start without it.
 BASE_PACKAGES=systemd,systemd-sysv,dbus,iproute2,procps,kmod
-TRIXIE_PACKAGES=python3,containerd,runc,podman,crun,conmon,fuse-overlayfs,netavark
+TRIXIE_PACKAGES=python3,containerd,runc,podman,crun,conmon,fuse-overlayfs,netavark,gcc,libc6-dev,make
 
 inputs_hash() {
   # The image's build inputs: this script, the files copied into it, the probe source.
