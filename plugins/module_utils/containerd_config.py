@@ -189,7 +189,7 @@ class _Scanner:
             i = self.skip_ws_comment_newlines(i)
             if self.text[i] == "]":
                 return i + 1
-            i, _ = self.value(i, path)
+            i = self.value(i, path)[0]
             i = self.skip_ws_comment_newlines(i)
             if self.text[i] == ",":
                 i += 1
@@ -244,8 +244,7 @@ def _walk_entries(entries):
     for entry in entries:
         yield entry
         if entry.inline is not None:
-            for nested in _walk_entries(entry.inline.entries):
-                yield nested
+            yield from _walk_entries(entry.inline.entries)
 
 
 # ------------------------------------------------------------------------------------------------

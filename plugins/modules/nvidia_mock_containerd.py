@@ -29,7 +29,7 @@ description:
   - The module does not restart containerd; it reports C(changed) so that a handler can.
   - Needs Python 3.11 or later on the target (C(tomllib)).
 author:
-  - gpumock.nvidia contributors
+  - gpumock maintainers (@gpumock)
 options:
   path:
     description: containerd's config file.
@@ -148,7 +148,7 @@ def detect_new_file_version(module):
     binary = module.get_bin_path("containerd")
     if binary is None:
         return 2
-    rc, out, _ = module.run_command([binary, "--version"])
+    rc, out, dummy = module.run_command([binary, "--version"])
     match = re.search(r"\bv?(\d+)\.(\d+)", out) if rc == 0 else None
     return 3 if match and int(match.group(1)) >= 2 else 2
 
