@@ -66,7 +66,11 @@ def test_nvml_in_a_podman_container_given_gpu_0_sees_only_gpu_0(host, expected, 
     cmd = podman_run(host, podman_image, "nvidia.com/gpu=0", "nvml-probe")
     assert cmd.rc == 0, cmd.stdout + cmd.stderr
     seen = parse_probe(cmd.stdout)
-    assert seen["count"] == 1
+    # The mock NVML learns the node's GPUs from its config; a container given the library but not
+    # the config falls back to the library's built-in default machine.
+    assert seen["count"] == 1, (
+        "NVML in the container sees %d GPUs: does the CDI spec mount <driver root>/etc/nvidia-mock/nvml.conf "
+        "at /etc/nvidia-mock/nvml.conf?" % seen["count"])
     assert seen["gpus"][0][2] == expected.gpus[0].uuid
 
 
