@@ -4,6 +4,7 @@
  * they test g_live, which is published after the table is complete.
  */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mock.h"
@@ -78,11 +79,19 @@ static void fill_pci(nvmlPciInfo_t *pci, const char *bus_id, const struct mock_b
     format_bus_id(pci->busIdLegacy, 4, domain & 0xffff, bus, device, function);
 }
 
+/* A container sees its nodes under /dev whatever the host's dev root was: the CDI spec says so
+ * through MOCK_NVML_DEV_ROOT, which wins over the config. */
+static const char *visible_dev_root(void)
+{
+    const char *env = getenv("MOCK_NVML_DEV_ROOT");
+    return (env != NULL && env[0] != '\0') ? env : g_config.system.dev_root;
+}
+
 static void build_devices(void)
 {
     unsigned char present[MOCK_MAX_GPUS];
     if (!g_config.system.visibility_all)
-        mock_visible_minors(g_config.system.dev_root, present);
+        mock_visible_minors(visible_dev_root(), present);
     unsigned count = 0;
     unsigned numa_count = 0;
     for (unsigned i = 0; i < g_config.gpu_count; i++) {

@@ -35,6 +35,8 @@ NAME_STRATEGIES = ("index", "uuid", "type-index")
 DEFAULT_KIND = "nvidia.com/gpu"
 HOOK_NAMES = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 MOUNT_OPTIONS = ("ro", "nosuid", "nodev", "rbind", "rprivate")
+# Read by the mock NVML at init: where the container's GPU device nodes are (see docs/nvml-config.md).
+NVML_DEV_ROOT_ENV = "MOCK_NVML_DEV_ROOT"
 ANNOTATIONS_MAX_BYTES = 256 * 1024
 
 # Fields a strict loader knows, per object (the CDI Go structs, all versions up to 1.1.0).
@@ -299,15 +301,22 @@ def build_spec(node, driver_version, kind=DEFAULT_KIND, strategies=("index", "uu
 
     control_order = ("nvidia-modeset", "nvidia-uvm-tools", "nvidia-uvm", "nvidiactl")
     by_name = dict((n.name, n) for n in nodes)
+    env = ["NVIDIA_CTK_LIBCUDA_DIR=/" + driver_tree.LIB_DIR, "NVIDIA_VISIBLE_DEVICES=void"]
+    if os.path.normpath(dev_root) != "/dev":
+        # The node's config names the host's dev root; in a container the nodes are under /dev.
+        env.append("%s=/dev" % NVML_DEV_ROOT_ENV)
     common = {
-        "env": ["NVIDIA_CTK_LIBCUDA_DIR=/" + driver_tree.LIB_DIR, "NVIDIA_VISIBLE_DEVICES=void"],
+        "env": env,
         "deviceNodes": [_device_node(by_name[name], dev_root) for name in control_order],
     }
     if hook_path:
         common["hooks"] = _hooks(hook_path, driver_version)
-    common["mounts"] = [{"hostPath": _join(driver_root, f.path), "containerPath": "/" + f.path,
+    # The mock NVML finds its config relative to itself (lib dir/../../../etc/nvidia-mock), so
+    # the config travels with the library; nvidia-ctk has no such file to mount.
+    mounted = [f.path for f in driver_tree.driver_files(driver_version)] + [driver_tree.NVML_CONFIG]
+    common["mounts"] = [{"hostPath": _join(driver_root, path), "containerPath": "/" + path,
                          "options": list(MOUNT_OPTIONS)}
-                        for f in driver_tree.driver_files(driver_version)]
+                        for path in mounted]
     spec = {"cdiVersion": EARLIEST_VERSION, "kind": kind, "devices": device_list, "containerEdits": common}
     spec["cdiVersion"] = minimum_version(spec)
     return validate(spec)

@@ -91,3 +91,20 @@ def test_real_character_devices_count_like_files(use_config, pynvml, dev_root):
     pynvml.nvmlInit()
     h = pynvml.nvmlDeviceGetHandleByIndex(0)
     assert (pynvml.nvmlDeviceGetCount(), pynvml.nvmlDeviceGetMinorNumber(h)) == (1, 7)
+
+
+def test_mock_nvml_dev_root_env_overrides_the_configs_dev_root(use_config, pynvml, dev_root, tmp_path,
+                                                               monkeypatch):
+    # As in a container given GPU 3 through CDI: the config names the host's dev root, the
+    # container's nodes are elsewhere and the spec's env says where.
+    node = build_node("dgxa100")
+    give(dev_root, 0, 1, 2, 3)
+    container_dev = tmp_path / "container-dev"
+    container_dev.mkdir()
+    (container_dev / "nvidia3").touch()
+    monkeypatch.setenv("MOCK_NVML_DEV_ROOT", str(container_dev))
+    use_config(node, visibility="devnodes", dev_root=str(dev_root))
+    pynvml.nvmlInit()
+    assert pynvml.nvmlDeviceGetCount() == 1
+    handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+    assert pynvml.nvmlDeviceGetUUID(handle) == node.gpus[3].uuid

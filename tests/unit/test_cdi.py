@@ -74,11 +74,28 @@ def test_env_sets_visible_devices_void():
     assert "NVIDIA_VISIBLE_DEVICES=void" in spec_for()["containerEdits"]["env"]
 
 
-def test_mounts_are_exactly_the_driver_trees_files_read_only():
+def test_nvml_config_is_mounted_where_the_mounted_library_looks_for_it():
+    mounts = {m["containerPath"]: m["hostPath"] for m in spec_for()["containerEdits"]["mounts"]}
+    library_dir = "/usr/lib/x86_64-linux-gnu"
+    config = os.path.normpath(os.path.join(library_dir, "../../../etc/nvidia-mock/nvml.conf"))
+    assert mounts[config] == DRIVER_ROOT + config
+
+
+def test_a_custom_dev_root_tells_nvml_in_the_container_to_look_in_dev():
+    env = spec_for(dev_root="/srv/node/dev")["containerEdits"]["env"]
+    assert "MOCK_NVML_DEV_ROOT=/dev" in env
+
+
+def test_the_default_dev_root_adds_no_nvml_dev_root_override():
+    assert not any(e.startswith("MOCK_NVML_DEV_ROOT=") for e in spec_for()["containerEdits"]["env"])
+
+
+def test_mounts_are_exactly_the_driver_trees_files_and_nvml_config_read_only():
     n = node()
     mounts = spec_for(n)["containerEdits"]["mounts"]
     files = driver_tree.driver_files(n.driver_version)
-    assert [m["containerPath"] for m in mounts] == ["/" + f.path for f in files]
+    assert [m["containerPath"] for m in mounts] == ["/" + f.path for f in files] + [
+        "/etc/nvidia-mock/nvml.conf"]
     assert all(m["hostPath"] == DRIVER_ROOT + m["containerPath"] for m in mounts)
     assert all(m["options"] == ["ro", "nosuid", "nodev", "rbind", "rprivate"] for m in mounts)
 
