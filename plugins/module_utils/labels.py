@@ -88,7 +88,9 @@ def node_labels(node, mig_strategy="single"):
         "gpu.present": "true",
         "gpu.count": str(len(node.gpus)),
         "gpu.product": sanitize_product(board.name),
-        "gpu.replicas": "1",
+        # GFD counts no shareable replicas on GPUs in MIG mode (strategy none): they have no
+        # full-GPU resource to hand out.
+        "gpu.replicas": "0" if any(gpu.mig_enabled for gpu in node.gpus) else "1",
         "gpu.sharing-strategy": "none",
         "gpu.family": arch_family(board.cc_major, board.cc_minor),
         "gpu.compute.major": str(board.cc_major),

@@ -99,3 +99,8 @@ def test_feature_file_round_trips():
 
 def test_node_is_not_a_vgpu_guest():
     assert labels.node_labels(node())["nvidia.com/vgpu.present"] == "false"
+
+
+def test_gpus_in_mig_mode_offer_no_replicas_as_gfd_reports():
+    assert labels.node_labels(node(mig_enabled=True), mig_strategy="none")["nvidia.com/gpu.replicas"] == "0"
+    assert labels.node_labels(node(), mig_strategy="none")["nvidia.com/gpu.replicas"] == "1"
