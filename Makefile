@@ -36,3 +36,6 @@ test: deps ## everything CI runs (installs what it needs, starts the Docker engi
 	[ -z "$$failed" ] || echo "failed suites:$$failed"; \
 	echo "suites: $$passed passed, $$nfail failed"; \
 	[ -z "$$failed" ]
+
+.PHONY: bench
+bench: bench-modules bench-nvml bench-converge bench-kind ## every benchmark table (not part of make test)
