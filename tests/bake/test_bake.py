@@ -39,9 +39,8 @@ for capability in ("DAC_READ_SEARCH LINUX_IMMUTABLE NET_BROADCAST NET_ADMIN IPC_
     NODE_FLAGS += ["--cap-add", capability]
 
 
-def run(*command, **kwargs):
-    kwargs.setdefault("check", True)
-    return subprocess.run(list(command), capture_output=True, text=True, **kwargs)
+def run(*command, check=True, **kwargs):
+    return subprocess.run(list(command), capture_output=True, text=True, check=check, **kwargs)
 
 
 def playbook(rootfs, *extra):
@@ -82,7 +81,7 @@ def baked(tmp_path_factory):
     try:
         run("docker", "run", "-d", "--name", container, *NODE_FLAGS, image)
         # Right after `docker run` systemd may not answer yet ("offline"): ask until it has booted.
-        for _ in range(120):
+        for _attempt in range(120):
             state = run("docker", "exec", container, "systemctl", "is-system-running", "--wait",
                         check=False).stdout.strip()
             if state in ("running", "degraded"):
@@ -109,7 +108,7 @@ def probe(baked, tmp_path_factory):
 
 
 def test_baking_changes_the_rootfs_and_a_second_bake_changes_nothing(baked):
-    first, second, _, _ = baked
+    first, second, _container, _state = baked
     assert first > 0
     assert second == 0
 

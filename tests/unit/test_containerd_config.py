@@ -95,7 +95,7 @@ def test_debian_v2_config_gets_cdi_keys_in_the_grpc_v1_cri_section():
 
 
 def test_debian_v2_edit_only_adds_two_lines_under_the_section_header():
-    text, _, _ = C.enable_cdi(DEBIAN_V2)
+    text, _version, _section = C.enable_cdi(DEBIAN_V2)
     lines = text.splitlines()
     header = lines.index('  [plugins."io.containerd.grpc.v1.cri"]')
     assert changed_lines(DEBIAN_V2, text) == [
@@ -113,7 +113,7 @@ def test_version_3_config_uses_the_cri_v1_runtime_section():
 
 
 def test_kind_config_keeps_its_entrypoint_managed_lines_verbatim():
-    text, _, _ = C.enable_cdi(KIND_V2)
+    text, _version, _section = C.enable_cdi(KIND_V2)
     for line in ('  snapshotter = "overlayfs"', '  restrict_oom_score_adj = false'):
         assert line in text.splitlines()
     assert changed_lines(KIND_V2, text) == [
@@ -122,7 +122,7 @@ def test_kind_config_keeps_its_entrypoint_managed_lines_verbatim():
 
 def test_every_other_setting_is_preserved():
     for original in (DEBIAN_V2, KIND_V2, V3_CONFIG):
-        text, _, section = C.enable_cdi(original)
+        text, _version, section = C.enable_cdi(original)
         after, before = parsed(text), parsed(original)
         for key in ("enable_cdi", "cdi_spec_dirs"):
             after[section[0]][section[1]].pop(key)
@@ -133,7 +133,7 @@ def test_every_other_setting_is_preserved():
 def test_existing_false_value_is_replaced_in_place():
     original = DEBIAN_V2.replace('    [plugins."io.containerd.grpc.v1.cri".cni]',
                                  '    enable_cdi = false # off for now\n    [plugins."io.containerd.grpc.v1.cri".cni]')
-    text, _, _ = C.enable_cdi(original)
+    text, _version, _section = C.enable_cdi(original)
     assert '    enable_cdi = true # off for now' in text.splitlines()
     assert text.count("enable_cdi") == 1
 
@@ -141,20 +141,20 @@ def test_existing_false_value_is_replaced_in_place():
 def test_multi_line_spec_dirs_array_is_replaced_whole():
     original = ('version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  cdi_spec_dirs = [\n'
                 '    "/opt/cdi",  # local\n  ]\n  enable_cdi = true\n  sandbox_image = "p:1"\n')
-    text, _, _ = C.enable_cdi(original)
+    text, _version, _section = C.enable_cdi(original)
     assert cri(text) == {"cdi_spec_dirs": DIRS, "enable_cdi": True, "sandbox_image": "p:1"}
     assert "/opt/cdi" not in text
 
 
 def test_already_enabled_config_is_returned_byte_for_byte():
-    once, _, _ = C.enable_cdi(KIND_V2)
-    twice, _, _ = C.enable_cdi(once)
+    once, _version, _section = C.enable_cdi(KIND_V2)
+    twice, _version, _section = C.enable_cdi(once)
     assert twice == once
 
 
 def test_dotted_keys_under_plugins_table_get_a_dotted_key_next_to_them():
     original = 'version = 2\n[plugins]\n  "io.containerd.grpc.v1.cri".sandbox_image = "p:1"\n[other]\nx = 1\n'
-    text, _, _ = C.enable_cdi(original)
+    text, _version, _section = C.enable_cdi(original)
     assert cri(text) == {"sandbox_image": "p:1", "enable_cdi": True, "cdi_spec_dirs": DIRS}
     assert '  "io.containerd.grpc.v1.cri".enable_cdi = true' in text.splitlines()
     assert parsed(text)["other"] == {"x": 1}
@@ -162,41 +162,41 @@ def test_dotted_keys_under_plugins_table_get_a_dotted_key_next_to_them():
 
 def test_root_level_dotted_keys_are_extended_at_the_root():
     original = 'version = 2\nplugins."io.containerd.grpc.v1.cri".enable_cdi = false\n[x]\ny = 2\n'
-    text, _, _ = C.enable_cdi(original)
+    text, _version, _section = C.enable_cdi(original)
     assert cri(text) == {"enable_cdi": True, "cdi_spec_dirs": DIRS}
     assert parsed(text)["x"] == {"y": 2}
 
 
 def test_inline_table_section_gets_the_keys_inside_its_braces():
     original = 'version = 2\n[plugins]\n"io.containerd.grpc.v1.cri" = { sandbox_image = "p:1" }\n'
-    text, _, _ = C.enable_cdi(original)
+    text, _version, _section = C.enable_cdi(original)
     assert cri(text) == {"sandbox_image": "p:1", "enable_cdi": True, "cdi_spec_dirs": DIRS}
     assert len(text.splitlines()) == len(original.splitlines())
 
 
 def test_inline_table_of_an_ancestor_gets_a_dotted_key():
     original = 'version = 2\nplugins = { "io.containerd.internal.v1.opt" = { path = "/opt" } }\n'
-    text, _, _ = C.enable_cdi(original)
+    text, _version, _section = C.enable_cdi(original)
     assert cri(text) == {"enable_cdi": True, "cdi_spec_dirs": DIRS}
     assert parsed(text)["plugins"]["io.containerd.internal.v1.opt"] == {"path": "/opt"}
 
 
 def test_empty_inline_table_gets_the_keys():
     original = 'version = 2\n[plugins]\n"io.containerd.grpc.v1.cri" = {}\n'
-    text, _, _ = C.enable_cdi(original)
+    text, _version, _section = C.enable_cdi(original)
     assert cri(text) == {"enable_cdi": True, "cdi_spec_dirs": DIRS}
 
 
 def test_absent_section_is_appended_as_a_table():
     original = 'version = 2\n[plugins."io.containerd.internal.v1.opt"]\n  path = "/opt"'
-    text, _, _ = C.enable_cdi(original)
+    text, _version, _section = C.enable_cdi(original)
     assert cri(text) == {"enable_cdi": True, "cdi_spec_dirs": DIRS}
     assert parsed(text)["plugins"]["io.containerd.internal.v1.opt"] == {"path": "/opt"}
 
 
 def test_section_with_only_sub_tables_gets_its_header_before_them():
     original = 'version = 2\n[plugins."io.containerd.grpc.v1.cri".cni]\n  bin_dir = "/usr/lib/cni"\n'
-    text, _, _ = C.enable_cdi(original)
+    text, _version, _section = C.enable_cdi(original)
     lines = text.splitlines()
     assert lines.index('[plugins."io.containerd.grpc.v1.cri"]') < lines.index('[plugins."io.containerd.grpc.v1.cri".cni]')
     assert cri(text) == {"enable_cdi": True, "cdi_spec_dirs": DIRS, "cni": {"bin_dir": "/usr/lib/cni"}}
@@ -206,7 +206,7 @@ def test_odd_values_around_the_section_are_scanned_correctly():
     original = ('version = 2\nnote = """ [plugins."io.containerd.grpc.v1.cri"]\nenable_cdi = false """\n'
                 "raw = '''x]'''\nwhen = 1979-05-27 07:32:00\narr = [ [1, 2], {a = \"}\"}, ]\n"
                 '[plugins."io.containerd.grpc.v1.cri"]  # the CRI plugin\n  "enable_cdi" = false\n')
-    text, _, _ = C.enable_cdi(original)
+    text, _version, _section = C.enable_cdi(original)
     assert cri(text) == {"enable_cdi": True, "cdi_spec_dirs": DIRS}
     assert parsed(text)["note"] == parsed(original)["note"]
 
@@ -225,7 +225,7 @@ def test_absent_config_becomes_containerds_default_plus_cdi():
 
 
 def test_custom_spec_dirs_are_written():
-    text, _, _ = C.enable_cdi(DEBIAN_V2, cdi_spec_dirs=["/etc/cdi"])
+    text, _version, _section = C.enable_cdi(DEBIAN_V2, cdi_spec_dirs=["/etc/cdi"])
     assert cri(text)["cdi_spec_dirs"] == ["/etc/cdi"]
 
 
@@ -243,24 +243,24 @@ def test_unknown_config_version_is_refused():
 
 
 def test_disable_removes_exactly_the_keys_it_added():
-    enabled, _, _ = C.enable_cdi(KIND_V2)
-    disabled, _, _ = C.disable_cdi(enabled)
+    enabled, _version, _section = C.enable_cdi(KIND_V2)
+    disabled, _version, _section = C.disable_cdi(enabled)
     assert disabled == KIND_V2
 
 
 def test_disable_removes_keys_from_inline_tables():
     original = 'version = 2\n[plugins]\n"io.containerd.grpc.v1.cri" = { sandbox_image = "p:1" }\n'
-    enabled, _, _ = C.enable_cdi(original)
-    disabled, _, _ = C.disable_cdi(enabled)
+    enabled, _version, _section = C.enable_cdi(original)
+    disabled, _version, _section = C.disable_cdi(enabled)
     assert parsed(disabled) == parsed(original)
 
 
 def test_disable_deletes_a_file_the_module_created():
-    created, _, _ = C.enable_cdi(None, new_file_version=2)
+    created, _version, _section = C.enable_cdi(None, new_file_version=2)
     assert C.disable_cdi(created)[0] is None
 
 
 def test_disable_keeps_a_created_file_someone_else_added_to():
-    created, _, _ = C.enable_cdi(None, new_file_version=2)
-    text, _, _ = C.disable_cdi(created + '[plugins."io.containerd.internal.v1.opt"]\n  path = "/o"\n')
+    created, _version, _section = C.enable_cdi(None, new_file_version=2)
+    text, _version, _section = C.disable_cdi(created + '[plugins."io.containerd.internal.v1.opt"]\n  path = "/o"\n')
     assert parsed(text)["plugins"]["io.containerd.internal.v1.opt"] == {"path": "/o"}

@@ -23,7 +23,7 @@ def test_containerd_runs_with_cdi_enabled(host):
 
 def test_containerd_config_dump_differs_from_the_original_only_in_cdi(host):
     current = host.file("/etc/containerd/config.toml").content_string
-    original, _, _ = containerd_config.disable_cdi(current)
+    original, _version, _section = containerd_config.disable_cdi(current)
     host.run("cat > /tmp/config-without-cdi.toml <<'EOF'\n%sEOF" % original)
     # The dump names the file it read (`imports = [...]`): not a setting, left out.
     before = [line for line in host.check_output("containerd --config /tmp/config-without-cdi.toml config dump")
@@ -41,7 +41,7 @@ def podman_image(host, container):
     """The tiny probe image, loaded into the node's podman (the node has no registry either)."""
     save = subprocess.Popen(["docker", "save", TINY_IMAGE], stdout=subprocess.PIPE)
     load = subprocess.run(["docker", "exec", "-i", container, "podman", "load", "-q"], stdin=save.stdout,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     save.wait()
     assert load.returncode == 0, load.stderr
     return "localhost/" + TINY_IMAGE
@@ -103,7 +103,7 @@ REFUSE_CDI_DROP_IN = "/etc/systemd/system/containerd.service.d/refuse-cdi.conf"
 def test_containerd_that_does_not_come_back_gets_its_previous_config(host):
     name = host.backend.get_hostname()
     with_cdi = host.file("/etc/containerd/config.toml").content_string
-    without_cdi, _, _ = containerd_config.disable_cdi(with_cdi)
+    without_cdi, _version, _section = containerd_config.disable_cdi(with_cdi)
     # A containerd that will not start with CDI on: the role's restart fails and it must roll back.
     host.run("mkdir -p %s" % REFUSE_CDI_DROP_IN.rsplit("/", 1)[0])
     host.run("cat > %s <<'EOF'\n[Service]\n"

@@ -17,7 +17,7 @@ def target_build(host):
 
 
 def test_target_build_converges_and_installs_the_node_built_library(host, target_build):
-    name, (done, recap), _ = target_build
+    name, (done, recap), _second = target_build
     assert recap[name]["failed"] == 0, done.stdout[-3000:] + done.stderr[-2000:]
     built = host.run("ls /var/lib/nvidia-mock/stage/build-*/libnvidia-ml.so").stdout.split()
     assert len(built) == 1
@@ -26,7 +26,7 @@ def test_target_build_converges_and_installs_the_node_built_library(host, target
 
 
 def test_target_build_is_not_repeated_on_the_next_run(target_build):
-    name, _, (done, recap) = target_build
+    name, _first, (done, recap) = target_build
     assert recap[name]["changed"] == 0, done.stdout[-3000:]
 
 
