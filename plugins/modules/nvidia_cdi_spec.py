@@ -16,7 +16,8 @@ description:
   - Writes a Container Device Interface spec for the mock GPUs, matching what
     C(nvidia-ctk cdi generate) writes for such a node, so that CDI-aware runtimes (containerd,
     podman, Docker) inject the GPUs with C(--device nvidia.com/gpu=0) and the like.
-  - One device per GPU and naming strategy (O(device_name_strategy)) plus V(all); the control
+  - One device per GPU and naming strategy (O(device_name_strategy)) plus V(all), which with
+    O(mig_enabled=true) also holds the MIG capability nodes; the control
     nodes, C(NVIDIA_VISIBLE_DEVICES=void), hooks (only with O(hook_path)) and a read-only mount of
     every library, tool and firmware file of the driver tree in the common edits.
   - Device nodes carry C(type), C(major) and C(minor), and C(hostPath) when O(dev_root) is not C(/dev).
@@ -26,23 +27,6 @@ description:
 author:
   - gpumock maintainers (@gpumock)
 options:
-  profile:
-    description: Built-in machine profile that decides the GPUs.
-    type: str
-    default: dgxa100
-    choices: [dgxa100, dgxb200, dgxh100, dgxh200, l40s, t4]
-  gpu_count:
-    description: Number of GPUs (1 to 128); the profile's count when unset.
-    type: int
-  node_id:
-    description:
-      - Identity of the node that the GPU identities derive from.
-      - Defaults to the content of C(/etc/machine-id), else the host name.
-    type: str
-  mig_enabled:
-    description: Whether the GPUs are in MIG mode (adds the MIG capability nodes to V(all)); the board must support MIG.
-    type: bool
-    default: false
   driver_version:
     description: Driver version of the tree (what the mounted file names carry); the profile's when unset.
     type: str
@@ -92,17 +76,10 @@ options:
     type: str
     default: present
     choices: [present, absent]
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
+extends_documentation_fragment:
+  - gpumock.nvidia.node
+  - gpumock.nvidia.attributes
+  - gpumock.nvidia.attributes.platform
 seealso:
   - module: gpumock.nvidia.nvidia_mock_devnodes
   - module: gpumock.nvidia.nvidia_mock_driver_tree

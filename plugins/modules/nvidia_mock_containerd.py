@@ -59,13 +59,10 @@ options:
     description: Keep a timestamped copy of the file before changing it (returned as RV(backup_file)).
     type: bool
     default: false
+extends_documentation_fragment:
+  - gpumock.nvidia.attributes
+  - gpumock.nvidia.attributes.platform
 attributes:
-  check_mode:
-    support: full
-    description: Reports what would change and writes nothing.
-  diff_mode:
-    support: full
-    description: Shows the file before and after.
   idempotent:
     support: full
     description: A second run with the same options changes nothing.

@@ -15,7 +15,7 @@ version_added: "0.1.0"
 description:
   - Creates the character devices a node with NVIDIA GPUs has under O(dev_root) —
     C(nvidia<i>) (195:i), C(nvidiactl) (195:255), C(nvidia-modeset) (195:254),
-    C(nvidia-uvm) (U:0), C(nvidia-uvm-tools) (U:1) and, when MIG is enabled,
+    C(nvidia-uvm) (U:0), C(nvidia-uvm-tools) (U:1) and, with O(mig_enabled=true),
     C(nvidia-caps/nvidia-cap1) (config, mode 0400) and C(nvidia-caps/nvidia-cap2) (monitor, mode 0444).
   - Where C(mknod) is refused (an unprivileged container, a user namespace) the nodes can be made
     as regular files instead, see O(fallback); the result says which each node is.
@@ -24,23 +24,6 @@ description:
 author:
   - gpumock maintainers (@gpumock)
 options:
-  profile:
-    description: Built-in machine profile that decides the GPUs.
-    type: str
-    default: dgxa100
-    choices: [dgxa100, dgxb200, dgxh100, dgxh200, l40s, t4]
-  gpu_count:
-    description: Number of GPUs (1 to 128); the profile's count when unset.
-    type: int
-  node_id:
-    description:
-      - Identity of the node that the GPU identities derive from.
-      - Defaults to the content of C(/etc/machine-id), else the host name.
-    type: str
-  mig_enabled:
-    description: Whether the GPUs are in MIG mode (adds the C(nvidia-caps) nodes); the board must support MIG.
-    type: bool
-    default: false
   dev_root:
     description: Absolute directory that holds the nodes (C(/dev) on a real node).
     type: path
@@ -76,17 +59,10 @@ options:
     type: str
     default: present
     choices: [present, absent]
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
+extends_documentation_fragment:
+  - gpumock.nvidia.node
+  - gpumock.nvidia.attributes
+  - gpumock.nvidia.attributes.platform
 notes:
   - To learn whether C(mknod) works the module creates and removes one device node in a private
     temporary directory, also in check mode; nothing under O(dev_root) is touched in check mode.

@@ -35,23 +35,6 @@ options:
     description: Absolute directory of the tree (V(/) installs into the host itself).
     type: path
     default: /var/lib/nvidia-mock/driver
-  profile:
-    description: Built-in machine profile that decides the GPUs.
-    type: str
-    default: dgxa100
-    choices: [dgxa100, dgxb200, dgxh100, dgxh200, l40s, t4]
-  gpu_count:
-    description: Number of GPUs (1 to 128); the profile's count when unset.
-    type: int
-  node_id:
-    description:
-      - Identity of the node that the GPU identities derive from.
-      - Defaults to the content of C(/etc/machine-id), else the host name.
-    type: str
-  mig_enabled:
-    description: Whether the GPUs are in MIG mode; the board must support MIG.
-    type: bool
-    default: false
   driver_version:
     description: Driver version the tree imitates (digits and dots, such as V(550.54.15)); the profile's when unset.
     type: str
@@ -70,17 +53,10 @@ options:
     type: str
     default: present
     choices: [present, absent]
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
+extends_documentation_fragment:
+  - gpumock.nvidia.node
+  - gpumock.nvidia.attributes
+  - gpumock.nvidia.attributes.platform
 seealso:
   - module: gpumock.nvidia.nvidia_mock_devnodes
   - module: gpumock.nvidia.nvidia_cdi_spec

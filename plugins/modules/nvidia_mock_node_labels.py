@@ -28,24 +28,12 @@ description:
 author:
   - gpumock maintainers (@gpumock)
 options:
-  profile:
-    description: Built-in machine profile that decides the GPUs.
-    type: str
-    default: dgxa100
-    choices: [dgxa100, dgxb200, dgxh100, dgxh200, l40s, t4]
-  gpu_count:
-    description: Number of GPUs (1 to 128); the profile's count when unset.
-    type: int
   node_id:
     description:
       - Identity of the node. Labels do not depend on it; it is accepted so the module takes the same node
         options as the other node modules.
       - Defaults to the content of C(/etc/machine-id), else the host name.
     type: str
-  mig_enabled:
-    description: Whether the GPUs are in MIG mode; the board must support MIG, and O(mig_strategy) must be V(none).
-    type: bool
-    default: false
   driver_version:
     description: Driver version the node reports (like V(550.54.15)); the profile's when unset.
     type: str
@@ -53,6 +41,7 @@ options:
     description:
       - The MIG strategy the device plugin and GFD run with. V(single) and V(mixed) add
         C(nvidia.com/mig.strategy); V(none) leaves it out, as GFD does.
+      - With O(mig_enabled=true) it must be V(none), since GPUs in MIG mode here have no MIG devices to label.
       - V(single) is the GPU Operator's default.
     type: str
     default: single
@@ -69,17 +58,10 @@ options:
     type: str
     default: present
     choices: [present, absent]
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
+extends_documentation_fragment:
+  - gpumock.nvidia.node
+  - gpumock.nvidia.attributes
+  - gpumock.nvidia.attributes.platform
 seealso:
   - module: gpumock.nvidia.nvidia_cdi_spec
   - name: GPU feature discovery

@@ -1,0 +1,37 @@
+# -*- coding: utf-8 -*-
+# Copyright: gpumock.nvidia contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    """Options naming the mock node, shared by the node modules.
+
+    These document plugins/module_utils/node_args.node_argument_spec(); the profile choices must be
+    profiles.PROFILE_NAMES (ansible-test sanity's validate-modules compares each module's docs with
+    its argument_spec, so a drift fails there).
+    """
+
+    DOCUMENTATION = r"""
+options:
+  profile:
+    description: Built-in machine profile that decides the GPUs.
+    type: str
+    default: dgxa100
+    choices: [dgxa100, dgxb200, dgxh100, dgxh200, l40s, t4]
+  gpu_count:
+    description: Number of GPUs (1 to 128); the profile's count when unset.
+    type: int
+  node_id:
+    description:
+      - Identity of the node that the GPU identities derive from.
+      - Defaults to the content of C(/etc/machine-id), else the host name.
+    type: str
+  mig_enabled:
+    description: Whether the GPUs are in MIG mode; the board must support MIG.
+    type: bool
+    default: false
+"""
