@@ -243,6 +243,14 @@ def _read(path, limit=None):
         return handle.read() if limit is None else handle.read(limit)
 
 
+def read_text(path):
+    """The file's text for a diff's 'before' (undecodable bytes replaced); '' when it cannot be read."""
+    try:
+        return _read(path).decode("utf-8", "replace")
+    except (IOError, OSError):
+        return ""
+
+
 def _describe_disk(path, st):
     kind = _kind_on_disk(st)
     if kind is None:

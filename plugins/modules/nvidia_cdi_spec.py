@@ -140,14 +140,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gpumock.nvidia.plugins.module_utils import cdi, devnodes, fsstate, node_args, profiles
 
 
-def _read_text(path):
-    try:
-        with open(path, "rb") as handle:
-            return handle.read().decode("utf-8", "replace")
-    except (IOError, OSError):
-        return ""
-
-
 def run(module):
     p = module.params
     try:
@@ -183,7 +175,7 @@ def run(module):
     else:
         text = ""
         entry = fsstate.Entry(name, fsstate.FILE)
-    before = _read_text(path)
+    before = fsstate.read_text(path)
     try:
         plan = fsstate.plan(directory, [entry], p["state"])
         if plan.changed and not module.check_mode:

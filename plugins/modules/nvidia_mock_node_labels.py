@@ -122,14 +122,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gpumock.nvidia.plugins.module_utils import fsstate, labels, node_args, profiles
 
 
-def _read_text(path):
-    try:
-        with open(path, "rb") as handle:
-            return handle.read().decode("utf-8", "replace")
-    except (IOError, OSError):
-        return ""
-
-
 def run(module):
     p = module.params
     try:
@@ -149,7 +141,7 @@ def run(module):
     else:
         text = ""
         entry = fsstate.Entry(relpath, fsstate.FILE)
-    before = _read_text(path) if os.path.isfile(path) else ""
+    before = fsstate.read_text(path) if os.path.isfile(path) else ""
     try:
         plan = fsstate.plan("/", [entry], p["state"])
         if plan.changed and not module.check_mode:
