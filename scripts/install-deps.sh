@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything `make test` needs on a Debian bookworm host: Debian packages, the Python
 # virtualenv (.venv) and Go tools. Idempotent: a second run only checks.
+# usage: install-deps.sh [AREA...]   (AREA: a script name in scripts/deps/install.d; default all)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -26,9 +27,14 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   echo "$want" > "$stamp"
 fi
 
-if [ -d scripts/deps/install.d ]; then
-  for f in scripts/deps/install.d/*.sh; do
-    [ -e "$f" ] && bash "$f"
-  done
-fi
+# Per-area installs: all of them, or only those named on the command line (make demo needs
+# just nvidia-debs, not the Go builds of the conformance tools).
+for f in scripts/deps/install.d/*.sh; do
+  [ -e "$f" ] || continue
+  if [ $# -gt 0 ]; then
+    name=$(basename "$f" .sh)
+    case " $* " in *" $name "*) ;; *) continue ;; esac
+  fi
+  bash "$f"
+done
 echo "install-deps: ok"
