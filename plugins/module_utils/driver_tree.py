@@ -30,6 +30,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import struct
+
 from ansible_collections.gpumock.nvidia.plugins.module_utils import fsstate
 
 LIB_DIR = "usr/lib/x86_64-linux-gnu"
@@ -37,6 +39,15 @@ BIN_DIR = "usr/bin"
 PROC_DIR = "proc/driver/nvidia"
 NVML_CONFIG = "etc/nvidia-mock/nvml.conf"
 TOOLKIT_CONFIG = "etc/nvidia-container-runtime/config.toml"
+
+# The NVML config embedded in the library file, for containers that get the library and their
+# device nodes but not the node's nvml.conf (NVIDIA's device plugin writes its own CDI spec).
+# Layout of the file's end, read by nvml_src/src/config_load.c (EMBED_MAGIC, EMBED_TRAILER_LEN):
+#   <library (ELF) bytes> <config bytes> <EMBED_MAGIC, 16 bytes> <config length, uint64 little-endian>
+# The dynamic loader and ldconfig go by the ELF headers and ignore bytes after the image.
+EMBED_MAGIC = b"GPUMOCK-NVMLCFG1"
+EMBED_LENGTH_FORMAT = "<Q"
+EMBED_TRAILER_LEN = len(EMBED_MAGIC) + struct.calcsize(EMBED_LENGTH_FORMAT)
 
 # (library, SONAME suffix or None, has a .so development link, subdirectory of LIB_DIR).
 # Read off a real 580.159.04 node (shared/reference/h100-80gb-hbm3/node.txt).
@@ -145,6 +156,38 @@ def nvml_library_path(driver_version):
     return "%s/%s.so.%s" % (LIB_DIR, NVML_LIBRARY, driver_version)
 
 
+def split_embedded_config(data):
+    """``(library bytes, embedded config bytes or None)`` of a library file's content.
+
+    Without a valid trailer (no magic, or a length that does not fit in the file) the whole
+    content is the library.
+    """
+    data = bytes(data)
+    trailer_at = len(data) - EMBED_TRAILER_LEN
+    length_at = trailer_at + len(EMBED_MAGIC)
+    if trailer_at < 0 or data[trailer_at:length_at] != EMBED_MAGIC:
+        return data, None
+    (length,) = struct.unpack(EMBED_LENGTH_FORMAT, data[length_at:])
+    if length > trailer_at:
+        return data, None
+    return data[:trailer_at - length], data[trailer_at - length:trailer_at]
+
+
+def strip_embedded_config(data):
+    """The library without any embedded config (several, should a file carry them)."""
+    library, config = split_embedded_config(data)
+    while config is not None:
+        library, config = split_embedded_config(library)
+    return library
+
+
+def embed_nvml_config(library, config_text):
+    """The library file's content: ``library`` (any config it embeds replaced) + config + trailer."""
+    config = config_text.encode("utf-8") if not isinstance(config_text, bytes) else config_text
+    return (strip_embedded_config(library) + config + EMBED_MAGIC
+            + struct.pack(EMBED_LENGTH_FORMAT, len(config)))
+
+
 def version_text(driver_version):
     """/proc/driver/nvidia/version as the open kernel module writes it (trailing spaces included)."""
     return ("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  %s  Release Build  (gpumock@nvidia-mock)  \n"
@@ -205,8 +248,9 @@ def tool_placeholder_text(tool):
 def tree_entries(node, driver_version, root, nvml_config_text, nvml_library=None, uid=None, gid=None):
     """fsstate entries of the whole tree (relative to ``root``).
 
-    ``nvml_library`` is the mock NVML's bytes, or None to leave whatever library is there (an
-    empty placeholder is created only if none is).
+    ``nvml_library`` is the mock NVML's bytes, installed with ``nvml_config_text`` embedded
+    (``embed_nvml_config``), or None to leave whatever library is there (an empty placeholder
+    is created only if none is).
     """
     dirs = set()
     entries = []
@@ -225,8 +269,11 @@ def tree_entries(node, driver_version, root, nvml_config_text, nvml_library=None
     for f in driver_files(driver_version):
         if f.role == "library":
             if f.path == nvml_path:
-                add(f.path, fsstate.FILE, mode=0o755, content=nvml_library or b"",
-                    keep_content=nvml_library is None)
+                if nvml_library is None:
+                    add(f.path, fsstate.FILE, mode=0o755, content=b"", keep_content=True)
+                else:
+                    add(f.path, fsstate.FILE, mode=0o755,
+                        content=embed_nvml_config(nvml_library, nvml_config_text))
             else:
                 add(f.path, fsstate.FILE, mode=0o755, content=b"")
             for link, target in f.links:

@@ -19,6 +19,10 @@ description:
   - C(usr/lib/x86_64-linux-gnu/lib*.so.<version>) for every library the real driver installs, with
     SONAME and C(.so) links; C(libnvidia-ml.so.<version>) is the mock NVML from O(nvml_library),
     the other libraries are empty placeholders.
+  - The installed C(libnvidia-ml.so.<version>) carries a copy of the node's NVML config after its ELF
+    image (a trailer the dynamic loader ignores), so a container that is given only that file and
+    its device nodes, as by NVIDIA's device plugin and its own CDI spec, still sees this node's GPUs.
+    A config embedded in O(nvml_library) itself is replaced, so the result does not depend on it.
   - C(usr/bin/nvidia-smi) and the other driver tools as executable placeholder scripts, created
     only where no file exists (a real tool installed later is left alone).
   - C(lib/firmware/nvidia/<version>/gsp_*.bin) placeholders;
@@ -42,7 +46,8 @@ options:
     description:
       - Path of a built mock NVML (C(nvml_src/build/libnvidia-ml.so.<version>)) on the target, installed as
         C(usr/lib/x86_64-linux-gnu/libnvidia-ml.so.<driver_version>).
-      - When unset, an existing library there is kept and an empty placeholder is created if there is none.
+      - When unset, an existing library there is kept (only the NVML config embedded in it, if it has
+        one, is brought up to date) and an empty placeholder is created if there is none.
     type: path
   dev_root:
     description: Directory where the mock NVML looks for C(nvidia<i>) nodes to decide which GPUs are visible (written to the NVML config).
@@ -118,10 +123,26 @@ actions:
   sample: [{"op": "create", "path": "usr/bin/nvidia-smi", "kind": "file"}]
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import (
     driver_tree, fsstate, node_args, nvml_config, profiles)
+
+
+def installed_library_with_config(root, version):
+    """The bytes of the tree's NVML library if it embeds a config (so the config can follow the
+    node while the library is kept), else None."""
+    path = os.path.join(root, driver_tree.nvml_library_path(version))
+    if os.path.islink(path) or not os.path.isfile(path):
+        return None
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except (IOError, OSError):
+        return None
+    return data if driver_tree.split_embedded_config(data)[1] is not None else None
 
 
 def run(module):
@@ -139,6 +160,8 @@ def run(module):
             except (IOError, OSError) as exc:
                 raise node_args.PathError("nvml_library %s cannot be read: %s." % (source, exc.strerror))
         config_text = nvml_config.render(node, visibility="devnodes", dev_root=dev_root)
+        if library is None and p["state"] == "present":
+            library = installed_library_with_config(root, node.driver_version)
     except (profiles.ProfileError, node_args.PathError, nvml_config.NvmlConfigError) as exc:
         module.fail_json(msg=str(exc))
 

@@ -2,6 +2,7 @@
 import json
 import os
 import stat
+import struct
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
@@ -45,9 +46,15 @@ def test_every_returned_file_exists_in_the_tree(capsys, root):
     assert result["files"] and all((root / f).is_file() for f in result["files"])
 
 
+def installed_library(root, version="550.54.15"):
+    """(library bytes, embedded config text) of the tree's NVML library."""
+    library, config = driver_tree.split_embedded_config((root / LIB / ("libnvidia-ml.so." + version)).read_bytes())
+    return library, config.decode() if config is not None else None
+
+
 def test_installs_the_mock_nvml_under_the_driver_version(capsys, root, fake_nvml):
     result = run(capsys, root=str(root), gpu_count=1, nvml_library=str(fake_nvml), driver_version="580.159.04")
-    assert (root / LIB / "libnvidia-ml.so.580.159.04").read_bytes() == b"\x7fELF mock nvml"
+    assert installed_library(root, "580.159.04")[0] == b"\x7fELF mock nvml"
     assert os.readlink(root / LIB / "libnvidia-ml.so.1") == "libnvidia-ml.so.580.159.04"
     assert result["nvml_library"] == str(root / LIB / "libnvidia-ml.so.580.159.04")
 
@@ -56,13 +63,66 @@ def test_a_rebuilt_nvml_is_installed_again(capsys, root, fake_nvml):
     run(capsys, root=str(root), gpu_count=1, nvml_library=str(fake_nvml))
     fake_nvml.write_bytes(b"\x7fELF rebuilt")
     assert run(capsys, root=str(root), gpu_count=1, nvml_library=str(fake_nvml))["changed"] is True
-    assert (root / LIB / "libnvidia-ml.so.550.54.15").read_bytes() == b"\x7fELF rebuilt"
+    assert installed_library(root)[0] == b"\x7fELF rebuilt"
 
 
 def test_without_nvml_library_an_installed_library_is_kept(capsys, root, fake_nvml):
     run(capsys, root=str(root), gpu_count=1, nvml_library=str(fake_nvml))
     assert run(capsys, root=str(root), gpu_count=1)["changed"] is False
-    assert (root / LIB / "libnvidia-ml.so.550.54.15").read_bytes() == b"\x7fELF mock nvml"
+    assert installed_library(root)[0] == b"\x7fELF mock nvml"
+
+
+def test_the_library_file_is_the_library_then_the_nvml_config_then_the_trailer(capsys, root, fake_nvml):
+    run(capsys, root=str(root), profile="l40s", gpu_count=2, nvml_library=str(fake_nvml))
+    config = (root / "etc/nvidia-mock/nvml.conf").read_bytes()
+    trailer = driver_tree.EMBED_MAGIC + struct.pack("<Q", len(config))
+    assert (root / LIB / "libnvidia-ml.so.550.54.15").read_bytes() == b"\x7fELF mock nvml" + config + trailer
+
+
+def test_an_installed_library_given_as_nvml_library_gives_the_same_file(capsys, root, tmp_path, fake_nvml):
+    run(capsys, root=str(root), gpu_count=2, nvml_library=str(fake_nvml))
+    installed = tmp_path / "installed.so"
+    installed.write_bytes((root / LIB / "libnvidia-ml.so.550.54.15").read_bytes())
+    other = tmp_path / "other"
+    assert run(capsys, root=str(other), gpu_count=2, nvml_library=str(installed))["changed"] is True
+    assert (other / LIB / "libnvidia-ml.so.550.54.15").read_bytes() == installed.read_bytes()
+
+
+def test_an_installed_library_given_as_nvml_library_changes_nothing(capsys, root, tmp_path, fake_nvml):
+    run(capsys, root=str(root), gpu_count=2, nvml_library=str(fake_nvml))
+    installed = tmp_path / "installed.so"
+    installed.write_bytes((root / LIB / "libnvidia-ml.so.550.54.15").read_bytes())
+    assert run(capsys, root=str(root), gpu_count=2, nvml_library=str(installed))["changed"] is False
+
+
+def test_second_run_with_nvml_library_is_unchanged(capsys, root, fake_nvml):
+    run(capsys, root=str(root), gpu_count=2, nvml_library=str(fake_nvml))
+    assert run(capsys, root=str(root), gpu_count=2, nvml_library=str(fake_nvml))["changed"] is False
+
+
+def test_check_mode_with_nvml_library_writes_nothing(capsys, root, fake_nvml):
+    run(capsys, root=str(root), gpu_count=1, nvml_library=str(fake_nvml))
+    before = (root / LIB / "libnvidia-ml.so.550.54.15").read_bytes()
+    assert run(capsys, check=True, root=str(root), gpu_count=3, nvml_library=str(fake_nvml))["changed"] is True
+    assert (root / LIB / "libnvidia-ml.so.550.54.15").read_bytes() == before
+
+
+def test_the_embedded_config_is_the_trees_nvml_config(capsys, root, fake_nvml):
+    run(capsys, root=str(root), profile="l40s", gpu_count=3, dev_root="/run/mock/dev", nvml_library=str(fake_nvml))
+    assert installed_library(root)[1] == (root / "etc/nvidia-mock/nvml.conf").read_text()
+
+
+def test_without_nvml_library_the_embedded_config_follows_the_node(capsys, root, fake_nvml):
+    run(capsys, root=str(root), gpu_count=1, nvml_library=str(fake_nvml))
+    assert run(capsys, root=str(root), gpu_count=2)["changed"] is True
+    assert installed_library(root) == (b"\x7fELF mock nvml", (root / "etc/nvidia-mock/nvml.conf").read_text())
+
+
+def test_without_nvml_library_a_library_without_embedded_config_is_left_alone(capsys, root):
+    (root / LIB).mkdir(parents=True)
+    (root / LIB / "libnvidia-ml.so.550.54.15").write_bytes(b"\x7fELF someone else's")
+    run(capsys, root=str(root), gpu_count=1)
+    assert (root / LIB / "libnvidia-ml.so.550.54.15").read_bytes() == b"\x7fELF someone else's"
 
 
 def test_tools_are_executable(capsys, root):
