@@ -79,8 +79,9 @@ static void fill_pci(nvmlPciInfo_t *pci, const char *bus_id, const struct mock_b
     format_bus_id(pci->busIdLegacy, 4, domain & 0xffff, bus, device, function);
 }
 
-/* A container sees its nodes under /dev whatever the host's dev root was: the CDI spec says so
- * through MOCK_NVML_DEV_ROOT, which wins over the config. */
+/* A container sees its nodes under /dev whatever the host's dev root was: our CDI spec says so
+ * through MOCK_NVML_DEV_ROOT, which wins over the config, and a config embedded in the library
+ * file always says /dev (config_load.c). */
 static const char *visible_dev_root(void)
 {
     const char *env = getenv("MOCK_NVML_DEV_ROOT");
