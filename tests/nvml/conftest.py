@@ -8,6 +8,7 @@ $MOCK_NVML_CONFIG, which the library reads on the first nvmlInit after a full sh
 """
 import ctypes
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -87,3 +88,18 @@ def probe(lib=LIB, env_extra=None, unset=("MOCK_NVML_CONFIG",), wrap=None):
     assert res.returncode == 0, res.stderr
     fields = dict(line.split("=", 1) for line in res.stdout.splitlines())
     return fields, res.stderr
+
+
+def in_private_tmpfs(directory, setup):
+    """Wrap a command to run with a private, empty ``directory`` (a tmpfs in its own mount
+    namespace), after the shell command ``setup``."""
+    def wrap(cmd):
+        script = "mount -t tmpfs gpumock-tmpfs %s && %s && exec %s" % (
+            shlex.quote(directory), setup, " ".join(shlex.quote(c) for c in cmd))
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
+    return wrap
+
+
+def in_private_etc(setup):
+    """Wrap a command to run with a private, empty /etc."""
+    return in_private_tmpfs("/etc", setup)

@@ -4,19 +4,10 @@ import shutil
 
 import pytest
 
-from conftest import LIB, build_node, probe, write_config
+from conftest import LIB, build_node, in_private_etc, probe, write_config
 from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config
 
 UNKNOWN = "999"
-
-
-def in_private_etc(setup):
-    """Wrap a command to run with a private, empty /etc (a tmpfs in its own mount namespace)."""
-    def wrap(cmd):
-        script = "mount -t tmpfs gpumock-etc /etc && %s && exec %s" % (
-            setup, " ".join(shlex.quote(c) for c in cmd))
-        return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
-    return wrap
 
 
 def test_env_variable_selects_the_config(tmp_path):
