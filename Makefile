@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 COLLECTIONS := $(ROOT)/.build/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(VENV)/bin:$(PATH)
+# The project's own Docker engine (scripts/dockerd.sh): every docker, kind and molecule call uses it.
+export DOCKER_HOST := $(shell bash $(ROOT)/scripts/dockerd.sh host)
 
 .PHONY: help deps collection-link test
 help:

@@ -1,6 +1,6 @@
 # Conformance: real NVIDIA clients (go-nvml, nvidia-ctk, GPU feature discovery) and the CDI
 # project's library against nodes made by this collection's modules. (owner: conformance area)
-CONFORMANCE_BIN := $(ROOT)/.build/conformance/bin
+CONFORMANCE_BIN := $(shell . $(ROOT)/scripts/deps/versions.sh && echo $$CONFORMANCE_BIN)
 export CONFORMANCE_BIN
 
 .PHONY: conformance-tools test-conformance

@@ -2,7 +2,7 @@
 
 One scratch root per built-in profile (plus one MIG-enabled node) is provisioned once per test
 session by tests/conformance/provision.yml through ansible-playbook, the way a user would make a
-node. The clients (.build/conformance/bin, built by `make conformance-tools`) load the mock
+node. The clients ($CONFORMANCE_BIN, built by `make conformance-tools`) load the mock
 NVML the way they load the real one: dlopen("libnvidia-ml.so.1") through the library search
 path, here LD_LIBRARY_PATH pointing at the node's R/usr/lib/x86_64-linux-gnu. The library then
 finds its config at R/etc/nvidia-mock/nvml.conf, next to itself.
@@ -14,10 +14,11 @@ import subprocess
 
 import pytest
 
+from pins import pinned
 from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("CONFORMANCE_BIN") or os.path.join(REPO, ".build", "conformance", "bin")
+BIN = pinned("CONFORMANCE_BIN")
 LIB_DIR = "usr/lib/x86_64-linux-gnu"
 SPEC = "etc/cdi/nvidia.yaml"
 SPEC_WITH_HOOKS = "etc/cdi-with-hooks/nvidia.yaml"

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Builds the real NVIDIA clients that tests/conformance runs against the mock, plus the two
-# small Go programs of that suite, into .build/conformance/bin:
+# Builds the real NVIDIA clients that tests/conformance and tests/kind run against the mock,
+# plus the two small Go programs of that suite, into $CONFORMANCE_BIN (scripts/deps/versions.sh:
+# outside the checkout, so a fresh clone reuses them):
 #   nvidia-ctk              github.com/NVIDIA/nvidia-container-toolkit   (cmd/nvidia-ctk)
+#   nvidia-cdi-hook         github.com/NVIDIA/nvidia-container-toolkit   (cmd/nvidia-cdi-hook)
 #   gpu-feature-discovery   github.com/NVIDIA/k8s-device-plugin          (cmd/gpu-feature-discovery)
+#   nvidia-device-plugin    github.com/NVIDIA/k8s-device-plugin          (cmd/nvidia-device-plugin)
 #   gonvml-probe            tests/conformance/gonvml   (go-nvml, pinned in its go.mod)
 #   cdicheck                tests/conformance/cdicheck (the CDI project's Go library)
-# and the CDI project's JSON schema (schema.json, defs.json) into .build/conformance/cdi-schema (next to bin/).
+# and the CDI project's JSON schema (schema.json, defs.json) into cdi-schema/ next to bin/.
 # Upstream tools are built from their release's own go.mod and go.sum, as fetched from the Go
 # module proxy (`go mod download`, then `go build` inside the module): `go install mod@ver`
 # would also ask the proxy for the module's version list, which the proxy here refuses for
@@ -16,11 +19,11 @@
 # itself), Go's own toolchain module is fetched from the Go module proxy.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
-OUT=${CONFORMANCE_BIN:-$ROOT/.build/conformance/bin}
-TOOLCHAIN_DIR=$ROOT/.build/conformance/go
+# shellcheck source=scripts/deps/versions.sh
+. "$ROOT/scripts/deps/versions.sh"
+OUT=$CONFORMANCE_BIN
+TOOLCHAIN_DIR=$GPUMOCK_CACHE/go-toolchain
 FALLBACK_GO=go1.25.5
-NVIDIA_CTK=github.com/NVIDIA/nvidia-container-toolkit@v1.20.1
-GFD=github.com/NVIDIA/k8s-device-plugin@v0.19.0
 # The newest CDI release on the proxy whose module still carries schema/ (later releases moved
 # it, and cmd/cdi, into modules the proxy does not serve). It describes cdiVersion up to 0.6.0.
 CDI_SCHEMA=github.com/container-orchestrated-devices/container-device-interface@v0.6.2
@@ -52,7 +55,7 @@ find_go() {
 
 fetch_toolchain() {
   # The Go command's own toolchain downloads come from this module (golang.org/toolchain).
-  local zip=$ROOT/.build/conformance/toolchain.zip
+  local zip=$GPUMOCK_CACHE/toolchain.zip
   local url=$PROXY/golang.org/toolchain/@v/v0.0.1-$FALLBACK_GO.linux-amd64.zip
   echo "conformance: no Go 1.21+ found; fetching $FALLBACK_GO from $url"
   python3 -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' "$url" "$zip"
@@ -123,8 +126,10 @@ build_local() {  # build_local BINARY SOURCE-DIR
   echo "conformance: $bin built in $((SECONDS - start)) s"
 }
 
-build_upstream nvidia-ctk "$NVIDIA_CTK" cmd/nvidia-ctk
-build_upstream gpu-feature-discovery "$GFD" cmd/gpu-feature-discovery
+build_upstream nvidia-ctk "$NVIDIA_CONTAINER_TOOLKIT_MODULE" cmd/nvidia-ctk
+build_upstream nvidia-cdi-hook "$NVIDIA_CONTAINER_TOOLKIT_MODULE" cmd/nvidia-cdi-hook
+build_upstream gpu-feature-discovery "$NVIDIA_DEVICE_PLUGIN_MODULE" cmd/gpu-feature-discovery
+build_upstream nvidia-device-plugin "$NVIDIA_DEVICE_PLUGIN_MODULE" cmd/nvidia-device-plugin
 build_local gonvml-probe tests/conformance/gonvml
 build_local cdicheck tests/conformance/cdicheck
 fetch_cdi_schema

@@ -1,0 +1,18 @@
+# Pinned versions of what the project builds from the Go module proxy, and where the built
+# pieces are cached. One place: the build scripts, the Makefile and the tests source or read it.
+# shellcheck shell=bash disable=SC2034
+KIND_VERSION=v0.33.0
+KUBERNETES_VERSION=v1.34.4
+ETCD_VERSION=v3.6.5
+COREDNS_VERSION=v1.14.7
+CRICTL_VERSION=v1.34.0
+NVIDIA_DEVICE_PLUGIN_MODULE=github.com/NVIDIA/k8s-device-plugin@v0.19.0
+NVIDIA_CONTAINER_TOOLKIT_MODULE=github.com/NVIDIA/nvidia-container-toolkit@v1.20.1
+
+# Heavy caches live outside the checkout (a fresh clone reuses them), one folder per set of
+# pins, so a changed pin never mixes old and new pieces.
+GPUMOCK_CACHE=${GPUMOCK_CACHE:-/var/cache/gpumock}
+# The real NVIDIA clients and the conformance suite's Go probes (install.d/conformance.sh).
+CONFORMANCE_BIN=${CONFORMANCE_BIN:-$GPUMOCK_CACHE/go-tools/bin}
+# kind, Kubernetes, etcd, CoreDNS, crictl, pause (install.d/kubernetes.sh).
+KUBE_PIECES_DIR=$GPUMOCK_CACHE/kubernetes/kind-$KIND_VERSION-k8s-$KUBERNETES_VERSION-etcd-$ETCD_VERSION-coredns-$COREDNS_VERSION-crictl-$CRICTL_VERSION
