@@ -5,20 +5,13 @@ import stat
 
 import pytest
 import yaml
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import cdi, profiles
 from ansible_collections.gpumock.nvidia.plugins.modules import nvidia_cdi_spec as M
 
 
-def run(capsys, check=False, diff=False, **args):
-    args.setdefault("node_id", "unit-node")
-    args.setdefault("uvm_major", 238)
-    args.setdefault("caps_major", 241)
-    args.update(_ansible_check_mode=check, _ansible_diff=diff)
-    with patch_module_args(args), pytest.raises(SystemExit):
-        M.main()
-    return json.loads(capsys.readouterr().out)
+MODULE = M
+MODULE_DEFAULTS = {"node_id": "unit-node", "uvm_major": 238, "caps_major": 241}
 
 
 @pytest.fixture
@@ -26,88 +19,88 @@ def spec_path(tmp_path):
     return tmp_path / "cdi" / "nvidia.yaml"
 
 
-def test_writes_the_spec_as_yaml_with_mode_0644(capsys, spec_path):
-    result = run(capsys, path=str(spec_path))
+def test_writes_the_spec_as_yaml_with_mode_0644(run, spec_path):
+    result = run(path=str(spec_path))
     assert result["changed"] is True
     assert stat.S_IMODE(os.stat(spec_path).st_mode) == 0o644
     assert yaml.safe_load(spec_path.read_text()) == result["spec"]
 
 
-def test_written_yaml_is_the_models_yaml(capsys, spec_path):
-    run(capsys, path=str(spec_path), gpu_count=2)
+def test_written_yaml_is_the_models_yaml(run, spec_path):
+    run(path=str(spec_path), gpu_count=2)
     node = profiles.build_node("dgxa100", 2, "unit-node")
     expected = cdi.build_spec(node, node.driver_version, driver_root="/var/lib/nvidia-mock/driver",
                               uvm_major=238, caps_major=241)
     assert spec_path.read_text() == cdi.to_yaml(expected)
 
 
-def test_returns_qualified_device_names_and_version(capsys, spec_path):
-    result = run(capsys, path=str(spec_path), gpu_count=1)
+def test_returns_qualified_device_names_and_version(run, spec_path):
+    result = run(path=str(spec_path), gpu_count=1)
     node = profiles.build_node("dgxa100", 1, "unit-node")
     assert result["devices"] == ["nvidia.com/gpu=0", "nvidia.com/gpu=%s" % node.gpus[0].uuid, "nvidia.com/gpu=all"]
     assert result["cdi_version"] == "0.5.0"
 
 
-def test_json_path_writes_json(capsys, tmp_path):
+def test_json_path_writes_json(run, tmp_path):
     path = tmp_path / "nvidia.json"
-    result = run(capsys, path=str(path), gpu_count=1)
+    result = run(path=str(path), gpu_count=1)
     assert json.loads(path.read_text()) == result["spec"]
 
 
-def test_kind_option_sets_vendor_and_class(capsys, spec_path):
-    result = run(capsys, path=str(spec_path), gpu_count=1, kind="example.com/device")
+def test_kind_option_sets_vendor_and_class(run, spec_path):
+    result = run(path=str(spec_path), gpu_count=1, kind="example.com/device")
     assert result["spec"]["kind"] == "example.com/device"
     assert result["devices"][0] == "example.com/device=0"
 
 
-def test_name_strategy_option_selects_device_names(capsys, spec_path):
-    result = run(capsys, path=str(spec_path), gpu_count=2, device_name_strategy=["type-index"])
+def test_name_strategy_option_selects_device_names(run, spec_path):
+    result = run(path=str(spec_path), gpu_count=2, device_name_strategy=["type-index"])
     assert result["devices"] == ["nvidia.com/gpu=gpu0", "nvidia.com/gpu=gpu1", "nvidia.com/gpu=all"]
     assert result["cdi_version"] == "0.3.0"
 
 
-def test_existing_hook_path_adds_hooks(capsys, spec_path, tmp_path):
+def test_existing_hook_path_adds_hooks(run, spec_path, tmp_path):
     hook = tmp_path / "nvidia-cdi-hook"
     hook.write_text("#!/bin/sh\n")
-    result = run(capsys, path=str(spec_path), gpu_count=1, hook_path=str(hook))
+    result = run(path=str(spec_path), gpu_count=1, hook_path=str(hook))
     assert {h["path"] for h in result["spec"]["containerEdits"]["hooks"]} == {str(hook)}
 
 
-def test_dev_root_gives_host_paths(capsys, spec_path):
-    result = run(capsys, path=str(spec_path), gpu_count=1, dev_root="/run/mock/dev")
+def test_dev_root_gives_host_paths(run, spec_path):
+    result = run(path=str(spec_path), gpu_count=1, dev_root="/run/mock/dev")
     assert result["spec"]["devices"][0]["containerEdits"]["deviceNodes"][0]["hostPath"] == "/run/mock/dev/nvidia0"
 
 
-def test_second_run_is_unchanged(capsys, spec_path):
-    run(capsys, path=str(spec_path))
-    assert run(capsys, path=str(spec_path))["changed"] is False
+def test_second_run_is_unchanged(run, spec_path):
+    run(path=str(spec_path))
+    assert run(path=str(spec_path))["changed"] is False
 
 
-def test_check_mode_reports_changed_and_writes_nothing(capsys, spec_path):
-    assert run(capsys, check=True, path=str(spec_path))["changed"] is True
+def test_check_mode_reports_changed_and_writes_nothing(run, spec_path):
+    assert run(check=True, path=str(spec_path))["changed"] is True
     assert not spec_path.parent.exists()
 
 
-def test_diff_mode_shows_the_yaml_before_and_after(capsys, spec_path):
-    run(capsys, path=str(spec_path), gpu_count=1)
+def test_diff_mode_shows_the_yaml_before_and_after(run, spec_path):
+    run(path=str(spec_path), gpu_count=1)
     before = spec_path.read_text()
-    result = run(capsys, check=True, diff=True, path=str(spec_path), gpu_count=2)
+    result = run(check=True, diff=True, path=str(spec_path), gpu_count=2)
     assert result["diff"]["before"] == before
     assert "nvidia1" in result["diff"]["after"] and "nvidia1" not in before
     assert result["diff"]["before_header"] == str(spec_path)
 
 
-def test_changed_node_rewrites_the_spec(capsys, spec_path):
-    run(capsys, path=str(spec_path), gpu_count=1)
-    assert run(capsys, path=str(spec_path), gpu_count=1, node_id="other-node")["changed"] is True
+def test_changed_node_rewrites_the_spec(run, spec_path):
+    run(path=str(spec_path), gpu_count=1)
+    assert run(path=str(spec_path), gpu_count=1, node_id="other-node")["changed"] is True
 
 
-def test_absent_removes_the_file_only(capsys, spec_path):
-    run(capsys, path=str(spec_path))
-    result = run(capsys, path=str(spec_path), state="absent")
+def test_absent_removes_the_file_only(run, spec_path):
+    run(path=str(spec_path))
+    result = run(path=str(spec_path), state="absent")
     assert result["changed"] is True
     assert not spec_path.exists() and spec_path.parent.is_dir()
-    assert run(capsys, path=str(spec_path), state="absent")["changed"] is False
+    assert run(path=str(spec_path), state="absent")["changed"] is False
 
 
 @pytest.mark.parametrize("args, option", [
@@ -124,9 +117,9 @@ def test_absent_removes_the_file_only(capsys, spec_path):
     ({"kind": "nvidia.com"}, "kind"),
     ({"hook_path": "/nonexistent/nvidia-cdi-hook"}, "hook_path"),
 ])
-def test_bad_input_fails_naming_the_option_and_writes_nothing(capsys, tmp_path, args, option):
+def test_bad_input_fails_naming_the_option_and_writes_nothing(run, tmp_path, args, option):
     args.setdefault("path", str(tmp_path / "cdi" / "nvidia.yaml"))
-    result = run(capsys, **args)
+    result = run(**args)
     assert result["failed"] is True
     assert option in result["msg"]
     assert os.listdir(tmp_path) == []

@@ -4,18 +4,13 @@ import os
 import stat
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import fsstate
 from ansible_collections.gpumock.nvidia.plugins.modules import nvidia_mock_devnodes as M
 
 
-def run(capsys, check=False, diff=False, **args):
-    args.setdefault("node_id", "unit-node")
-    args.update(_ansible_check_mode=check, _ansible_diff=diff)
-    with patch_module_args(args), pytest.raises(SystemExit):
-        M.main()
-    return json.loads(capsys.readouterr().out)
+MODULE = M
+MODULE_DEFAULTS = {"node_id": "unit-node"}
 
 
 @pytest.fixture
@@ -29,8 +24,8 @@ def refuse_mknod(monkeypatch):
     monkeypatch.setattr(fsstate.os, "mknod", refuse)
 
 
-def test_creates_char_devices_for_every_gpu_and_control_node(capsys, dev):
-    result = run(capsys, dev_root=str(dev), gpu_count=2, uvm_major=238)
+def test_creates_char_devices_for_every_gpu_and_control_node(run, dev):
+    result = run(dev_root=str(dev), gpu_count=2, uvm_major=238)
     assert result["changed"] is True
     st = os.lstat(dev / "nvidia-uvm-tools")
     assert stat.S_ISCHR(st.st_mode) and (os.major(st.st_rdev), os.minor(st.st_rdev)) == (238, 1)
@@ -38,75 +33,75 @@ def test_creates_char_devices_for_every_gpu_and_control_node(capsys, dev):
                                        "nvidiactl"]
 
 
-def test_reports_each_node_as_a_real_char_device(capsys, dev):
-    result = run(capsys, dev_root=str(dev), gpu_count=1)
+def test_reports_each_node_as_a_real_char_device(run, dev):
+    result = run(dev_root=str(dev), gpu_count=1)
     assert result["fallback_used"] is False
     assert {n["path"]: n["char_device"] for n in result["nodes"]}[str(dev / "nvidia0")] is True
     assert result["nodes"][0] == {"path": str(dev / "nvidia0"), "major": 195, "minor": 0, "mode": "0666",
                                   "char_device": True}
 
 
-def test_second_run_is_unchanged(capsys, dev):
-    run(capsys, dev_root=str(dev))
-    assert run(capsys, dev_root=str(dev))["changed"] is False
+def test_second_run_is_unchanged(run, dev):
+    run(dev_root=str(dev))
+    assert run(dev_root=str(dev))["changed"] is False
 
 
-def test_check_mode_reports_changed_and_creates_nothing(capsys, dev):
-    result = run(capsys, check=True, dev_root=str(dev))
+def test_check_mode_reports_changed_and_creates_nothing(run, dev):
+    result = run(check=True, dev_root=str(dev))
     assert result["changed"] is True
     assert not dev.exists()
 
 
-def test_diff_mode_describes_each_new_node(capsys, dev):
-    result = run(capsys, check=True, diff=True, dev_root=str(dev), gpu_count=1, uvm_major=238)
+def test_diff_mode_describes_each_new_node(run, dev):
+    result = run(check=True, diff=True, dev_root=str(dev), gpu_count=1, uvm_major=238)
     after = dict((d["after_header"], d["after"]) for d in result["diff"])
     assert after[str(dev / "nvidia-uvm")].startswith("chardev 238:0 mode=0666")
 
 
-def test_mode_option_sets_the_permissions(capsys, dev):
-    run(capsys, dev_root=str(dev), gpu_count=1, mode="0660")
+def test_mode_option_sets_the_permissions(run, dev):
+    run(dev_root=str(dev), gpu_count=1, mode="0660")
     assert stat.S_IMODE(os.lstat(dev / "nvidia0").st_mode) == 0o660
 
 
-def test_mig_enabled_creates_the_capability_nodes(capsys, dev):
-    run(capsys, dev_root=str(dev), profile="dgxh100", gpu_count=1, mig_enabled=True, caps_major=241)
+def test_mig_enabled_creates_the_capability_nodes(run, dev):
+    run(dev_root=str(dev), profile="dgxh100", gpu_count=1, mig_enabled=True, caps_major=241)
     st = os.lstat(dev / "nvidia-caps/nvidia-cap2")
     assert stat.S_ISCHR(st.st_mode) and os.major(st.st_rdev) == 241 and stat.S_IMODE(st.st_mode) == 0o444
 
 
-def test_fallback_files_makes_regular_files_and_reports_it(capsys, dev):
-    result = run(capsys, dev_root=str(dev), gpu_count=1, fallback="files")
+def test_fallback_files_makes_regular_files_and_reports_it(run, dev):
+    result = run(dev_root=str(dev), gpu_count=1, fallback="files")
     assert stat.S_ISREG(os.lstat(dev / "nvidia0").st_mode)
     assert result["fallback_used"] is True
     assert not any(n["char_device"] for n in result["nodes"])
 
 
-def test_fallback_auto_uses_files_where_mknod_is_refused_and_warns(capsys, dev, monkeypatch):
+def test_fallback_auto_uses_files_where_mknod_is_refused_and_warns(run, dev, monkeypatch):
     refuse_mknod(monkeypatch)
-    result = run(capsys, dev_root=str(dev), gpu_count=1)
+    result = run(dev_root=str(dev), gpu_count=1)
     assert result["fallback_used"] is True
     assert stat.S_ISREG(os.lstat(dev / "nvidiactl").st_mode)
     assert "regular files" in json.dumps(result["warnings"])
 
 
-def test_fallback_auto_is_idempotent_where_mknod_is_refused(capsys, dev, monkeypatch):
+def test_fallback_auto_is_idempotent_where_mknod_is_refused(run, dev, monkeypatch):
     refuse_mknod(monkeypatch)
-    run(capsys, dev_root=str(dev), gpu_count=1)
-    assert run(capsys, dev_root=str(dev), gpu_count=1)["changed"] is False
+    run(dev_root=str(dev), gpu_count=1)
+    assert run(dev_root=str(dev), gpu_count=1)["changed"] is False
 
 
-def test_fallback_never_fails_where_mknod_is_refused_and_writes_nothing(capsys, dev, monkeypatch):
+def test_fallback_never_fails_where_mknod_is_refused_and_writes_nothing(run, dev, monkeypatch):
     refuse_mknod(monkeypatch)
-    result = run(capsys, dev_root=str(dev), gpu_count=1, fallback="never")
+    result = run(dev_root=str(dev), gpu_count=1, fallback="never")
     assert result["failed"] is True
     assert "fallback=never" in result["msg"]
     assert not dev.exists()
 
 
-def test_absent_removes_the_nodes_but_not_the_dev_root(capsys, dev):
-    run(capsys, dev_root=str(dev), profile="dgxh100", mig_enabled=True)
+def test_absent_removes_the_nodes_but_not_the_dev_root(run, dev):
+    run(dev_root=str(dev), profile="dgxh100", mig_enabled=True)
     (dev / "null").write_text("someone else's")
-    result = run(capsys, dev_root=str(dev), profile="dgxh100", mig_enabled=True, state="absent")
+    result = run(dev_root=str(dev), profile="dgxh100", mig_enabled=True, state="absent")
     assert result["changed"] is True
     assert sorted(os.listdir(dev)) == ["null"]
 
@@ -123,14 +118,14 @@ def test_absent_removes_the_nodes_but_not_the_dev_root(capsys, dev):
     ({"fallback": "sometimes"}, "fallback"),
     ({"mig_enabled": True, "profile": "t4"}, "mig_enabled"),
 ])
-def test_bad_input_fails_naming_the_option_and_writes_nothing(capsys, tmp_path, args, option):
+def test_bad_input_fails_naming_the_option_and_writes_nothing(run, tmp_path, args, option):
     args.setdefault("dev_root", str(tmp_path / "dev"))
-    result = run(capsys, **args)
+    result = run(**args)
     assert result["failed"] is True
     assert option in result["msg"]
     assert os.listdir(tmp_path) == []
 
 
-def test_unquoted_yaml_octal_mode_means_the_same_permissions(capsys, dev):
-    run(capsys, dev_root=str(dev), gpu_count=1, mode=0o660)
+def test_unquoted_yaml_octal_mode_means_the_same_permissions(run, dev):
+    run(dev_root=str(dev), gpu_count=1, mode=0o660)
     assert stat.S_IMODE(os.lstat(dev / "nvidia0").st_mode) == 0o660

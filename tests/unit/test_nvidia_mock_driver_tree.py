@@ -1,11 +1,9 @@
 """Specification of the nvidia_mock_driver_tree module, run through Ansible's module harness."""
-import json
 import os
 import stat
 import struct
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import driver_tree, nvml_config, profiles
 from ansible_collections.gpumock.nvidia.plugins.modules import nvidia_mock_driver_tree as M
@@ -13,12 +11,8 @@ from ansible_collections.gpumock.nvidia.plugins.modules import nvidia_mock_drive
 LIB = "usr/lib/x86_64-linux-gnu"
 
 
-def run(capsys, check=False, diff=False, **args):
-    args.setdefault("node_id", "unit-node")
-    args.update(_ansible_check_mode=check, _ansible_diff=diff)
-    with patch_module_args(args), pytest.raises(SystemExit):
-        M.main()
-    return json.loads(capsys.readouterr().out)
+MODULE = M
+MODULE_DEFAULTS = {"node_id": "unit-node"}
 
 
 @pytest.fixture
@@ -33,16 +27,16 @@ def fake_nvml(tmp_path):
     return path
 
 
-def test_creates_every_library_with_its_links(capsys, root):
-    run(capsys, root=str(root), gpu_count=1)
+def test_creates_every_library_with_its_links(run, root):
+    run(root=str(root), gpu_count=1)
     assert os.readlink(root / LIB / "libcuda.so.1") == "libcuda.so.550.54.15"
     assert os.readlink(root / LIB / "libcuda.so") == "libcuda.so.1"
     assert (root / LIB / "libcuda.so.550.54.15").read_bytes() == b""
     assert os.readlink(root / LIB / "vdpau/libvdpau_nvidia.so.1") == "libvdpau_nvidia.so.550.54.15"
 
 
-def test_every_returned_file_exists_in_the_tree(capsys, root):
-    result = run(capsys, root=str(root), gpu_count=1)
+def test_every_returned_file_exists_in_the_tree(run, root):
+    result = run(root=str(root), gpu_count=1)
     assert result["files"] and all((root / f).is_file() for f in result["files"])
 
 
@@ -52,94 +46,94 @@ def installed_library(root, version="550.54.15"):
     return library, config.decode() if config is not None else None
 
 
-def test_installs_the_mock_nvml_under_the_driver_version(capsys, root, fake_nvml):
-    result = run(capsys, root=str(root), gpu_count=1, nvml_library=str(fake_nvml), driver_version="580.159.04")
+def test_installs_the_mock_nvml_under_the_driver_version(run, root, fake_nvml):
+    result = run(root=str(root), gpu_count=1, nvml_library=str(fake_nvml), driver_version="580.159.04")
     assert installed_library(root, "580.159.04")[0] == b"\x7fELF mock nvml"
     assert os.readlink(root / LIB / "libnvidia-ml.so.1") == "libnvidia-ml.so.580.159.04"
     assert result["nvml_library"] == str(root / LIB / "libnvidia-ml.so.580.159.04")
 
 
-def test_a_rebuilt_nvml_is_installed_again(capsys, root, fake_nvml):
-    run(capsys, root=str(root), gpu_count=1, nvml_library=str(fake_nvml))
+def test_a_rebuilt_nvml_is_installed_again(run, root, fake_nvml):
+    run(root=str(root), gpu_count=1, nvml_library=str(fake_nvml))
     fake_nvml.write_bytes(b"\x7fELF rebuilt")
-    assert run(capsys, root=str(root), gpu_count=1, nvml_library=str(fake_nvml))["changed"] is True
+    assert run(root=str(root), gpu_count=1, nvml_library=str(fake_nvml))["changed"] is True
     assert installed_library(root)[0] == b"\x7fELF rebuilt"
 
 
-def test_without_nvml_library_an_installed_library_is_kept(capsys, root, fake_nvml):
-    run(capsys, root=str(root), gpu_count=1, nvml_library=str(fake_nvml))
-    assert run(capsys, root=str(root), gpu_count=1)["changed"] is False
+def test_without_nvml_library_an_installed_library_is_kept(run, root, fake_nvml):
+    run(root=str(root), gpu_count=1, nvml_library=str(fake_nvml))
+    assert run(root=str(root), gpu_count=1)["changed"] is False
     assert installed_library(root)[0] == b"\x7fELF mock nvml"
 
 
-def test_the_library_file_is_the_library_then_the_nvml_config_then_the_trailer(capsys, root, fake_nvml):
-    run(capsys, root=str(root), profile="l40s", gpu_count=2, nvml_library=str(fake_nvml))
+def test_the_library_file_is_the_library_then_the_nvml_config_then_the_trailer(run, root, fake_nvml):
+    run(root=str(root), profile="l40s", gpu_count=2, nvml_library=str(fake_nvml))
     config = (root / "etc/nvidia-mock/nvml.conf").read_bytes()
     trailer = driver_tree.EMBED_MAGIC + struct.pack("<Q", len(config))
     assert (root / LIB / "libnvidia-ml.so.550.54.15").read_bytes() == b"\x7fELF mock nvml" + config + trailer
 
 
-def test_an_installed_library_given_as_nvml_library_gives_the_same_file(capsys, root, tmp_path, fake_nvml):
-    run(capsys, root=str(root), gpu_count=2, nvml_library=str(fake_nvml))
+def test_an_installed_library_given_as_nvml_library_gives_the_same_file(run, root, tmp_path, fake_nvml):
+    run(root=str(root), gpu_count=2, nvml_library=str(fake_nvml))
     installed = tmp_path / "installed.so"
     installed.write_bytes((root / LIB / "libnvidia-ml.so.550.54.15").read_bytes())
     other = tmp_path / "other"
-    assert run(capsys, root=str(other), gpu_count=2, nvml_library=str(installed))["changed"] is True
+    assert run(root=str(other), gpu_count=2, nvml_library=str(installed))["changed"] is True
     assert (other / LIB / "libnvidia-ml.so.550.54.15").read_bytes() == installed.read_bytes()
 
 
-def test_an_installed_library_given_as_nvml_library_changes_nothing(capsys, root, tmp_path, fake_nvml):
-    run(capsys, root=str(root), gpu_count=2, nvml_library=str(fake_nvml))
+def test_an_installed_library_given_as_nvml_library_changes_nothing(run, root, tmp_path, fake_nvml):
+    run(root=str(root), gpu_count=2, nvml_library=str(fake_nvml))
     installed = tmp_path / "installed.so"
     installed.write_bytes((root / LIB / "libnvidia-ml.so.550.54.15").read_bytes())
-    assert run(capsys, root=str(root), gpu_count=2, nvml_library=str(installed))["changed"] is False
+    assert run(root=str(root), gpu_count=2, nvml_library=str(installed))["changed"] is False
 
 
-def test_second_run_with_nvml_library_is_unchanged(capsys, root, fake_nvml):
-    run(capsys, root=str(root), gpu_count=2, nvml_library=str(fake_nvml))
-    assert run(capsys, root=str(root), gpu_count=2, nvml_library=str(fake_nvml))["changed"] is False
+def test_second_run_with_nvml_library_is_unchanged(run, root, fake_nvml):
+    run(root=str(root), gpu_count=2, nvml_library=str(fake_nvml))
+    assert run(root=str(root), gpu_count=2, nvml_library=str(fake_nvml))["changed"] is False
 
 
-def test_check_mode_with_nvml_library_writes_nothing(capsys, root, fake_nvml):
-    run(capsys, root=str(root), gpu_count=1, nvml_library=str(fake_nvml))
+def test_check_mode_with_nvml_library_writes_nothing(run, root, fake_nvml):
+    run(root=str(root), gpu_count=1, nvml_library=str(fake_nvml))
     before = (root / LIB / "libnvidia-ml.so.550.54.15").read_bytes()
-    assert run(capsys, check=True, root=str(root), gpu_count=3, nvml_library=str(fake_nvml))["changed"] is True
+    assert run(check=True, root=str(root), gpu_count=3, nvml_library=str(fake_nvml))["changed"] is True
     assert (root / LIB / "libnvidia-ml.so.550.54.15").read_bytes() == before
 
 
-def test_the_embedded_config_is_the_trees_nvml_config(capsys, root, fake_nvml):
-    run(capsys, root=str(root), profile="l40s", gpu_count=3, dev_root="/run/mock/dev", nvml_library=str(fake_nvml))
+def test_the_embedded_config_is_the_trees_nvml_config(run, root, fake_nvml):
+    run(root=str(root), profile="l40s", gpu_count=3, dev_root="/run/mock/dev", nvml_library=str(fake_nvml))
     assert installed_library(root)[1] == (root / "etc/nvidia-mock/nvml.conf").read_text()
 
 
-def test_without_nvml_library_the_embedded_config_follows_the_node(capsys, root, fake_nvml):
-    run(capsys, root=str(root), gpu_count=1, nvml_library=str(fake_nvml))
-    assert run(capsys, root=str(root), gpu_count=2)["changed"] is True
+def test_without_nvml_library_the_embedded_config_follows_the_node(run, root, fake_nvml):
+    run(root=str(root), gpu_count=1, nvml_library=str(fake_nvml))
+    assert run(root=str(root), gpu_count=2)["changed"] is True
     assert installed_library(root) == (b"\x7fELF mock nvml", (root / "etc/nvidia-mock/nvml.conf").read_text())
 
 
-def test_without_nvml_library_a_library_without_embedded_config_is_left_alone(capsys, root):
+def test_without_nvml_library_a_library_without_embedded_config_is_left_alone(run, root):
     (root / LIB).mkdir(parents=True)
     (root / LIB / "libnvidia-ml.so.550.54.15").write_bytes(b"\x7fELF someone else's")
-    run(capsys, root=str(root), gpu_count=1)
+    run(root=str(root), gpu_count=1)
     assert (root / LIB / "libnvidia-ml.so.550.54.15").read_bytes() == b"\x7fELF someone else's"
 
 
-def test_tools_are_executable(capsys, root):
-    run(capsys, root=str(root), gpu_count=1)
+def test_tools_are_executable(run, root):
+    run(root=str(root), gpu_count=1)
     for tool in driver_tree.TOOLS:
         assert os.stat(root / "usr/bin" / tool).st_mode & stat.S_IXUSR
 
 
-def test_a_real_tool_installed_later_is_left_alone(capsys, root):
-    run(capsys, root=str(root), gpu_count=1)
+def test_a_real_tool_installed_later_is_left_alone(run, root):
+    run(root=str(root), gpu_count=1)
     (root / "usr/bin/nvidia-smi").write_bytes(b"\x7fELF real nvidia-smi")
-    assert run(capsys, root=str(root), gpu_count=1)["changed"] is False
+    assert run(root=str(root), gpu_count=1)["changed"] is False
     assert (root / "usr/bin/nvidia-smi").read_bytes() == b"\x7fELF real nvidia-smi"
 
 
-def test_proc_tree_has_version_params_and_one_information_file_per_gpu(capsys, root):
-    run(capsys, root=str(root), profile="dgxa100", gpu_count=2)
+def test_proc_tree_has_version_params_and_one_information_file_per_gpu(run, root):
+    run(root=str(root), profile="dgxa100", gpu_count=2)
     gpus = profiles.build_node("dgxa100", 2, "unit-node").gpus
     assert sorted(os.listdir(root / "proc/driver/nvidia/gpus")) == sorted(g.pci_bus_id_legacy for g in gpus)
     info = (root / "proc/driver/nvidia/gpus" / gpus[1].pci_bus_id_legacy / "information").read_text()
@@ -148,55 +142,55 @@ def test_proc_tree_has_version_params_and_one_information_file_per_gpu(capsys, r
     assert (root / "proc/driver/nvidia/params").read_text().startswith("ResmanDebugLevel: ")
 
 
-def test_firmware_is_under_the_driver_version(capsys, root):
-    run(capsys, root=str(root), gpu_count=1, driver_version="580.159.04")
+def test_firmware_is_under_the_driver_version(run, root):
+    run(root=str(root), gpu_count=1, driver_version="580.159.04")
     assert sorted(os.listdir(root / "lib/firmware/nvidia/580.159.04")) == ["gsp_ga10x.bin", "gsp_tu10x.bin"]
 
 
-def test_nvml_config_is_rendered_from_the_profile(capsys, root):
-    result = run(capsys, root=str(root), profile="l40s", gpu_count=3, dev_root="/run/mock/dev")
+def test_nvml_config_is_rendered_from_the_profile(run, root):
+    result = run(root=str(root), profile="l40s", gpu_count=3, dev_root="/run/mock/dev")
     node = profiles.build_node("l40s", 3, "unit-node")
     assert (root / "etc/nvidia-mock/nvml.conf").read_text() == nvml_config.render(node, "devnodes", "/run/mock/dev")
     assert result["nvml_config"] == str(root / "etc/nvidia-mock/nvml.conf")
 
 
-def test_toolkit_config_names_the_tree_as_driver_root(capsys, root):
-    run(capsys, root=str(root), gpu_count=1)
+def test_toolkit_config_names_the_tree_as_driver_root(run, root):
+    run(root=str(root), gpu_count=1)
     assert 'root = "%s"' % root in (root / "etc/nvidia-container-runtime/config.toml").read_text()
 
 
-def test_second_run_is_unchanged(capsys, root):
-    run(capsys, root=str(root))
-    assert run(capsys, root=str(root))["changed"] is False
+def test_second_run_is_unchanged(run, root):
+    run(root=str(root))
+    assert run(root=str(root))["changed"] is False
 
 
-def test_check_mode_reports_changed_and_writes_nothing(capsys, root):
-    assert run(capsys, check=True, root=str(root))["changed"] is True
+def test_check_mode_reports_changed_and_writes_nothing(run, root):
+    assert run(check=True, root=str(root))["changed"] is True
     assert not root.exists()
 
 
-def test_diff_mode_shows_a_changed_config_text(capsys, root):
-    run(capsys, root=str(root), gpu_count=1)
+def test_diff_mode_shows_a_changed_config_text(run, root):
+    run(root=str(root), gpu_count=1)
     (root / "etc/nvidia-container-runtime/config.toml").write_text("edited\n")
-    result = run(capsys, check=True, diff=True, root=str(root), gpu_count=1)
+    result = run(check=True, diff=True, root=str(root), gpu_count=1)
     (item,) = result["diff"]
     assert item["before"].endswith("edited\n")
     assert 'mode = "cdi"' in item["after"]
 
 
-def test_changing_gpu_count_changes_the_tree(capsys, root):
-    run(capsys, root=str(root), gpu_count=1)
-    assert run(capsys, root=str(root), gpu_count=2)["changed"] is True
+def test_changing_gpu_count_changes_the_tree(run, root):
+    run(root=str(root), gpu_count=1)
+    assert run(root=str(root), gpu_count=2)["changed"] is True
 
 
-def test_absent_removes_the_tree_but_keeps_shared_directories(capsys, root):
-    run(capsys, root=str(root), gpu_count=1)
-    result = run(capsys, root=str(root), gpu_count=1, state="absent")
+def test_absent_removes_the_tree_but_keeps_shared_directories(run, root):
+    run(root=str(root), gpu_count=1)
+    result = run(root=str(root), gpu_count=1, state="absent")
     assert result["changed"] is True
     assert not (root / "proc/driver/nvidia").exists()
     assert os.listdir(root / LIB) == ["vdpau"]
     assert os.listdir(root / LIB / "vdpau") == []
-    assert run(capsys, root=str(root), gpu_count=1, state="absent")["changed"] is False
+    assert run(root=str(root), gpu_count=1, state="absent")["changed"] is False
 
 
 @pytest.mark.parametrize("args, option", [
@@ -209,20 +203,20 @@ def test_absent_removes_the_tree_but_keeps_shared_directories(capsys, root):
     ({"nvml_library": "/nonexistent/libnvidia-ml.so"}, "nvml_library"),
     ({"state": "gone"}, "state"),
 ])
-def test_bad_input_fails_naming_the_option_and_writes_nothing(capsys, tmp_path, args, option):
+def test_bad_input_fails_naming_the_option_and_writes_nothing(run, tmp_path, args, option):
     args.setdefault("root", str(tmp_path / "driver"))
-    result = run(capsys, **args)
+    result = run(**args)
     assert result["failed"] is True
     assert option in result["msg"]
     assert os.listdir(tmp_path) == []
 
 
-def test_merged_usr_symlinks_of_a_root_filesystem_are_kept(capsys, root):
+def test_merged_usr_symlinks_of_a_root_filesystem_are_kept(run, root):
     (root / "usr/lib").mkdir(parents=True)
     os.symlink("usr/lib", root / "lib")
-    run(capsys, root=str(root), gpu_count=1)
+    run(root=str(root), gpu_count=1)
     assert os.readlink(root / "lib") == "usr/lib"
     assert (root / "usr/lib/firmware/nvidia/550.54.15/gsp_ga10x.bin").is_file()
-    assert run(capsys, root=str(root), gpu_count=1)["changed"] is False
-    run(capsys, root=str(root), gpu_count=1, state="absent")
+    assert run(root=str(root), gpu_count=1)["changed"] is False
+    run(root=str(root), gpu_count=1, state="absent")
     assert os.readlink(root / "lib") == "usr/lib"
