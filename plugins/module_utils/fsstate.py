@@ -132,7 +132,11 @@ class Action:
 
 
 class Plan:
-    """What ``apply`` would do: actions in execution order plus diff-mode material."""
+    """What ``apply`` would do: actions in execution order plus diff-mode material.
+
+    ``diffs`` is the ``diff`` value for AnsibleModule.exit_json: one before/after item per
+    changed path.
+    """
 
     def __init__(self, root, state, actions, diffs, kept):
         self.root = root
@@ -609,8 +613,3 @@ def can_mknod():
         if os.path.lexists(probe):
             os.unlink(probe)
         os.rmdir(scratch)
-
-
-def module_diff(plan_):
-    """The ``diff`` value for AnsibleModule.exit_json: one before/after item per changed path."""
-    return plan_.diffs

@@ -212,7 +212,7 @@ def run(module):
         actions=plan.summary(),
     )
     if module._diff:
-        result["diff"] = fsstate.module_diff(plan)
+        result["diff"] = plan.diffs
     module.exit_json(**result)
 
 

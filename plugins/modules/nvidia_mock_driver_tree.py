@@ -187,7 +187,7 @@ def run(module):
     if plan.kept:
         module.warn("Left in place because they are not what this module makes: %s." % ", ".join(plan.kept))
     if module._diff:
-        result["diff"] = fsstate.module_diff(plan)
+        result["diff"] = plan.diffs
     module.exit_json(**result)
 
 

@@ -227,7 +227,7 @@ def test_absent_twice_is_unchanged(tmp_path):
 
 def test_diff_items_describe_before_and_after_with_text_content(tmp_path):
     plan = fsstate.plan(str(tmp_path), [Entry("a.conf", FILE, content="x = 1\n")])
-    (item,) = fsstate.module_diff(plan)
+    (item,) = plan.diffs
     assert item["before_header"] == str(tmp_path / "a.conf")
     assert item["before"] == "absent\n"
     assert item["after"].startswith("file mode=0644")
@@ -236,7 +236,7 @@ def test_diff_items_describe_before_and_after_with_text_content(tmp_path):
 
 def test_unchanged_entries_have_no_diff_items(tmp_path):
     converge(tmp_path, sample_entries())
-    assert fsstate.module_diff(fsstate.plan(str(tmp_path), sample_entries())) == []
+    assert fsstate.plan(str(tmp_path), sample_entries()).diffs == []
 
 
 @needs_root
