@@ -32,8 +32,9 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.gpumock.nvidia.plugins.module_utils.profiles import MIB
+
 PREFIX = "nvidia.com/"
-MIB = 1024 * 1024
 MIG_STRATEGIES = ("none", "single", "mixed")
 # Where node-feature-discovery's "local" source reads feature files; GFD writes its own file
 # (named gfd) into the same directory.
@@ -81,8 +82,7 @@ def node_labels(node, mig_strategy="single"):
     parts = node.driver_version.split(".")
     driver_major, driver_minor = parts[0], parts[1]
     driver_rev = parts[2] if len(parts) > 2 else ""
-    cuda_major, rest = divmod(node.cuda_driver_version, 1000)
-    cuda_minor = rest // 10
+    cuda_major, cuda_minor = node.cuda_version
 
     labels = {
         "gpu.present": "true",
@@ -106,7 +106,7 @@ def node_labels(node, mig_strategy="single"):
         "cuda.runtime.minor": str(cuda_minor),
         "cuda.runtime-version.major": str(cuda_major),
         "cuda.runtime-version.minor": str(cuda_minor),
-        "cuda.runtime-version.full": "%d.%d" % (cuda_major, cuda_minor),
+        "cuda.runtime-version.full": node.cuda_version_string,
         "mig.capable": "true" if board.mig_capable else "false",
         "mps.capable": "false",
         # GFD scans PCI sysfs for vGPU functions; these nodes imitate bare-metal GPUs.

@@ -155,10 +155,15 @@ class Node:
         return "%d.%s" % (self.cuda_driver_version // 1000, self.driver_version)
 
     @property
+    def cuda_version(self):
+        """(12, 4) for 12040: the CUDA version the driver supports."""
+        major, rest = divmod(self.cuda_driver_version, 1000)
+        return major, rest // 10
+
+    @property
     def cuda_version_string(self):
         """'12.4' for 12040, as nvidia-smi prints it."""
-        major, rest = divmod(self.cuda_driver_version, 1000)
-        return "%d.%d" % (major, rest // 10)
+        return "%d.%d" % self.cuda_version
 
     def to_dict(self):
         board = asdict(self.board)

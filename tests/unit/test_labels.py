@@ -84,10 +84,18 @@ def test_family_table_matches_gfd(major, minor, family):
     assert labels.arch_family(major, minor) == family
 
 
-@pytest.mark.parametrize("profile", profiles.PROFILE_NAMES)
-def test_family_label_agrees_with_the_profiles_family(profile):
-    n = node(profile)
-    assert labels.node_labels(n)["nvidia.com/gpu.family"] == n.board.family
+@pytest.mark.parametrize("profile, family", [
+    ("dgxa100", "ampere"), ("dgxh100", "hopper"), ("dgxh200", "hopper"), ("dgxb200", "blackwell"),
+    ("l40s", "ada-lovelace"), ("t4", "turing"),
+])
+def test_family_label_of_every_profile_is_its_architectures(profile, family):
+    assert labels.node_labels(node(profile))["nvidia.com/gpu.family"] == family
+
+
+def test_the_cuda_runtime_labels_are_the_nodes_cuda_version():
+    got = labels.node_labels(node())
+    assert (got["nvidia.com/cuda.runtime.major"], got["nvidia.com/cuda.runtime.minor"],
+            got["nvidia.com/cuda.runtime-version.full"]) == ("12", "4", "12.4")
 
 
 def test_feature_file_round_trips():
