@@ -25,7 +25,7 @@ nvml-variants: nvml
 	@$(MAKE) --no-print-directory -s -C nvml_src BUILD=$(NVML_BUILD)/tsan \
 	    EXTRA_CFLAGS="$(NVML_TSAN)" EXTRA_LDFLAGS="$(NVML_TSAN)"
 
-$(NVML_T)/garbage_calls.c: tests/nvml/gen_garbage_calls.py nvml_src/include/nvml.h
+$(NVML_T)/garbage_calls.c: tests/nvml/gen_garbage_calls.py nvml_src/nvml_prototypes.py nvml_src/include/nvml.h
 	@mkdir -p $(NVML_T)
 	@python3 tests/nvml/gen_garbage_calls.py --header nvml_src/include/nvml.h --out $@
 

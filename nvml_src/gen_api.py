@@ -18,8 +18,8 @@ import os
 import re
 import sys
 
-PROTOTYPE = re.compile(
-    r"^(?P<ret>nvmlReturn_t|const char \*)\s*DECLDIR (?P<name>nvml\w+)\((?P<args>[^)]*)\);$")
+from nvml_prototypes import PrototypeError, read_prototypes
+
 DEFINITION = re.compile(r"^MOCK_API [^(]*?\b(?P<name>nvml\w+)\(", re.M)
 
 # What a real H100 (driver 580) returns for queries it has no data for, where that is not
@@ -30,31 +30,6 @@ REAL_RESULT = {
 }
 
 
-def read_prototypes(header):
-    protos = {}
-    with open(header) as f:
-        for number, line in enumerate(f, 1):
-            m = PROTOTYPE.match(line.strip())
-            if m:
-                if m.group("name") in protos:
-                    sys.exit("%s:%d: %s is declared twice" % (header, number, m.group("name")))
-                protos[m.group("name")] = (m.group("ret"), m.group("args").strip())
-    return protos
-
-
-def split_args(args):
-    """[(type, name)] of a parameter list; [] for (void)."""
-    if args in ("", "void"):
-        return []
-    out = []
-    for part in args.split(","):
-        m = re.match(r"^(?P<type>.*?[\s*])(?P<name>\w+)$", part.strip())
-        if not m:
-            sys.exit("cannot split parameter %r" % part)
-        out.append((" ".join(m.group("type").split()), m.group("name")))
-    return out
-
-
 def implemented(src_dir):
     names = set()
     for path in sorted(glob.glob(os.path.join(src_dir, "*.c"))):
@@ -63,8 +38,7 @@ def implemented(src_dir):
     return names
 
 
-def stub(name, args):
-    params = split_args(args)
+def stub(name, args, params):
     lines = ["MOCK_API nvmlReturn_t %s(%s)" % (name, args or "void"), "{"]
     for param in params:
         lines.append("    (void)%s;" % param[1])
@@ -87,7 +61,10 @@ def main():
     ap.add_argument("--out", required=True)
     opts = ap.parse_args()
 
-    protos = read_prototypes(opts.header)
+    try:
+        protos = read_prototypes(opts.header)
+    except PrototypeError as exc:
+        sys.exit(str(exc))
     with open(opts.symbols) as f:
         symbols = [s.strip() for s in f if s.strip()]
     missing = [s for s in symbols if s not in protos]
@@ -116,10 +93,10 @@ def main():
         "",
     ]
     for name in todo:
-        ret, args = protos[name]
+        ret, args, params = protos[name]
         if ret != "nvmlReturn_t":
             sys.exit("%s returns %s: it must be implemented in src/" % (name, ret))
-        body.append(stub(name, args))
+        body.append(stub(name, args, params))
         body.append("")
     with open(os.path.join(opts.out, "unsupported.c.tmp"), "w") as f:
         f.write("\n".join(body))

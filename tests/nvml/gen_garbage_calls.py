@@ -16,10 +16,12 @@ Output: "<N> passed, <M> failed" on the last line; exit status 1 if M > 0.
 """
 
 import argparse
+import os
 import re
+import sys
 
-PROTOTYPE = re.compile(
-    r"^(?P<ret>nvmlReturn_t|const char \*)\s*DECLDIR (?P<name>nvml\w+)\((?P<args>[^)]*)\);$")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "nvml_src"))
+from nvml_prototypes import read_prototypes  # noqa: E402  (nvml_src/ is not a package)
 
 HANDLES = {"nvmlDevice_t", "nvmlUnit_t", "nvmlEventSet_t", "nvmlGpuInstance_t",
            "nvmlComputeInstance_t", "nvmlGpmSample_t"}
@@ -34,16 +36,6 @@ SCRATCH_ELEMENTS = 256
 
 GARBAGE_HANDLES = ["(void *)&stack_junk", "(void *)0x1", "(void *)(scratch + 3)"]
 GARBAGE_NUMBERS = ["0xFFFFFFFFu", "(unsigned)-1", "12345u"]
-
-
-def split_args(args):
-    if args in ("", "void"):
-        return []
-    out = []
-    for part in args.split(","):
-        m = re.match(r"^(?P<type>.*?[\s*])(?P<name>\w+)$", part.strip())
-        out.append((" ".join(m.group("type").split()), m.group("name")))
-    return out
 
 
 def is_pointer(ctype):
@@ -164,14 +156,9 @@ def main():
     ap.add_argument("--header", required=True)
     ap.add_argument("--out", required=True)
     opts = ap.parse_args()
-    protos = []
-    with open(opts.header) as f:
-        for line in f:
-            m = PROTOTYPE.match(line.strip())
-            if m:
-                protos.append((m.group("ret"), m.group("name"), split_args(m.group("args").strip())))
+    protos = read_prototypes(opts.header)
     lines = [PRELUDE % {"bytes": SCRATCH_BYTES}]
-    for ret, name, params in protos:
+    for name, (ret, _args, params) in protos.items():
         # Garbage calls skip the init/shutdown entry points: they would change the phase.
         if name.startswith("nvmlInit") or name == "nvmlShutdown":
             continue
@@ -196,7 +183,6 @@ def main():
     lines.append(EPILOGUE % {"bytes": SCRATCH_BYTES})
     with open(opts.out + ".tmp", "w") as f:
         f.write("\n".join(lines))
-    import os
     os.replace(opts.out + ".tmp", opts.out)
     print("gen_garbage_calls: %d functions" % len(protos))
 
