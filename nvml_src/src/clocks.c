@@ -51,8 +51,7 @@ static int max_clock(nvmlClockType_t type, unsigned *out)
 MOCK_API nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, nvmlClockType_t type,
                                              unsigned int *clock)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(clock != NULL);
     return current_clock(type, clock) ? NVML_ERROR_INVALID_ARGUMENT : NVML_SUCCESS;
 }
@@ -60,8 +59,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, nvmlClockType_
 MOCK_API nvmlReturn_t nvmlDeviceGetMaxClockInfo(nvmlDevice_t device, nvmlClockType_t type,
                                                 unsigned int *clock)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(clock != NULL);
     return max_clock(type, clock) ? NVML_ERROR_INVALID_ARGUMENT : NVML_SUCCESS;
 }
@@ -70,8 +68,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetMaxClockInfo(nvmlDevice_t device, nvmlClockTy
 static nvmlReturn_t applications_clock(nvmlDevice_t device, nvmlClockType_t type,
                                        unsigned int *clockMHz)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(clockMHz != NULL);
     if (type == NVML_CLOCK_VIDEO)
         return NVML_ERROR_NOT_SUPPORTED;
@@ -109,8 +106,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetClock(nvmlDevice_t device, nvmlClockType_t cl
     case NVML_CLOCK_ID_CUSTOMER_BOOST_MAX:
         return applications_clock(device, clockType, clockMHz);
     default: {
-        MOCK_DEVICE(dev, device);
-        (void)dev;
+        MOCK_CHECK_DEVICE(device);
         return NVML_ERROR_INVALID_ARGUMENT;
     }
     }
@@ -131,8 +127,7 @@ static unsigned memory_clocks(unsigned out[2])
 MOCK_API nvmlReturn_t nvmlDeviceGetSupportedMemoryClocks(nvmlDevice_t device, unsigned int *count,
                                                          unsigned int *clocksMHz)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(count != NULL);
     unsigned clocks[2];
     unsigned n = memory_clocks(clocks);
@@ -150,8 +145,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetSupportedGraphicsClocks(nvmlDevice_t device,
                                                            unsigned int *count,
                                                            unsigned int *clocksMHz)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(count != NULL);
     unsigned mem[2];
     unsigned n_mem = memory_clocks(mem);
@@ -176,8 +170,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetSupportedGraphicsClocks(nvmlDevice_t device,
 
 static nvmlReturn_t reasons(nvmlDevice_t device, unsigned long long *out, unsigned long long v)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(out != NULL);
     *out = v;
     return NVML_SUCCESS;
@@ -224,8 +217,7 @@ static int describe_level(char *buf, size_t size, unsigned mem_mhz)
 MOCK_API nvmlReturn_t nvmlDeviceGetCurrentClockFreqs(nvmlDevice_t device,
                                                      nvmlDeviceCurrentClockFreqs_t *currentClockFreqs)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(currentClockFreqs != NULL);
     describe_level(currentClockFreqs->str, sizeof currentClockFreqs->str,
                    (unsigned)g_config.board.clock_mem_max_mhz);
@@ -235,8 +227,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetCurrentClockFreqs(nvmlDevice_t device,
 MOCK_API nvmlReturn_t nvmlDeviceGetPerformanceModes(nvmlDevice_t device,
                                                     nvmlDevicePerfModes_t *perfModes)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(perfModes != NULL);
     unsigned mem[2];
     unsigned n = memory_clocks(mem);
@@ -261,8 +252,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetPerformanceModes(nvmlDevice_t device,
 MOCK_API nvmlReturn_t nvmlDeviceGetAdaptiveClockInfoStatus(nvmlDevice_t device,
                                                            unsigned int *adaptiveClockStatus)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(adaptiveClockStatus != NULL);
     *adaptiveClockStatus = 1;        /* NVML_ADAPTIVE_CLOCKING_INFO_STATUS_ENABLED */
     return NVML_SUCCESS;
@@ -270,8 +260,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetAdaptiveClockInfoStatus(nvmlDevice_t device,
 
 static nvmlReturn_t zero_offsets(nvmlDevice_t device, int *a, int *b)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(a != NULL && b != NULL);
     *a = 0;
     *b = 0;
@@ -302,8 +291,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetMemClkMinMaxVfOffset(nvmlDevice_t device, int
 
 MOCK_API nvmlReturn_t nvmlDeviceGetPerformanceState(nvmlDevice_t device, nvmlPstates_t *pState)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(pState != NULL);
     *pState = NVML_PSTATE_0;
     return NVML_SUCCESS;
@@ -318,8 +306,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetSupportedPerformanceStates(nvmlDevice_t devic
                                                               nvmlPstates_t *pstates,
                                                               unsigned int size)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(pstates != NULL);
     /* The order the real H100 reports them in. */
     static const nvmlPstates_t supported[] = { NVML_PSTATE_2, NVML_PSTATE_0 };
@@ -336,8 +323,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetSupportedPerformanceStates(nvmlDevice_t devic
 MOCK_API nvmlReturn_t nvmlDeviceGetDynamicPstatesInfo(nvmlDevice_t device,
                                                       nvmlGpuDynamicPstatesInfo_t *pDynamicPstatesInfo)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(pDynamicPstatesInfo != NULL);
     memset(pDynamicPstatesInfo, 0, sizeof *pDynamicPstatesInfo);
     /* GPU, frame buffer, video and bus utilization domains are present, all idle. */

@@ -220,15 +220,13 @@ MOCK_API nvmlReturn_t nvmlDeviceGetSerial(nvmlDevice_t device, char *serial, uns
 
 MOCK_API nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigned int length)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     return mock_copy_string(name, length, g_config.board.name);
 }
 
 MOCK_API nvmlReturn_t nvmlDeviceGetBrand(nvmlDevice_t device, nvmlBrandType_t *type)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(type != NULL);
     *type = (nvmlBrandType_t)g_config.board.brand;
     return NVML_SUCCESS;
@@ -236,8 +234,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetBrand(nvmlDevice_t device, nvmlBrandType_t *t
 
 MOCK_API nvmlReturn_t nvmlDeviceGetArchitecture(nvmlDevice_t device, nvmlDeviceArchitecture_t *arch)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(arch != NULL);
     *arch = (nvmlDeviceArchitecture_t)g_config.board.architecture;
     return NVML_SUCCESS;
@@ -245,8 +242,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetArchitecture(nvmlDevice_t device, nvmlDeviceA
 
 MOCK_API nvmlReturn_t nvmlDeviceGetCudaComputeCapability(nvmlDevice_t device, int *major, int *minor)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(major != NULL && minor != NULL);
     *major = (int)g_config.board.cc_major;
     *minor = (int)g_config.board.cc_minor;
@@ -256,8 +252,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetCudaComputeCapability(nvmlDevice_t device, in
 MOCK_API nvmlReturn_t nvmlDeviceGetBoardPartNumber(nvmlDevice_t device, char *partNumber,
                                                    unsigned int length)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     return mock_copy_string(partNumber, length, g_config.board.board_part_number);
 }
 
@@ -272,8 +267,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetBoardId(nvmlDevice_t device, unsigned int *bo
 
 MOCK_API nvmlReturn_t nvmlDeviceGetMultiGpuBoard(nvmlDevice_t device, unsigned int *multiGpuBool)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(multiGpuBool != NULL);
     *multiGpuBool = 0;
     return NVML_SUCCESS;
@@ -290,24 +284,21 @@ MOCK_API nvmlReturn_t nvmlDeviceGetModuleId(nvmlDevice_t device, unsigned int *m
 MOCK_API nvmlReturn_t nvmlDeviceGetVbiosVersion(nvmlDevice_t device, char *version,
                                                 unsigned int length)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     return mock_copy_string(version, length, g_config.board.vbios_version);
 }
 
 MOCK_API nvmlReturn_t nvmlDeviceGetInforomImageVersion(nvmlDevice_t device, char *version,
                                                        unsigned int length)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     return mock_copy_string(version, length, g_config.board.inforom_image_version);
 }
 
 MOCK_API nvmlReturn_t nvmlDeviceGetInforomVersion(nvmlDevice_t device, nvmlInforomObject_t object,
                                                   char *version, unsigned int length)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     /* The object versions a real H100 reports (nvidia-smi -q: OEM 2.1, ECC 7.16, power N/A). */
     switch (object) {
     case NVML_INFOROM_OEM:
@@ -325,8 +316,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetInforomVersion(nvmlDevice_t device, nvmlInfor
 MOCK_API nvmlReturn_t nvmlDeviceGetInforomConfigurationChecksum(nvmlDevice_t device,
                                                                 unsigned int *checksum)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(checksum != NULL);
     *checksum = 0;
     return NVML_SUCCESS;
@@ -334,8 +324,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetInforomConfigurationChecksum(nvmlDevice_t dev
 
 MOCK_API nvmlReturn_t nvmlDeviceGetNumGpuCores(nvmlDevice_t device, unsigned int *numCores)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(numCores != NULL);
     *numCores = (unsigned)g_config.board.cuda_cores;
     return NVML_SUCCESS;
@@ -344,8 +333,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetNumGpuCores(nvmlDevice_t device, unsigned int
 static nvmlReturn_t enable_state(nvmlDevice_t device, nvmlEnableState_t *out,
                                  nvmlEnableState_t value)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(out != NULL);
     *out = value;
     return NVML_SUCCESS;
@@ -373,8 +361,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetAccountingMode(nvmlDevice_t device, nvmlEnabl
 
 MOCK_API nvmlReturn_t nvmlDeviceGetComputeMode(nvmlDevice_t device, nvmlComputeMode_t *mode)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(mode != NULL);
     *mode = NVML_COMPUTEMODE_DEFAULT;
     return NVML_SUCCESS;
@@ -383,8 +370,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetComputeMode(nvmlDevice_t device, nvmlComputeM
 MOCK_API nvmlReturn_t nvmlDeviceGetVirtualizationMode(nvmlDevice_t device,
                                                       nvmlGpuVirtualizationMode_t *pVirtualMode)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(pVirtualMode != NULL);
     /* A mock node is bare metal, not the pass-through VM the H100 reference was read on. */
     *pVirtualMode = NVML_GPU_VIRTUALIZATION_MODE_NONE;
@@ -394,8 +380,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetVirtualizationMode(nvmlDevice_t device,
 MOCK_API nvmlReturn_t nvmlDeviceGetGspFirmwareMode(nvmlDevice_t device, unsigned int *isEnabled,
                                                    unsigned int *defaultMode)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(isEnabled != NULL && defaultMode != NULL);
     *isEnabled = (unsigned)g_config.board.gsp_firmware;
     *defaultMode = (unsigned)g_config.board.gsp_firmware;
@@ -404,8 +389,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetGspFirmwareMode(nvmlDevice_t device, unsigned
 
 MOCK_API nvmlReturn_t nvmlDeviceGetGspFirmwareVersion(nvmlDevice_t device, char *version)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(version != NULL);
     if (!g_config.board.gsp_firmware)
         return NVML_ERROR_NOT_SUPPORTED;
@@ -423,8 +407,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetIrqNum(nvmlDevice_t device, unsigned int *irq
 
 MOCK_API nvmlReturn_t nvmlDeviceGetBusType(nvmlDevice_t device, nvmlBusType_t *type)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(type != NULL);
     *type = (nvmlBusType_t)g_config.board.bus_type;
     return NVML_SUCCESS;
@@ -433,8 +416,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetBusType(nvmlDevice_t device, nvmlBusType_t *t
 MOCK_API nvmlReturn_t nvmlDeviceGetAddressingMode(nvmlDevice_t device,
                                                   nvmlDeviceAddressingMode_t *mode)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(mode != NULL);
     mode->value = 0;                 /* NVML_DEVICE_ADDRESSING_MODE_NONE */
     return NVML_SUCCESS;
@@ -455,8 +437,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetPdi(nvmlDevice_t device, nvmlPdi_t *pdi)
 MOCK_API nvmlReturn_t nvmlDeviceGetC2cModeInfoV(nvmlDevice_t device,
                                                 nvmlC2cModeInfo_v1_t *c2cModeInfo)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(c2cModeInfo != NULL);
     c2cModeInfo->isC2cEnabled = 0;
     return NVML_SUCCESS;
@@ -465,8 +446,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetC2cModeInfoV(nvmlDevice_t device,
 MOCK_API nvmlReturn_t nvmlDeviceGetGridLicensableFeatures_v4(
     nvmlDevice_t device, nvmlGridLicensableFeatures_t *pGridLicensableFeatures)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(pGridLicensableFeatures != NULL);
     memset(pGridLicensableFeatures, 0, sizeof *pGridLicensableFeatures);
     return NVML_SUCCESS;

@@ -60,8 +60,7 @@ static unsigned long long supported_events(void)
 MOCK_API nvmlReturn_t nvmlDeviceGetSupportedEventTypes(nvmlDevice_t device,
                                                        unsigned long long *eventTypes)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(eventTypes != NULL);
     *eventTypes = supported_events();
     return NVML_SUCCESS;
@@ -89,8 +88,7 @@ MOCK_API nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t *set)
 MOCK_API nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t device, unsigned long long eventTypes,
                                                nvmlEventSet_t set)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     if (eventTypes & ~supported_events())
         return NVML_ERROR_NOT_SUPPORTED;
     pthread_mutex_lock(&g_event_lock);

@@ -18,8 +18,7 @@
 MOCK_API nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCount,
                                                nvmlFieldValue_t *values)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(values != NULL && valuesCount >= 0);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);

@@ -114,8 +114,7 @@ static nvmlReturn_t smi_pcie_path(const void *gpu_a, const void *gpu_b, unsigned
 static nvmlReturn_t smi_gpu_part_number(nvmlDevice_t device, char *partNumber,
                                         unsigned int length)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     return mock_copy_string(partNumber, length, g_config.board.gpu_part_number);
 }
 

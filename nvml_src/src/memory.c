@@ -5,8 +5,7 @@
 
 MOCK_API nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(memory != NULL);
     const struct mock_board *b = &g_config.board;
     /* v1 counts the driver's reservation as used, as the real library does. */
@@ -18,8 +17,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t 
 
 MOCK_API nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *memory)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(memory != NULL);
     if (memory->version != nvmlMemory_v2)
         return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
@@ -36,8 +34,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory
 
 MOCK_API nvmlReturn_t nvmlDeviceGetBAR1MemoryInfo(nvmlDevice_t device, nvmlBAR1Memory_t *bar1Memory)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(bar1Memory != NULL);
     bar1Memory->bar1Total = g_config.board.bar1_total_bytes;
     bar1Memory->bar1Used = BAR1_USED_BYTES;
@@ -47,8 +44,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetBAR1MemoryInfo(nvmlDevice_t device, nvmlBAR1M
 
 MOCK_API nvmlReturn_t nvmlDeviceGetMemoryBusWidth(nvmlDevice_t device, unsigned int *busWidth)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(busWidth != NULL);
     *busWidth = (unsigned)g_config.board.memory_bus_width;
     return NVML_SUCCESS;
@@ -57,8 +53,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetMemoryBusWidth(nvmlDevice_t device, unsigned 
 MOCK_API nvmlReturn_t nvmlDeviceGetConfComputeMemSizeInfo(nvmlDevice_t device,
                                                           nvmlConfComputeMemSizeInfo_t *memInfo)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(memInfo != NULL);
     const struct mock_board *b = &g_config.board;
     memInfo->protectedMemSizeKib = 0;
@@ -69,8 +64,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetConfComputeMemSizeInfo(nvmlDevice_t device,
 MOCK_API nvmlReturn_t nvmlDeviceGetConfComputeProtectedMemoryUsage(nvmlDevice_t device,
                                                                    nvmlMemory_t *memory)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(memory != NULL);
     memset(memory, 0, sizeof *memory);
     return NVML_SUCCESS;
@@ -85,8 +79,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetConfComputeProtectedMemoryUsage(nvmlDevice_t 
 MOCK_API nvmlReturn_t nvmlDeviceGetEccMode(nvmlDevice_t device, nvmlEnableState_t *current,
                                            nvmlEnableState_t *pending)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(current != NULL && pending != NULL);
     if (!g_config.board.ecc_supported)
         return NVML_ERROR_NOT_SUPPORTED;
@@ -149,8 +142,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetRemappedRows(nvmlDevice_t device, unsigned in
                                                 unsigned int *uncRows, unsigned int *isPending,
                                                 unsigned int *failureOccurred)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(corrRows != NULL && uncRows != NULL && isPending != NULL &&
                  failureOccurred != NULL);
     *corrRows = *uncRows = *isPending = *failureOccurred = 0;
@@ -160,8 +152,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetRemappedRows(nvmlDevice_t device, unsigned in
 MOCK_API nvmlReturn_t nvmlDeviceGetRemappedRows_v2(nvmlDevice_t device,
                                                    nvmlRemappedRowsInfo_v2_t *info)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(info != NULL);
     memset(info, 0, sizeof *info);
     return NVML_SUCCESS;
@@ -170,8 +161,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetRemappedRows_v2(nvmlDevice_t device,
 MOCK_API nvmlReturn_t nvmlDeviceGetRowRemapperHistogram(nvmlDevice_t device,
                                                         nvmlRowRemapperHistogramValues_t *values)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(values != NULL);
     memset(values, 0, sizeof *values);
     /* Every bank has all its spare rows; HBM boards have one bank per two bits of bus. */
@@ -182,8 +172,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetRowRemapperHistogram(nvmlDevice_t device,
 MOCK_API nvmlReturn_t nvmlDeviceGetRepairStatus(nvmlDevice_t device,
                                                 nvmlRepairStatus_t *repairStatus)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(repairStatus != NULL);
     repairStatus->bChannelRepairPending = 0;
     repairStatus->bTpcRepairPending = 0;
@@ -193,8 +182,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetRepairStatus(nvmlDevice_t device,
 MOCK_API nvmlReturn_t nvmlDeviceGetUnrepairableMemoryFlag_v1(
     nvmlDevice_t device, nvmlUnrepairableMemoryStatus_v1_t *unrepairableMemoryStatus)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(unrepairableMemoryStatus != NULL);
     unrepairableMemoryStatus->bUnrepairableMemory = 0;
     return NVML_SUCCESS;

@@ -132,17 +132,6 @@ static inline struct nvmlDevice_st *mock_device(nvmlDevice_t handle)
     return (struct nvmlDevice_st *)handle;
 }
 
-/*
- * The preamble of every device getter: UNINITIALIZED before init, INVALID_ARGUMENT for a
- * handle that is not ours or a NULL output.
- */
-#define MOCK_DEVICE(var, handle)                                                             \
-    if (!mock_live())                                                                        \
-        return NVML_ERROR_UNINITIALIZED;                                                     \
-    struct nvmlDevice_st *var = mock_device(handle);                                         \
-    if (var == NULL)                                                                         \
-        return NVML_ERROR_INVALID_ARGUMENT
-
 #define MOCK_REQUIRE(cond)                                                                   \
     if (!(cond))                                                                             \
         return NVML_ERROR_INVALID_ARGUMENT
@@ -150,5 +139,21 @@ static inline struct nvmlDevice_st *mock_device(nvmlDevice_t handle)
 #define MOCK_REQUIRE_LIVE()                                                                  \
     if (!mock_live())                                                                        \
         return NVML_ERROR_UNINITIALIZED
+
+/*
+ * The preamble of every device getter: UNINITIALIZED before init, INVALID_ARGUMENT for a
+ * handle that is not ours. MOCK_DEVICE names the device for the getter; MOCK_CHECK_DEVICE is
+ * for a getter whose answer is the same for every GPU.
+ */
+#define MOCK_DEVICE(var, handle)                                                             \
+    MOCK_REQUIRE_LIVE();                                                                     \
+    struct nvmlDevice_st *var = mock_device(handle);                                         \
+    if (var == NULL)                                                                         \
+        return NVML_ERROR_INVALID_ARGUMENT
+
+#define MOCK_CHECK_DEVICE(handle)                                                            \
+    MOCK_REQUIRE_LIVE();                                                                     \
+    if (mock_device(handle) == NULL)                                                         \
+        return NVML_ERROR_INVALID_ARGUMENT
 
 #endif /* GPUMOCK_NVML_MOCK_H */

@@ -40,8 +40,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetPciInfoExt(nvmlDevice_t device, nvmlPciInfoEx
 
 static nvmlReturn_t board_uint(nvmlDevice_t device, unsigned int *out, unsigned long long value)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(out != NULL);
     *out = (unsigned int)value;
     return NVML_SUCCESS;
@@ -102,8 +101,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetPcieThroughput(nvmlDevice_t device,
                                                   nvmlPcieUtilCounter_t counter,
                                                   unsigned int *value)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(value != NULL);
     MOCK_REQUIRE(counter == NVML_PCIE_UTIL_TX_BYTES || counter == NVML_PCIE_UTIL_RX_BYTES);
     *value = 0;

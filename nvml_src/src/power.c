@@ -5,8 +5,7 @@
 
 static nvmlReturn_t power_value(nvmlDevice_t device, unsigned int *out, unsigned long long v)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(out != NULL);
     *out = (unsigned int)v;
     return NVML_SUCCESS;
@@ -37,8 +36,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetPowerManagementLimitConstraints(nvmlDevice_t 
                                                                    unsigned int *minLimit,
                                                                    unsigned int *maxLimit)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(minLimit != NULL && maxLimit != NULL);
     *minLimit = (unsigned)g_config.board.power_min_limit_mw;
     *maxLimit = (unsigned)g_config.board.power_max_limit_mw;
@@ -47,8 +45,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetPowerManagementLimitConstraints(nvmlDevice_t 
 
 MOCK_API nvmlReturn_t nvmlDeviceGetPowerManagementMode(nvmlDevice_t device, nvmlEnableState_t *mode)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(mode != NULL);
     *mode = NVML_FEATURE_ENABLED;
     return NVML_SUCCESS;
@@ -67,8 +64,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetPowerSource(nvmlDevice_t device, nvmlPowerSou
 MOCK_API nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device,
                                                           unsigned long long *energy)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(energy != NULL);
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);

@@ -9,8 +9,7 @@
 
 static nvmlReturn_t no_processes(nvmlDevice_t device, unsigned int *infoCount)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(infoCount != NULL);
     *infoCount = 0;
     return NVML_SUCCESS;
@@ -91,8 +90,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetMPSComputeRunningProcesses_v3(nvmlDevice_t de
 MOCK_API nvmlReturn_t nvmlDeviceGetRunningProcessDetailList(nvmlDevice_t device,
                                                             nvmlProcessDetailList_t *plist)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(plist != NULL);
     if (plist->version != nvmlProcessDetailList_v1)
         return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
@@ -103,8 +101,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetRunningProcessDetailList(nvmlDevice_t device,
 MOCK_API nvmlReturn_t nvmlDeviceGetAccountingBufferSize(nvmlDevice_t device,
                                                         unsigned int *bufferSize)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(bufferSize != NULL);
     *bufferSize = ACCOUNTING_BUFFER_SIZE;
     return NVML_SUCCESS;
@@ -120,8 +117,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetAccountingPids(nvmlDevice_t device, unsigned 
 MOCK_API nvmlReturn_t nvmlDeviceGetAccountingStats(nvmlDevice_t device, unsigned int pid,
                                                    nvmlAccountingStats_t *stats)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     (void)pid;
     MOCK_REQUIRE(stats != NULL);
     return NVML_ERROR_NOT_FOUND;

@@ -5,8 +5,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device,
                                                nvmlTemperatureSensors_t sensorType,
                                                unsigned int *temp)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(temp != NULL);
     MOCK_REQUIRE(sensorType == NVML_TEMPERATURE_GPU);
     *temp = (unsigned)g_config.board.temp_idle_c;
@@ -15,8 +14,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device,
 
 MOCK_API nvmlReturn_t nvmlDeviceGetTemperatureV(nvmlDevice_t device, nvmlTemperature_t *temperature)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(temperature != NULL);
     MOCK_REQUIRE(temperature->sensorType == NVML_TEMPERATURE_GPU);
     temperature->temperature = (int)g_config.board.temp_idle_c;
@@ -27,8 +25,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetTemperatureThreshold(nvmlDevice_t device,
                                                         nvmlTemperatureThresholds_t thresholdType,
                                                         unsigned int *temp)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(temp != NULL);
     const struct mock_board *b = &g_config.board;
     unsigned long long v;
@@ -63,8 +60,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetTemperatureThreshold(nvmlDevice_t device,
 MOCK_API nvmlReturn_t nvmlDeviceGetMarginTemperature(nvmlDevice_t device,
                                                      nvmlMarginTemperature_t *marginTempInfo)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(marginTempInfo != NULL);
     const struct mock_board *b = &g_config.board;
     marginTempInfo->marginTemperature = (int)b->temp_gpu_max_c - (int)b->temp_idle_c;
@@ -73,8 +69,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetMarginTemperature(nvmlDevice_t device,
 
 MOCK_API nvmlReturn_t nvmlDeviceGetNumFans(nvmlDevice_t device, unsigned int *numFans)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(numFans != NULL);
     *numFans = (unsigned)g_config.board.num_fans;
     return NVML_SUCCESS;
@@ -83,8 +78,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetNumFans(nvmlDevice_t device, unsigned int *nu
 /* Passively cooled boards (every built-in profile) have no fan to report on. */
 MOCK_API nvmlReturn_t nvmlDeviceGetFanSpeed(nvmlDevice_t device, unsigned int *speed)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(speed != NULL);
     if (g_config.board.num_fans == 0)
         return NVML_ERROR_NOT_SUPPORTED;
@@ -95,8 +89,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetFanSpeed(nvmlDevice_t device, unsigned int *s
 MOCK_API nvmlReturn_t nvmlDeviceGetFanSpeed_v2(nvmlDevice_t device, unsigned int fan,
                                                unsigned int *speed)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(speed != NULL && fan < g_config.board.num_fans);
     *speed = 30;
     return NVML_SUCCESS;
@@ -104,8 +97,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetFanSpeed_v2(nvmlDevice_t device, unsigned int
 
 MOCK_API nvmlReturn_t nvmlDeviceGetFanSpeedRPM(nvmlDevice_t device, nvmlFanSpeedInfo_t *fanSpeed)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(fanSpeed != NULL && fanSpeed->fan < g_config.board.num_fans);
     fanSpeed->speed = 1500;
     return NVML_SUCCESS;
@@ -114,8 +106,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetFanSpeedRPM(nvmlDevice_t device, nvmlFanSpeed
 MOCK_API nvmlReturn_t nvmlDeviceGetMinMaxFanSpeed(nvmlDevice_t device, unsigned int *minSpeed,
                                                   unsigned int *maxSpeed)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(minSpeed != NULL && maxSpeed != NULL && g_config.board.num_fans > 0);
     *minSpeed = 30;
     *maxSpeed = 100;

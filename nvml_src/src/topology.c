@@ -143,8 +143,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetMemoryAffinity(nvmlDevice_t device, unsigned 
 /* GPU memory is not a NUMA node on x86 systems (only on coherent C2C systems). */
 MOCK_API nvmlReturn_t nvmlDeviceGetNumaNodeId(nvmlDevice_t device, unsigned int *node)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(node != NULL);
     return NVML_ERROR_NOT_SUPPORTED;
 }

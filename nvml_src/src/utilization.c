@@ -9,8 +9,7 @@
 MOCK_API nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device,
                                                     nvmlUtilization_t *utilization)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(utilization != NULL);
     utilization->gpu = 0;
     utilization->memory = 0;
@@ -20,8 +19,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device,
 static nvmlReturn_t engine_utilization(nvmlDevice_t device, unsigned int *utilization,
                                        unsigned int *samplingPeriodUs)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(utilization != NULL && samplingPeriodUs != NULL);
     *utilization = 0;
     *samplingPeriodUs = SAMPLING_PERIOD_US;
@@ -56,8 +54,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetEncoderStats(nvmlDevice_t device, unsigned in
                                                 unsigned int *averageFps,
                                                 unsigned int *averageLatency)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(sessionCount != NULL && averageFps != NULL && averageLatency != NULL);
     *sessionCount = *averageFps = *averageLatency = 0;
     return NVML_SUCCESS;
@@ -67,8 +64,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetEncoderStats(nvmlDevice_t device, unsigned in
 MOCK_API nvmlReturn_t nvmlDeviceGetEncoderSessions(nvmlDevice_t device, unsigned int *sessionCount,
                                                    nvmlEncoderSessionInfo_t *sessionInfos)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     (void)sessionInfos;
     MOCK_REQUIRE(sessionCount != NULL);
     *sessionCount = 0;
@@ -77,8 +73,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetEncoderSessions(nvmlDevice_t device, unsigned
 
 MOCK_API nvmlReturn_t nvmlDeviceGetFBCStats(nvmlDevice_t device, nvmlFBCStats_t *fbcStats)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(fbcStats != NULL);
     memset(fbcStats, 0, sizeof *fbcStats);
     return NVML_SUCCESS;
@@ -87,8 +82,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetFBCStats(nvmlDevice_t device, nvmlFBCStats_t 
 MOCK_API nvmlReturn_t nvmlDeviceGetFBCSessions(nvmlDevice_t device, unsigned int *sessionCount,
                                                nvmlFBCSessionInfo_t *sessionInfo)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     (void)sessionInfo;
     MOCK_REQUIRE(sessionCount != NULL);
     *sessionCount = 0;
