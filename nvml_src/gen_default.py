@@ -1,20 +1,15 @@
 """Generate the mock NVML's built-in configuration from the Python default profile.
 
 The library falls back to this text when no nvml.conf is found, so the zero-config library
-and a provisioned node are described by the same profile code (plugins/module_utils).
+and a provisioned node are described by the same profile code (plugins/module_utils, imported
+through pysources: only the files python-sources.txt lists).
 Writes a C file defining mock_default_config / mock_default_config_len.
 """
 
 import argparse
-import importlib.util
 import os
 
-
-def load(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import pysources
 
 
 def c_string(text):
@@ -27,11 +22,10 @@ def c_string(text):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--module-utils", required=True, help="plugins/module_utils directory")
     ap.add_argument("--out", required=True)
     opts = ap.parse_args()
-    profiles = load(os.path.join(opts.module_utils, "profiles.py"), "gpumock_profiles")
-    nvml_config = load(os.path.join(opts.module_utils, "nvml_config.py"), "gpumock_nvml_config")
+    profiles = pysources.import_module_util("profiles")
+    nvml_config = pysources.import_module_util("nvml_config")
     node = profiles.build_node(profile=profiles.DEFAULT_PROFILE, node_id="gpumock-default")
     # With no config at all there is no provisioned /dev to filter on: show every GPU.
     text = nvml_config.render(node, visibility="all")
