@@ -14,7 +14,7 @@ NVML_ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=prin
 NVML_PY_ASAN_ENV := LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
     ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: nvml nvml-variants nvml-test-bins test-nvml fuzz-nvml bench-nvml
+.PHONY: nvml nvml-variants nvml-generated nvml-test-bins test-nvml fuzz-nvml bench-nvml
 
 nvml: ## build the mock NVML (nvml_src/build/libnvidia-ml.so.*)
 	@$(MAKE) --no-print-directory -s -C nvml_src
@@ -68,10 +68,18 @@ test-nvml: collection-link nvml-variants nvml-test-bins ## mock NVML: C, sanitiz
     --deselect tests/nvml/test_symbols.py
 	@$(MAKE) --no-print-directory fuzz-nvml FUZZ_SECONDS=$(FUZZ_SECONDS)
 
-$(NVML_BUILD)/fuzz/fuzz_config: tests/nvml/fuzz/fuzz_config.c nvml_src/src/config_parse.c nvml_src/src/mock.h
+# The parser alone, against the config structs and tables generated from nvml_schema; the
+# generator's stamp changes when they may have.
+nvml-generated:
+	@$(MAKE) --no-print-directory -s -C nvml_src generated
+$(NVML_BUILD)/gen/schema.stamp: nvml-generated ;
+
+$(NVML_BUILD)/fuzz/fuzz_config: tests/nvml/fuzz/fuzz_config.c nvml_src/src/config_parse.c nvml_src/src/mock.h \
+    $(NVML_BUILD)/gen/schema.stamp
 	@mkdir -p $(dir $@)
 	@clang -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all $(NVML_INC) -Invml_src/src $< nvml_src/src/config_parse.c -o $@
+	    -fno-sanitize-recover=all $(NVML_INC) -Invml_src/src -I$(NVML_BUILD)/gen $< \
+	    nvml_src/src/config_parse.c -o $@
 
 fuzz-nvml: collection-link $(NVML_BUILD)/fuzz/fuzz_config ## fuzz the nvml.conf parser for FUZZ_SECONDS (default 30)
 	@rm -rf $(NVML_BUILD)/fuzz/seeds && mkdir -p $(NVML_BUILD)/fuzz/corpus

@@ -53,17 +53,6 @@ MOCK_API nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *
     return NVML_ERROR_NOT_FOUND;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The 16 bytes of "GPU-xxxxxxxx-xxxx-...": hex digits after the prefix, dashes skipped. */
 static int uuid_bytes(const char *uuid, unsigned char out[NVML_DEVICE_UUID_BINARY_LEN])
 {
@@ -74,7 +63,7 @@ static int uuid_bytes(const char *uuid, unsigned char out[NVML_DEVICE_UUID_BINAR
     for (p++; *p != '\0' && n < 2 * NVML_DEVICE_UUID_BINARY_LEN; p++) {
         if (*p == '-')
             continue;
-        int d = hex_digit(*p);
+        int d = mock_hex_digit(*p);
         if (d < 0)
             return -1;
         if (n % 2 == 0)
@@ -122,62 +111,19 @@ MOCK_API nvmlReturn_t nvmlDeviceGetHandleBySerial(const char *serial, nvmlDevice
     return NVML_ERROR_NOT_FOUND;
 }
 
-/* A hex number of 1..max_digits digits ending at stop; advances *p past stop. */
-static int take_hex(const char **p, char stop, unsigned max_digits, unsigned *out)
-{
-    unsigned v = 0, digits = 0;
-    const char *s = *p;
-    while (*s != stop) {
-        int d = hex_digit(*s);
-        if (d < 0 || ++digits > max_digits)
-            return -1;
-        v = v * 16 + (unsigned)d;
-        s++;
-    }
-    if (digits == 0)
-        return -1;
-    *out = v;
-    *p = s + (stop != '\0');
-    return 0;
-}
-
-/*
- * Both NVML forms ("00000000:07:00.0" and the legacy "0000:07:00.0"), any case, and the
- * domain-less "07:00.0" that some tools pass.
- */
-static int parse_bus_id(const char *text, unsigned out[4])
-{
-    const char *p = text;
-    unsigned first, second;
-    if (take_hex(&p, ':', 8, &first))
-        return -1;
-    const char *after_first = p;
-    if (take_hex(&p, ':', 2, &second) == 0) {
-        out[0] = first;
-        out[1] = second;
-    } else {
-        p = after_first;
-        out[0] = 0;
-        out[1] = first;
-        if (first > 0xff)
-            return -1;
-    }
-    if (take_hex(&p, '.', 2, &out[2]) || take_hex(&p, '\0', 1, &out[3]))
-        return -1;
-    return 0;
-}
-
 MOCK_API nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2(const char *pciBusId, nvmlDevice_t *device)
 {
     MOCK_REQUIRE_LIVE();
     MOCK_REQUIRE(pciBusId != NULL && device != NULL);
-    unsigned want[4];
-    if (parse_bus_id(pciBusId, want) != 0)
+    /* Both NVML forms ("00000000:07:00.0", the legacy "0000:07:00.0") and the domain-less
+     * "07:00.0" that some tools pass. */
+    struct mock_bus_id want;
+    if (mock_parse_bus_id(pciBusId, strlen(pciBusId), 1, &want) != 0)
         return NVML_ERROR_NOT_FOUND;
     for (unsigned i = 0; i < g_device_count; i++) {
         const nvmlPciInfo_t *pci = &g_devices[i].pci;
-        if (pci->domain == want[0] && pci->bus == want[1] && pci->device == want[2] &&
-            want[3] == 0) {
+        if (pci->domain == want.domain && pci->bus == want.bus && pci->device == want.device &&
+            want.function == 0) {
             *device = &g_devices[i];
             return NVML_SUCCESS;
         }

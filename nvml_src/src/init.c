@@ -10,31 +10,13 @@
 #include "mock.h"
 
 struct mock_config g_config;
-struct nvmlDevice_st g_devices[MOCK_MAX_GPUS];
+struct nvmlDevice_st g_devices[MOCK_MAX_GPU];
 unsigned g_device_count;
 unsigned g_numa_count;
 atomic_int g_live;
 
 static pthread_mutex_t g_init_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned g_refcount;
-
-static unsigned hex_value(const char *s, const char **end)
-{
-    unsigned v = 0;
-    for (;; s++) {
-        char c = *s;
-        if (c >= '0' && c <= '9')
-            v = v * 16 + (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v = v * 16 + (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v = v * 16 + (unsigned)(c - 'A' + 10);
-        else
-            break;
-    }
-    *end = s;
-    return v;
-}
 
 /* Upper-case hex of v in exactly `digits` characters; returns the end. */
 static char *put_hex(char *out, unsigned v, int digits)
@@ -61,22 +43,16 @@ static void format_bus_id(char *out, int domain_digits, unsigned domain, unsigne
     *out = '\0';
 }
 
-/* The parser has already checked the DDDDDDDD:BB:DD.F shape. */
-static void fill_pci(nvmlPciInfo_t *pci, const char *bus_id, const struct mock_board *board)
+void mock_pci_info(nvmlPciInfo_t *pci, const struct mock_bus_id *id)
 {
-    const char *p;
-    unsigned domain = hex_value(bus_id, &p);
-    unsigned bus = hex_value(p + 1, &p);
-    unsigned device = hex_value(p + 1, &p);
-    unsigned function = hex_value(p + 1, &p);
     memset(pci, 0, sizeof *pci);
-    pci->domain = domain;
-    pci->bus = bus;
-    pci->device = device;
-    pci->pciDeviceId = (unsigned)board->pci_device_id;
-    pci->pciSubSystemId = (unsigned)board->pci_subsystem_id;
-    format_bus_id(pci->busId, 8, domain, bus, device, function);
-    format_bus_id(pci->busIdLegacy, 4, domain & 0xffff, bus, device, function);
+    pci->domain = id->domain;
+    pci->bus = id->bus;
+    pci->device = id->device;
+    pci->pciDeviceId = (unsigned)g_config.board.pci_device_id;
+    pci->pciSubSystemId = (unsigned)g_config.board.pci_subsystem_id;
+    format_bus_id(pci->busId, 8, id->domain, id->bus, id->device, id->function);
+    format_bus_id(pci->busIdLegacy, 4, id->domain & 0xffff, id->bus, id->device, id->function);
 }
 
 /* A container sees its nodes under /dev whatever the host's dev root was: our CDI spec says so
@@ -90,14 +66,15 @@ static const char *visible_dev_root(void)
 
 static void build_devices(void)
 {
-    unsigned char present[MOCK_MAX_GPUS];
-    if (!g_config.system.visibility_all)
+    unsigned char present[MOCK_MAX_GPU];
+    int all = g_config.system.visibility == MOCK_SYSTEM_VISIBILITY_ALL;
+    if (!all)
         mock_visible_minors(visible_dev_root(), present);
     unsigned count = 0;
     unsigned numa_count = 0;
     for (unsigned i = 0; i < g_config.gpu_count; i++) {
-        const struct mock_gpu_entry *entry = &g_config.gpu[i];
-        if (!g_config.system.visibility_all && !present[entry->minor])
+        const struct mock_gpu *entry = &g_config.gpu[i];
+        if (!all && !present[entry->minor])
             continue;
         struct nvmlDevice_st *dev = &g_devices[count];
         dev->index = count;
@@ -109,7 +86,7 @@ static void build_devices(void)
         dev->irq = 41 + (unsigned)entry->index;
         memcpy(dev->uuid, entry->uuid, sizeof dev->uuid);
         memcpy(dev->serial, entry->serial, sizeof dev->serial);
-        fill_pci(&dev->pci, entry->pci_bus_id, &g_config.board);
+        mock_pci_info(&dev->pci, &entry->pci_bus_id);
         if (dev->numa_node + 1 > numa_count)
             numa_count = dev->numa_node + 1;
         count++;

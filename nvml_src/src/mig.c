@@ -8,29 +8,30 @@
 
 static const struct mock_mig_profile *find_profile(unsigned index)
 {
-    for (unsigned i = 0; i < g_config.mig_count; i++)
-        if (g_config.mig[i].index == index)
-            return &g_config.mig[i];
+    for (unsigned i = 0; i < g_config.mig_profile_count; i++)
+        if (g_config.mig_profile[i].index == index)
+            return &g_config.mig_profile[i];
     return NULL;
 }
 
 static const struct mock_mig_profile *find_profile_id(unsigned id)
 {
-    for (unsigned i = 0; i < g_config.mig_count; i++)
-        if (g_config.mig[i].profile_id == id)
-            return &g_config.mig[i];
+    for (unsigned i = 0; i < g_config.mig_profile_count; i++)
+        if (g_config.mig_profile[i].profile_id == id)
+            return &g_config.mig_profile[i];
     return NULL;
 }
 
-#define MOCK_MIG_DEVICE(var, handle)                                                         \
-    MOCK_DEVICE(var, handle);                                                                \
+/* After the device check: a board without MIG supports none of the MIG queries. */
+#define MOCK_MIG_SUPPORTED()                                                                 \
     if (!g_config.board.mig_capable)                                                         \
         return NVML_ERROR_NOT_SUPPORTED
 
 MOCK_API nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int *currentMode,
                                            unsigned int *pendingMode)
 {
-    MOCK_MIG_DEVICE(dev, device);
+    MOCK_DEVICE(dev, device);
+    MOCK_MIG_SUPPORTED();
     MOCK_REQUIRE(currentMode != NULL && pendingMode != NULL);
     *currentMode = dev->mig_mode;
     *pendingMode = dev->mig_mode;
@@ -39,21 +40,21 @@ MOCK_API nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int *cu
 
 MOCK_API nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t device, unsigned int *count)
 {
-    MOCK_MIG_DEVICE(dev, device);
+    MOCK_DEVICE(dev, device);
+    MOCK_MIG_SUPPORTED();
     MOCK_REQUIRE(count != NULL);
     unsigned most = 0;
     if (dev->mig_mode)
-        for (unsigned i = 0; i < g_config.mig_count; i++)
-            if (g_config.mig[i].instance_count > most)
-                most = (unsigned)g_config.mig[i].instance_count;
+        for (unsigned i = 0; i < g_config.mig_profile_count; i++)
+            if (g_config.mig_profile[i].instance_count > most)
+                most = (unsigned)g_config.mig_profile[i].instance_count;
     *count = most;
     return NVML_SUCCESS;
 }
 
 MOCK_API nvmlReturn_t nvmlDeviceIsMigDeviceHandle(nvmlDevice_t device, unsigned int *isMigDevice)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(isMigDevice != NULL);
     *isMigDevice = 0;
     return NVML_SUCCESS;
@@ -62,16 +63,14 @@ MOCK_API nvmlReturn_t nvmlDeviceIsMigDeviceHandle(nvmlDevice_t device, unsigned 
 /* The GPU-instance and compute-instance ids exist only for MIG device handles. */
 MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t device, unsigned int *id)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     (void)id;
     return NVML_ERROR_INVALID_ARGUMENT;
 }
 
 MOCK_API nvmlReturn_t nvmlDeviceGetComputeInstanceId(nvmlDevice_t device, unsigned int *id)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     (void)id;
     return NVML_ERROR_INVALID_ARGUMENT;
 }
@@ -79,8 +78,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetComputeInstanceId(nvmlDevice_t device, unsign
 MOCK_API nvmlReturn_t nvmlDeviceGetDeviceHandleFromMigDeviceHandle(nvmlDevice_t migDevice,
                                                                   nvmlDevice_t *device)
 {
-    MOCK_DEVICE(dev, migDevice);
-    (void)dev;
+    MOCK_CHECK_DEVICE(migDevice);
     (void)device;
     return NVML_ERROR_INVALID_ARGUMENT;
 }
@@ -88,7 +86,8 @@ MOCK_API nvmlReturn_t nvmlDeviceGetDeviceHandleFromMigDeviceHandle(nvmlDevice_t 
 MOCK_API nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, unsigned int index,
                                                           nvmlDevice_t *migDevice)
 {
-    MOCK_MIG_DEVICE(dev, device);
+    MOCK_DEVICE(dev, device);
+    MOCK_MIG_SUPPORTED();
     (void)index;
     MOCK_REQUIRE(migDevice != NULL);
     if (!dev->mig_mode)
@@ -100,8 +99,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, u
 MOCK_API nvmlReturn_t nvmlDeviceGetAttributes_v2(nvmlDevice_t device,
                                                  nvmlDeviceAttributes_t *attributes)
 {
-    MOCK_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(attributes != NULL);
     return NVML_ERROR_NOT_SUPPORTED;
 }
@@ -149,8 +147,8 @@ static void fill_v2(nvmlGpuInstanceProfileInfo_v2_t *info, const struct mock_mig
 MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfo(nvmlDevice_t device, unsigned int profile,
                                                           nvmlGpuInstanceProfileInfo_t *info)
 {
-    MOCK_MIG_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
+    MOCK_MIG_SUPPORTED();
     MOCK_REQUIRE(info != NULL && profile < NVML_GPU_INSTANCE_PROFILE_COUNT);
     const struct mock_mig_profile *p = find_profile(profile);
     if (p == NULL)
@@ -196,8 +194,8 @@ static void fill_versioned(nvmlGpuInstanceProfileInfo_v2_t *info, const struct m
 MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfoV(nvmlDevice_t device, unsigned int profile,
                                                            nvmlGpuInstanceProfileInfo_v2_t *info)
 {
-    MOCK_MIG_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
+    MOCK_MIG_SUPPORTED();
     MOCK_REQUIRE(info != NULL && profile < NVML_GPU_INSTANCE_PROFILE_COUNT);
     if (!profile_version_ok(info->version))
         return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
@@ -212,8 +210,8 @@ MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfoByIdV(nvmlDevice_t devi
                                                                unsigned int profileId,
                                                                nvmlGpuInstanceProfileInfo_v2_t *info)
 {
-    MOCK_MIG_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
+    MOCK_MIG_SUPPORTED();
     MOCK_REQUIRE(info != NULL);
     if (!profile_version_ok(info->version))
         return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
@@ -228,7 +226,8 @@ MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceRemainingCapacity(nvmlDevice_t dev
                                                                 unsigned int profileId,
                                                                 unsigned int *count)
 {
-    MOCK_MIG_DEVICE(dev, device);
+    MOCK_DEVICE(dev, device);
+    MOCK_MIG_SUPPORTED();
     MOCK_REQUIRE(count != NULL);
     const struct mock_mig_profile *p = find_profile_id(profileId);
     if (p == NULL)
@@ -242,7 +241,8 @@ MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceRemainingCapacity(nvmlDevice_t dev
 MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstances(nvmlDevice_t device, unsigned int profileId,
                                                 nvmlGpuInstance_t *gpuInstances, unsigned int *count)
 {
-    MOCK_MIG_DEVICE(dev, device);
+    MOCK_DEVICE(dev, device);
+    MOCK_MIG_SUPPORTED();
     (void)gpuInstances;
     MOCK_REQUIRE(count != NULL);
     if (find_profile_id(profileId) == NULL)
@@ -256,7 +256,8 @@ MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstances(nvmlDevice_t device, unsigned in
 MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceById(nvmlDevice_t device, unsigned int id,
                                                    nvmlGpuInstance_t *gpuInstance)
 {
-    MOCK_MIG_DEVICE(dev, device);
+    MOCK_DEVICE(dev, device);
+    MOCK_MIG_SUPPORTED();
     (void)id;
     MOCK_REQUIRE(gpuInstance != NULL);
     if (!dev->mig_mode)
@@ -268,8 +269,8 @@ MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceById(nvmlDevice_t device, unsigned
 static nvmlReturn_t placements(nvmlDevice_t device, unsigned int profileId,
                                nvmlGpuInstancePlacement_t *out, unsigned int *count)
 {
-    MOCK_MIG_DEVICE(dev, device);
-    (void)dev;
+    MOCK_CHECK_DEVICE(device);
+    MOCK_MIG_SUPPORTED();
     MOCK_REQUIRE(count != NULL);
     const struct mock_mig_profile *p = find_profile_id(profileId);
     if (p == NULL)

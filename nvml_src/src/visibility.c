@@ -9,9 +9,9 @@
 
 #include "mock.h"
 
-void mock_visible_minors(const char *dev_root, unsigned char present[MOCK_MAX_GPUS])
+void mock_visible_minors(const char *dev_root, unsigned char present[MOCK_MAX_GPU])
 {
-    memset(present, 0, MOCK_MAX_GPUS);
+    memset(present, 0, MOCK_MAX_GPU);
     DIR *dir = opendir(dev_root);
     if (dir == NULL)
         return;
@@ -26,14 +26,14 @@ void mock_visible_minors(const char *dev_root, unsigned char present[MOCK_MAX_GP
         unsigned minor = 0;
         int ok = 1;
         for (const char *c = digits; *c != '\0'; c++) {
-            if (*c < '0' || *c > '9' || minor >= MOCK_MAX_GPUS) {
+            if (*c < '0' || *c > '9' || minor >= MOCK_MAX_GPU) {
                 ok = 0;
                 break;
             }
             minor = minor * 10 + (unsigned)(*c - '0');
         }
         /* Directories and other non-device entries of that name do not make a GPU. */
-        if (ok && minor < MOCK_MAX_GPUS && entry->d_type != DT_DIR)
+        if (ok && minor < MOCK_MAX_GPU && entry->d_type != DT_DIR)
             present[minor] = 1;
     }
     closedir(dir);

@@ -1,84 +1,67 @@
 # -*- coding: utf-8 -*-
 # Copyright: gpumock.nvidia contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# Apache License 2.0 (see LICENSE)
 """Render the mock NVML configuration file (format: docs/nvml-config.md) from a profiles Node.
 
 Standard library only: this runs on targets, shipped with the modules that write
-``<driver root>/etc/nvidia-mock/nvml.conf``. The C library parses the same text, and its
-built-in default is this renderer's output for the default profile (nvml_src/gen_default.py),
-so the Python profile stays the single source of truth.
+``<driver root>/etc/nvidia-mock/nvml.conf``. Which sections and keys the file has, and each
+value's syntax and limits, come from nvml_schema, from which the C parser is generated too; the
+library's built-in default is this renderer's output for the default profile
+(nvml_src/gen_default.py), so the Python profile stays the single source of truth.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-FORMAT_VERSION = 1
-VISIBILITY_MODES = ("devnodes", "all")
+from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_schema
+from ansible_collections.gpumock.nvidia.plugins.module_utils.nvml_schema import (
+    BOARD, BOOL, CHOICE, GPU, MIG_PROFILE, STRING, SYSTEM, UINT)
 
-# The C parser's limits (nvml_src/src/config.c); checked here so a node the library would
-# refuse is refused at render time, with the option named.
-MAX_GPUS = 254
-MAX_VALUE_LEN = 255
-
-# [board] keys, named as the profiles.Board fields they come from (every one required).
-BOARD_KEYS = (
-    "name", "brand", "architecture", "cc_major", "cc_minor", "cuda_cores", "sm_count",
-    "memory_bus_width", "memory_total_bytes", "memory_reserved_bytes", "bar1_total_bytes",
-    "pci_device_id", "pci_subsystem_id", "pcie_max_gen", "pcie_max_width", "bus_type",
-    "power_default_limit_mw", "power_min_limit_mw", "power_max_limit_mw", "power_idle_mw",
-    "clock_graphics_max_mhz", "clock_sm_max_mhz", "clock_mem_max_mhz", "clock_video_max_mhz",
-    "clock_graphics_idle_mhz", "clock_mem_idle_mhz", "clock_video_idle_mhz",
-    "temp_idle_c", "temp_mem_idle_c", "temp_shutdown_c", "temp_slowdown_c", "temp_gpu_max_c",
-    "temp_mem_max_c", "vbios_version", "board_part_number", "gpu_part_number",
-    "inforom_image_version", "num_fans", "nvlink_count", "gsp_firmware", "ecc_supported",
-    "mig_capable",
-)
-
-# [mig_profile] keys, named as the profiles.MigProfile fields.
-MIG_PROFILE_KEYS = (
-    "index", "profile_id", "name", "slice_count", "instance_count", "multiprocessor_count",
-    "memory_size_mb", "copy_engine_count", "decoder_count", "encoder_count", "jpeg_count",
-    "ofa_count",
-)
+VISIBILITY_MODES = SYSTEM.key("visibility").choices
+MAX_GPUS = GPU.max_count
+MAX_UINT = (1 << 64) - 1
 
 
 class NvmlConfigError(ValueError):
     """A node or option that cannot be written as an NVML config; the message names it."""
 
 
-# Written in hexadecimal because that is how NVIDIA tools print them.
-HEX_KEYS = frozenset(("pci_device_id", "pci_subsystem_id"))
-
-
-def _value(key, value):
-    """One value in the file's syntax: ints in decimal, bools as 0/1, lists comma-separated."""
-    if isinstance(value, bool):
+def _value(section, key, value):
+    """One value in the file's syntax, refused here if the C parser would refuse it."""
+    where = "NVML config value for %r in [%s]" % (key.name, section.name)
+    if key.kind == BOOL:
         return "1" if value else "0"
-    if isinstance(value, int):
-        return ("0x%08X" % value) if key in HEX_KEYS else str(value)
-    if isinstance(value, (list, tuple)):
-        return ",".join(_value(key, v) for v in value)
+    if key.kind == UINT:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_UINT:
+            raise NvmlConfigError("%s must be an integer from 0 to %d, got %r." % (where, MAX_UINT, value))
+        return ("0x%08X" % value) if key.hexadecimal else str(value)
     text = str(value)
-    if "\n" in text or "\r" in text or len(text) > MAX_VALUE_LEN or text != text.strip():
+    if key.kind == CHOICE and text not in key.choices:
+        raise NvmlConfigError("%s must be one of %s, got %r." % (where, ", ".join(key.choices), text))
+    limit = key.max_len if key.kind == STRING else nvml_schema.MAX_STRING
+    if not text or "\n" in text or "\r" in text or len(text) > limit or text != text.strip():
         raise NvmlConfigError(
-            "NVML config value for %r must be one line of at most %d characters without "
-            "leading or trailing spaces, got %r." % (key, MAX_VALUE_LEN, text))
+            "%s must be one line of 1 to %d characters without leading or trailing spaces, "
+            "got %r." % (where, limit, text))
     return text
 
 
-def _section(lines, name, pairs):
+def _section(lines, section, obj, given=None):
+    """Append ``[name]`` and one line per key: from ``given`` or the key's attribute of ``obj``."""
     lines.append("")
-    lines.append("[%s]" % name)
-    for key, value in pairs:
-        lines.append("%s = %s" % (key, _value(key, value)))
-
-
-def _attr(obj, attr, where):
-    try:
-        return getattr(obj, attr)
-    except AttributeError:
-        raise NvmlConfigError("%s has no attribute %r needed by the NVML config." % (where, attr))
+    lines.append("[%s]" % section.name)
+    for key in section.keys:
+        if given is not None and key.name in given:
+            value = given[key.name]
+        else:
+            attr = key.attr or key.name
+            try:
+                value = getattr(obj, attr)
+            except AttributeError:
+                raise NvmlConfigError("%s has no attribute %r needed by the NVML config."
+                                      % (type(obj).__name__, attr))
+        lines.append("%s = %s" % (key.name, _value(section, key, value)))
 
 
 def render(node, visibility="devnodes", dev_root="/dev"):
@@ -96,32 +79,18 @@ def render(node, visibility="devnodes", dev_root="/dev"):
     if not 1 <= len(gpus) <= MAX_GPUS:
         raise NvmlConfigError("gpu_count must be between 1 and %d for the mock NVML, got %d."
                               % (MAX_GPUS, len(gpus)))
-    board = node.board
-
+    if len(node.board.mig_profiles) > MIG_PROFILE.max_count:
+        raise NvmlConfigError("a board may have at most %d MIG profiles for the mock NVML, got %d."
+                              % (MIG_PROFILE.max_count, len(node.board.mig_profiles)))
     lines = [
         "# Mock NVML configuration for node %s (profile %s)." % (node.node_id, node.profile),
         "# Written by gpumock.nvidia; format: docs/nvml-config.md.",
-        "format = %d" % FORMAT_VERSION,
+        "format = %d" % nvml_schema.FORMAT_VERSION,
     ]
-    _section(lines, "system", (
-        ("driver_version", node.driver_version),
-        ("nvml_version", node.nvml_version),
-        ("cuda_driver_version", node.cuda_driver_version),
-        ("visibility", visibility),
-        ("dev_root", dev_root),
-    ))
-    _section(lines, "board", [(key, _attr(board, key, "Board")) for key in BOARD_KEYS])
-    for profile in _attr(board, "mig_profiles", "Board"):
-        _section(lines, "mig_profile",
-                 [(key, _attr(profile, key, "MigProfile")) for key in MIG_PROFILE_KEYS])
+    _section(lines, SYSTEM, node, given={"visibility": visibility, "dev_root": dev_root})
+    _section(lines, BOARD, node.board)
+    for profile in node.board.mig_profiles:
+        _section(lines, MIG_PROFILE, profile)
     for gpu in gpus:
-        _section(lines, "gpu", (
-            ("index", gpu.index),
-            ("minor", gpu.minor),
-            ("uuid", gpu.uuid),
-            ("serial", gpu.serial),
-            ("pci_bus_id", gpu.pci_bus_id),
-            ("numa_node", gpu.numa_node),
-            ("mig_mode", bool(gpu.mig_enabled)),
-        ))
+        _section(lines, GPU, gpu)
     return "\n".join(lines) + "\n"

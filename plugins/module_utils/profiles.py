@@ -16,7 +16,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
-from dataclasses import dataclass, field, fields, replace, asdict
+from dataclasses import asdict, dataclass, field, fields, make_dataclass, replace
+
+from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_schema
 
 MIN_GPU_COUNT = 1
 CLOUD_SLOTS_PER_BUS = 24
@@ -38,72 +40,18 @@ class ProfileError(ValueError):
     """Bad profile input; the message is one sentence naming the offending option."""
 
 
-@dataclass(frozen=True)
-class MigProfile:
-    """One GPU-instance profile as nvmlDeviceGetGpuInstanceProfileInfo reports it."""
+# A board and its MIG profiles are exactly what the NVML config says about them: their fields are
+# the keys of the [board] and [mig_profile] sections (nvml_schema, the one list of them).
+MigProfile = make_dataclass(
+    "MigProfile", nvml_schema.dataclass_fields(nvml_schema.MIG_PROFILE), frozen=True,
+    namespace={"__doc__": "One GPU-instance profile as nvmlDeviceGetGpuInstanceProfileInfo reports it.",
+               "__module__": __name__})
 
-    index: int              # NVML_GPU_INSTANCE_PROFILE_* (the argument of the getter)
-    profile_id: int         # the id field of the returned info
-    name: str               # "MIG 1g.10gb"
-    slice_count: int
-    instance_count: int
-    multiprocessor_count: int
-    memory_size_mb: int
-    copy_engine_count: int
-    decoder_count: int
-    encoder_count: int
-    jpeg_count: int
-    ofa_count: int
-
-
-@dataclass(frozen=True)
-class Board:
-    """Everything that is the same for every GPU of one board model."""
-
-    name: str                       # nvmlDeviceGetName
-    brand: int                      # nvmlBrandType_t
-    architecture: int               # nvmlDeviceArchitecture_t
-    family: str                     # GPU feature discovery's gpu.family label
-    cc_major: int
-    cc_minor: int
-    cuda_cores: int
-    sm_count: int
-    memory_bus_width: int           # bits
-    memory_total_bytes: int
-    memory_reserved_bytes: int      # "used" on an idle board (driver reservations)
-    bar1_total_bytes: int
-    pci_device_id: int              # 0xDDDDVVVV, as NVML reports pciDeviceId
-    pci_subsystem_id: int
-    pcie_max_gen: int
-    pcie_max_width: int
-    bus_type: int
-    power_default_limit_mw: int
-    power_min_limit_mw: int
-    power_max_limit_mw: int
-    power_idle_mw: int
-    clock_graphics_max_mhz: int
-    clock_sm_max_mhz: int
-    clock_mem_max_mhz: int
-    clock_video_max_mhz: int
-    clock_graphics_idle_mhz: int
-    clock_mem_idle_mhz: int
-    clock_video_idle_mhz: int
-    temp_idle_c: int
-    temp_mem_idle_c: int
-    temp_shutdown_c: int
-    temp_slowdown_c: int
-    temp_gpu_max_c: int
-    temp_mem_max_c: int
-    vbios_version: str
-    board_part_number: str
-    gpu_part_number: str
-    inforom_image_version: str
-    num_fans: int
-    nvlink_count: int
-    gsp_firmware: bool
-    ecc_supported: bool
-    mig_capable: bool
-    mig_profiles: tuple = ()
+Board = make_dataclass(
+    "Board", nvml_schema.dataclass_fields(nvml_schema.BOARD) + [("mig_profiles", tuple, field(default=()))],
+    frozen=True,
+    namespace={"__doc__": "Everything that is the same for every GPU of one board model.",
+               "__module__": __name__})
 
 
 @dataclass(frozen=True)
@@ -196,21 +144,22 @@ class Profile:
     cuda_driver_version: int
 
 
-def _mig(index, profile_id, name, slices, instances, sms, mem_mb, ce, dec, enc, jpg, ofa):
-    return MigProfile(index, profile_id, name, slices, instances, sms, mem_mb, ce, dec, enc, jpg, ofa)
+# index, profile_id, name, slice_count, instance_count, multiprocessor_count, memory_size_mb,
+# copy_engine_count, decoder_count, encoder_count, jpeg_count, ofa_count (the [mig_profile] keys).
+_mig = MigProfile
 
 
 # Published board values; the H100 ones are read off a real board (shared/reference/h100-80gb-hbm3).
 A100_SXM4_40GB = Board(
-    name="NVIDIA A100-SXM4-40GB", brand=BRAND_NVIDIA, architecture=ARCH_AMPERE, family="ampere",
-    cc_major=8, cc_minor=0, cuda_cores=6912, sm_count=108, memory_bus_width=5120,
+    name="NVIDIA A100-SXM4-40GB", brand=BRAND_NVIDIA, architecture=ARCH_AMPERE,
+    cc_major=8, cc_minor=0, cuda_cores=6912, memory_bus_width=5120,
     memory_total_bytes=40960 * MIB, memory_reserved_bytes=420 * MIB, bar1_total_bytes=65536 * MIB,
     pci_device_id=0x20B010DE, pci_subsystem_id=0x134F10DE, pcie_max_gen=4, pcie_max_width=16,
     bus_type=BUS_TYPE_PCIE,
     power_default_limit_mw=400000, power_min_limit_mw=100000, power_max_limit_mw=400000, power_idle_mw=52340,
     clock_graphics_max_mhz=1410, clock_sm_max_mhz=1410, clock_mem_max_mhz=1215, clock_video_max_mhz=1290,
     clock_graphics_idle_mhz=210, clock_mem_idle_mhz=1215, clock_video_idle_mhz=585,
-    temp_idle_c=31, temp_mem_idle_c=33, temp_shutdown_c=92, temp_slowdown_c=89, temp_gpu_max_c=85,
+    temp_idle_c=31, temp_shutdown_c=92, temp_slowdown_c=89, temp_gpu_max_c=85,
     temp_mem_max_c=95,
     vbios_version="92.00.25.00.08", board_part_number="692-2G506-0200-003", gpu_part_number="20B0-884-A1",
     inforom_image_version="G506.0200.00.04", num_fans=0, nvlink_count=12, gsp_firmware=False,
@@ -227,15 +176,15 @@ A100_SXM4_40GB = Board(
 )
 
 H100_SXM5_80GB = Board(
-    name="NVIDIA H100 80GB HBM3", brand=BRAND_NVIDIA, architecture=ARCH_HOPPER, family="hopper",
-    cc_major=9, cc_minor=0, cuda_cores=16896, sm_count=132, memory_bus_width=5120,
+    name="NVIDIA H100 80GB HBM3", brand=BRAND_NVIDIA, architecture=ARCH_HOPPER,
+    cc_major=9, cc_minor=0, cuda_cores=16896, memory_bus_width=5120,
     memory_total_bytes=85520809984, memory_reserved_bytes=503316480, bar1_total_bytes=137438953472,
     pci_device_id=0x233010DE, pci_subsystem_id=0x16C110DE, pcie_max_gen=5, pcie_max_width=16,
     bus_type=BUS_TYPE_PCIE,
     power_default_limit_mw=700000, power_min_limit_mw=200000, power_max_limit_mw=700000, power_idle_mw=72864,
     clock_graphics_max_mhz=1980, clock_sm_max_mhz=1980, clock_mem_max_mhz=2619, clock_video_max_mhz=1545,
     clock_graphics_idle_mhz=345, clock_mem_idle_mhz=2619, clock_video_idle_mhz=765,
-    temp_idle_c=35, temp_mem_idle_c=38, temp_shutdown_c=92, temp_slowdown_c=89, temp_gpu_max_c=87,
+    temp_idle_c=35, temp_shutdown_c=92, temp_slowdown_c=89, temp_gpu_max_c=87,
     temp_mem_max_c=95,
     vbios_version="96.00.DA.00.0C", board_part_number="692-2G520-0200-000", gpu_part_number="2330-885-A1",
     inforom_image_version="G520.0200.00.05", num_fans=0, nvlink_count=18, gsp_firmware=True,
@@ -270,8 +219,8 @@ H200_SXM5_141GB = replace(
 )
 
 B200_SXM6_180GB = Board(
-    name="NVIDIA B200", brand=BRAND_NVIDIA, architecture=ARCH_BLACKWELL, family="blackwell",
-    cc_major=10, cc_minor=0, cuda_cores=18944, sm_count=148, memory_bus_width=8192,
+    name="NVIDIA B200", brand=BRAND_NVIDIA, architecture=ARCH_BLACKWELL,
+    cc_major=10, cc_minor=0, cuda_cores=18944, memory_bus_width=8192,
     memory_total_bytes=183359 * MIB, memory_reserved_bytes=610 * MIB, bar1_total_bytes=262144 * MIB,
     pci_device_id=0x290110DE, pci_subsystem_id=0x199910DE, pcie_max_gen=5, pcie_max_width=16,
     bus_type=BUS_TYPE_PCIE,
@@ -279,7 +228,7 @@ B200_SXM6_180GB = Board(
     power_idle_mw=140000,
     clock_graphics_max_mhz=1965, clock_sm_max_mhz=1965, clock_mem_max_mhz=3996, clock_video_max_mhz=1965,
     clock_graphics_idle_mhz=120, clock_mem_idle_mhz=3996, clock_video_idle_mhz=675,
-    temp_idle_c=30, temp_mem_idle_c=34, temp_shutdown_c=94, temp_slowdown_c=91, temp_gpu_max_c=87,
+    temp_idle_c=30, temp_shutdown_c=94, temp_slowdown_c=91, temp_gpu_max_c=87,
     temp_mem_max_c=95,
     vbios_version="97.00.52.00.01", board_part_number="692-2G525-0220-000", gpu_part_number="2901-886-A1",
     inforom_image_version="G525.0220.00.02", num_fans=0, nvlink_count=18, gsp_firmware=True,
@@ -296,15 +245,15 @@ B200_SXM6_180GB = Board(
 )
 
 L40S_48GB = Board(
-    name="NVIDIA L40S", brand=BRAND_NVIDIA, architecture=ARCH_ADA, family="ada-lovelace",
-    cc_major=8, cc_minor=9, cuda_cores=18176, sm_count=142, memory_bus_width=384,
+    name="NVIDIA L40S", brand=BRAND_NVIDIA, architecture=ARCH_ADA,
+    cc_major=8, cc_minor=9, cuda_cores=18176, memory_bus_width=384,
     memory_total_bytes=46068 * MIB, memory_reserved_bytes=485 * MIB, bar1_total_bytes=65536 * MIB,
     pci_device_id=0x26B910DE, pci_subsystem_id=0x185110DE, pcie_max_gen=4, pcie_max_width=16,
     bus_type=BUS_TYPE_PCIE,
     power_default_limit_mw=350000, power_min_limit_mw=100000, power_max_limit_mw=350000, power_idle_mw=33000,
     clock_graphics_max_mhz=2520, clock_sm_max_mhz=2520, clock_mem_max_mhz=9001, clock_video_max_mhz=1965,
     clock_graphics_idle_mhz=210, clock_mem_idle_mhz=405, clock_video_idle_mhz=1185,
-    temp_idle_c=29, temp_mem_idle_c=0, temp_shutdown_c=95, temp_slowdown_c=92, temp_gpu_max_c=89,
+    temp_idle_c=29, temp_shutdown_c=95, temp_slowdown_c=92, temp_gpu_max_c=89,
     temp_mem_max_c=0,
     vbios_version="95.02.66.00.02", board_part_number="900-2G133-0080-000", gpu_part_number="26B9-896-A1",
     inforom_image_version="G133.0242.00.01", num_fans=0, nvlink_count=0, gsp_firmware=True,
@@ -312,15 +261,15 @@ L40S_48GB = Board(
 )
 
 T4_16GB = Board(
-    name="Tesla T4", brand=BRAND_TESLA, architecture=ARCH_TURING, family="turing",
-    cc_major=7, cc_minor=5, cuda_cores=2560, sm_count=40, memory_bus_width=256,
+    name="Tesla T4", brand=BRAND_TESLA, architecture=ARCH_TURING,
+    cc_major=7, cc_minor=5, cuda_cores=2560, memory_bus_width=256,
     memory_total_bytes=15360 * MIB, memory_reserved_bytes=255 * MIB, bar1_total_bytes=256 * MIB,
     pci_device_id=0x1EB810DE, pci_subsystem_id=0x12A210DE, pcie_max_gen=3, pcie_max_width=16,
     bus_type=BUS_TYPE_PCIE,
     power_default_limit_mw=70000, power_min_limit_mw=60000, power_max_limit_mw=70000, power_idle_mw=9000,
     clock_graphics_max_mhz=1590, clock_sm_max_mhz=1590, clock_mem_max_mhz=5001, clock_video_max_mhz=1470,
     clock_graphics_idle_mhz=300, clock_mem_idle_mhz=405, clock_video_idle_mhz=540,
-    temp_idle_c=34, temp_mem_idle_c=0, temp_shutdown_c=96, temp_slowdown_c=93, temp_gpu_max_c=85,
+    temp_idle_c=34, temp_shutdown_c=96, temp_slowdown_c=93, temp_gpu_max_c=85,
     temp_mem_max_c=0,
     vbios_version="90.04.96.00.02", board_part_number="900-2G183-0000-001", gpu_part_number="1EB8-895-A1",
     inforom_image_version="G183.0200.00.02", num_fans=0, nvlink_count=0, gsp_firmware=False,
@@ -347,9 +296,7 @@ PROFILE_NAMES = tuple(sorted(PROFILES))
 DEFAULT_PROFILE = "dgxa100"
 
 # Board fields a user may override for a custom node, with the type each must have.
-OVERRIDABLE_FIELDS = {
-    f.name: f.type for f in fields(Board) if f.name != "mig_profiles"
-}
+OVERRIDABLE_FIELDS = dict(nvml_schema.dataclass_fields(nvml_schema.BOARD))
 
 
 def _digest(node_id, profile, index, purpose):

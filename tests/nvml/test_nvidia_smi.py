@@ -30,7 +30,6 @@ NVIDIA_SMI = {
     "535": ROOT / ".build" / "nvidia" / "bookworm" / "nvidia-smi",
     "550": ROOT / ".build" / "nvidia" / "trixie" / "nvidia-smi",
 }
-MIB = 1024 * 1024
 QUERY_FIELDS = ("index,name,uuid,pci.bus_id,memory.total,memory.used,driver_version,"
                 "compute_cap,temperature.gpu,power.draw")
 # nvidia-smi's own `topo -m` keeps GPUs (and NICs) in a 64-entry array.
@@ -42,7 +41,7 @@ def _custom_node(gpu_count):
     """A custom node: a board that no profile has, in numbers no chassis holds."""
     return build_node("dgxh100", gpu_count=gpu_count, node_id="smi-custom-%d" % gpu_count,
                       driver_version="550.163.01",
-                      overrides={"name": "NVIDIA H100 NVL", "memory_total_bytes": 95830 * MIB,
+                      overrides={"name": "NVIDIA H100 NVL", "memory_total_bytes": 95830 * profiles.MIB,
                                  "temp_idle_c": 41, "power_idle_mw": 61234})
 
 
@@ -118,7 +117,7 @@ def test_summary_table_shows_every_gpu(smi, configs, version, node_name):
         assert _fits(name, gpu.board.name)
         assert bus_id == gpu.pci_bus_id
         assert used == "0"
-        assert _fits(total, "%dMiB" % (gpu.board.memory_total_bytes // MIB))
+        assert _fits(total, "%dMiB" % (gpu.board.memory_total_bytes // profiles.MIB))
 
 
 @versions
@@ -162,7 +161,7 @@ def test_query_describes_every_gpu(smi, configs, version, node_name):
         # Served by the mock's export table, not by a public NVML function.
         assert _field(section, "GPU Part Number") == gpu.board.gpu_part_number
         fb_memory = section.split("FB Memory Usage", 1)[1]
-        assert _field(fb_memory, "Total") == "%d MiB" % (gpu.board.memory_total_bytes // MIB)
+        assert _field(fb_memory, "Total") == "%d MiB" % (gpu.board.memory_total_bytes // profiles.MIB)
 
 
 @versions
@@ -193,7 +192,7 @@ def test_xml_query_describes_every_gpu(smi, configs, version, node_name):
         assert element.findtext("board_part_number") == gpu.board.board_part_number
         assert element.findtext("gpu_part_number") == gpu.board.gpu_part_number
         assert element.findtext("fb_memory_usage/total") == "%d MiB" % (
-            gpu.board.memory_total_bytes // MIB)
+            gpu.board.memory_total_bytes // profiles.MIB)
 
 
 @versions
@@ -209,7 +208,7 @@ def test_csv_query_reports_the_profiles_values(smi, configs, version, node_name)
     # An idle board: nothing allocated (the driver's reservation is not "used"), idle
     # temperature and power, as the reference H100 reports them.
     assert rows[1:] == [[str(gpu.index), board.name, gpu.uuid, gpu.pci_bus_id,
-                         "%d MiB" % (board.memory_total_bytes // MIB), "0 MiB",
+                         "%d MiB" % (board.memory_total_bytes // profiles.MIB), "0 MiB",
                          node.driver_version, "%d.%d" % (board.cc_major, board.cc_minor),
                          str(board.temp_idle_c), "%.2f W" % (board.power_idle_mw / 1000.0)]
                         for gpu in node.gpus]

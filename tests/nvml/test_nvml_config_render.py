@@ -2,7 +2,7 @@
 import pytest
 
 from conftest import build_node
-from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config, profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config, nvml_schema, profiles
 
 
 def sections(text):
@@ -32,7 +32,7 @@ def test_sections_are_system_board_mig_profiles_then_one_per_gpu():
 def test_every_board_field_is_written_under_its_own_name():
     node = build_node("dgxa100")
     board = dict(sections(nvml_config.render(node)))["board"]
-    assert set(board) == set(nvml_config.BOARD_KEYS)
+    assert list(board) == list(nvml_schema.BOARD.names)
     assert board["name"] == node.board.name
     assert int(board["pci_device_id"], 16) == node.board.pci_device_id
     assert board["mig_capable"] == "1"

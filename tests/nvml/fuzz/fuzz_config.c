@@ -15,10 +15,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[512];
     if (mock_config_parse((const char *)data, size, &config, err, sizeof err) == 0) {
-        if (config.gpu_count == 0 || config.gpu_count > MOCK_MAX_GPUS)
+        if (config.gpu_count == 0 || config.gpu_count > MOCK_MAX_GPU)
             abort();
         for (unsigned i = 0; i < config.gpu_count; i++)
-            if (config.gpu[i].minor >= MOCK_MAX_GPUS || strlen(config.gpu[i].uuid) == 0)
+            if (config.gpu[i].minor >= MOCK_MAX_GPU || strlen(config.gpu[i].uuid) == 0)
                 abort();
     } else if (strlen(err) == 0) {
         abort();
