@@ -28,12 +28,14 @@ include $(sort $(wildcard mk/*.mk))
 # Every suite, in order from fast to real. Each is defined by its area's fragment in mk/.
 TEST_SUITES := test-unit test-nvml test-integration sanity lint test-conformance test-molecule test-bake test-kind
 
-test: deps ## everything CI runs (installs what it needs, starts the Docker engine)
-	@failed=""; passed=0; \
+test: deps ## everything CI runs (installs what it needs, starts the Docker engine); prints each suite's time
+	@failed=""; passed=0; times=""; \
 	for t in $(TEST_SUITES); do \
-	  echo "=================== make $$t"; \
-	  if $(MAKE) --no-print-directory $$t; then passed=$$((passed+1)); else failed="$$failed $$t"; fi; \
+	  echo "=================== make $$t"; start=$$(date +%s); \
+	  if $(MAKE) --no-print-directory $$t; then passed=$$((passed+1)); result=passed; else failed="$$failed $$t"; result=FAILED; fi; \
+	  times="$$times$$(printf '%-18s %6ss  %s' $$t $$(( $$(date +%s) - start )) $$result)\n"; \
 	done; \
+	echo "=================== suite times"; printf "$$times"; \
 	nfail=$$(echo $$failed | wc -w); \
 	[ -z "$$failed" ] || echo "failed suites:$$failed"; \
 	echo "suites: $$passed passed, $$nfail failed"; \

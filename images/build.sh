@@ -6,6 +6,12 @@
 #   gpumock/trixie-systemd     Debian 13, systemd, python3, containerd 1.7 + runc, podman + crun,
 #                              the podman config a node container needs, and gcc + make (the
 #                              role's gpu_mock_nvml_build: target builds the NVML on the node)
+#   gpumock/gpu-probe          tiny-nvml-probe plus NVIDIA's real nvidia-smi (Debian trixie non-free,
+#                              .build/nvidia) in /usr/local/bin: what tests/kind's pods run
+#   gpumock/k8s-device-plugin:<version>
+#                              NVIDIA's nvidia-device-plugin and gpu-feature-discovery (built from the
+#                              Go module proxy by scripts/deps/install.d/conformance.sh) with the
+#                              glibc they link against, in /usr/bin as in NVIDIA's own image
 #   gpumock/tiny-nvml-probe    busybox, the glibc loader and libc, and /usr/bin/nvml-probe: the inner
 #                              image for CDI tests; NVML itself comes from the node through CDI
 #
@@ -15,7 +21,11 @@
 # Rootfs trees and the debootstrap package cache live under .build/images/.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/deps/versions.sh
+. "$ROOT/scripts/deps/versions.sh"
 WORK=$ROOT/.build/images
+PLUGIN_IMAGE=gpumock/k8s-device-plugin:${NVIDIA_DEVICE_PLUGIN_MODULE##*@}
+NVIDIA_SMI=$ROOT/.build/nvidia/trixie/nvidia-smi
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 mkdir -p "$WORK"
 
@@ -32,6 +42,8 @@ inputs_hash() {
     case $image in
       gpumock/trixie-systemd) find "$ROOT/images/files/trixie-systemd" -type f -print0 | sort -z | xargs -0 sha256sum ;;
       gpumock/tiny-nvml-probe) sha256sum "$ROOT/images/nvml-probe/nvml_probe.c" /bin/busybox ;;
+      gpumock/gpu-probe) sha256sum "$ROOT/images/nvml-probe/nvml_probe.c" /bin/busybox "$NVIDIA_SMI" ;;
+      gpumock/k8s-device-plugin:*) sha256sum "$CONFORMANCE_BIN/nvidia-device-plugin" "$CONFORMANCE_BIN/gpu-feature-discovery" | cut -d' ' -f1 ;;
     esac
   } | sed "s|$ROOT/||" | sha256sum | cut -c1-16
 }
@@ -104,6 +116,42 @@ build_tiny() {
   import_rootfs "$dir" "$image" "$hash" '["/bin/sh"]'
 }
 
+# copy_with_libs BINARY ROOT DEST: the binary at ROOT/DEST and every shared library it links,
+# at the same paths as on this host (where it was built).
+copy_with_libs() {
+  local binary=$1 root=$2 dest=$3 lib
+  install -D -m 0755 "$binary" "$root/$dest"
+  for lib in $(ldd "$binary" | grep -o '/[^ ]*'); do
+    install -D -m 0755 "$(readlink -f "$lib")" "$root/$lib"
+  done
+}
+
+build_gpu_probe() {
+  local image=$1 hash=$2 dir=$WORK/rootfs-gpu-probe
+  [ -x "$NVIDIA_SMI" ] || { echo "images: $NVIDIA_SMI is missing (scripts/install-deps.sh nvidia-debs)" >&2; return 1; }
+  rm -rf "$dir"
+  mkdir -p "$dir"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,etc,tmp}
+  cp /bin/busybox "$dir/bin/busybox"
+  chroot "$dir" /bin/busybox --install -s
+  gcc -std=c11 -Wall -Wextra -Werror -O2 -o "$WORK/nvml-probe" "$ROOT/images/nvml-probe/nvml_probe.c"
+  copy_with_libs "$WORK/nvml-probe" "$dir" usr/bin/nvml-probe
+  # /usr/local/bin: NVIDIA's CDI specs mount the driver's own nvidia-smi at /usr/bin.
+  copy_with_libs "$NVIDIA_SMI" "$dir" usr/local/bin/nvidia-smi
+  import_rootfs "$dir" "$image" "$hash" '["/bin/sh"]'
+}
+
+build_device_plugin() {
+  local image=$1 hash=$2 dir=$WORK/rootfs-device-plugin tool
+  rm -rf "$dir"
+  mkdir -p "$dir"/{etc,tmp} && chmod 1777 "$dir/tmp"
+  echo 'root:x:0:0:root:/root:/sbin/nologin' >"$dir/etc/passwd"
+  for tool in nvidia-device-plugin gpu-feature-discovery; do
+    [ -x "$CONFORMANCE_BIN/$tool" ] || { echo "images: $CONFORMANCE_BIN/$tool is missing (make conformance-tools)" >&2; return 1; }
+    copy_with_libs "$CONFORMANCE_BIN/$tool" "$dir" "usr/bin/$tool"
+  done
+  import_rootfs "$dir" "$image" "$hash" '["/usr/bin/nvidia-device-plugin"]'
+}
+
 build_one() {
   local image=$1 hash start
   hash=$(inputs_hash "$image")
@@ -116,7 +164,9 @@ build_one() {
     gpumock/bookworm-systemd) build_bookworm "$image" "$hash" ;;
     gpumock/trixie-systemd) build_trixie "$image" "$hash" ;;
     gpumock/tiny-nvml-probe) build_tiny "$image" "$hash" ;;
-    *) echo "images: unknown image '$image' (bookworm-systemd, trixie-systemd, tiny-nvml-probe)" >&2; return 2 ;;
+    gpumock/gpu-probe) build_gpu_probe "$image" "$hash" ;;
+    gpumock/k8s-device-plugin:*) build_device_plugin "$image" "$hash" ;;
+    *) echo "images: unknown image '$image' (bookworm-systemd, trixie-systemd, tiny-nvml-probe, gpu-probe, k8s-device-plugin)" >&2; return 2 ;;
   esac
   echo "images: built $image ($hash) in $((SECONDS - start))s, $(docker image inspect "$image" --format '{{.Size}}' | numfmt --to=si)B"
 }
@@ -125,6 +175,7 @@ build_one() {
 for arg in "$@"; do
   case $arg in
     all) for i in bookworm-systemd trixie-systemd tiny-nvml-probe; do build_one "gpumock/$i"; done ;;
+    k8s-device-plugin) build_one "$PLUGIN_IMAGE" ;;
     gpumock/*) build_one "$arg" ;;
     *) build_one "gpumock/$arg" ;;
   esac

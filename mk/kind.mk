@@ -1,29 +1,19 @@
-# kind front door: playbooks/kind.yml on kind-like node containers, CDI through CRI (owner: kind area).
-KIND_CLUSTER_BENCH := gpumock-kbench
-# Only this scenario's file: molecule otherwise loads (and schema-checks) every scenario.
-KIND_MOLECULE := MOLECULE_GLOB=molecule/kind/molecule.yml molecule
+# The front door on a real kind cluster: playbooks/kind.yml creates it with kind, provisions and
+# labels every node, runs NVIDIA's device plugin and GPU feature discovery, and pods get their
+# GPUs (owner: kind area). Every piece is built here, from the Go module proxy and Debian.
 
-.PHONY: kind-node-image cri-probe test-cri-probe test-kind kind-converge kind-verify kind-destroy bench-kind
+.PHONY: kind-cluster-pieces kind-node-image kind-test-images test-kind bench-kind
 
-kind-node-image: image-tiny-nvml-probe ## kind-like node image (trixie, systemd, containerd 1.7) and the pause image (cached)
+kind-cluster-pieces: ## kind, Kubernetes, etcd, CoreDNS, crictl from the Go module proxy (cached per version)
+	bash scripts/deps/install.d/kubernetes.sh
+
+kind-node-image: kind-cluster-pieces conformance-tools dockerd ## gpumock/kind-node: the node image real kind boots (cached)
 	bash images/kind-node/build.sh
 
-cri-probe: ## the CRI v1 client molecule/kind runs pods with (.build/kind/cri-probe, cached)
-	bash scripts/deps/install.d/kind.sh
+kind-test-images: conformance-tools dockerd ## NVIDIA's device plugin + GFD image, and the pods' probe image (cached)
+	bash images/build.sh gpu-probe k8s-device-plugin
 
-test-cri-probe: ## the CRI client's Go unit tests (then builds it)
-	bash scripts/deps/install.d/kind.sh test
+test-kind: kind-node-image kind-test-images collection-link ## tests/kind: playbooks/kind.yml on a real 3-node kind cluster, plugin, GFD, pods
+	$(PY) -m pytest -q -p no:cacheprovider -rs tests/kind
 
-test-kind: kind-node-image test-cri-probe conformance-tools collection-link ## molecule/kind: playbooks/kind.yml on 3 kind-like nodes, idempotence, CDI through CRI
-	$(KIND_MOLECULE) test -s kind
-
-# For iterating: keep the nodes between runs.
-kind-converge: kind-node-image cri-probe collection-link
-	$(KIND_MOLECULE) converge -s kind
-kind-verify: cri-probe conformance-tools collection-link
-	$(KIND_MOLECULE) verify -s kind
-kind-destroy:
-	$(KIND_MOLECULE) destroy -s kind
-
-bench-kind: kind-node-image collection-link ## three-node converge and re-run times of playbooks/kind.yml (printed table)
-	$(PY) bench/kind_bench.py --cluster $(KIND_CLUSTER_BENCH)
+bench-kind: test-kind ## the real-cluster timings (tests/kind prints them as a table)
