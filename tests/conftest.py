@@ -13,4 +13,3 @@ if not os.path.islink(_link):
         pass
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
-

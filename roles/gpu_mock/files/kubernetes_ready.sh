@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Waits until this node's Kubernetes is healthy again after containerd restarted
 # (tasks/kubernetes_ready.yml): for SETTLE seconds without a break, within TIMEOUT seconds, the
 # kubelet's /healthz answers, each pod's newest sandbox is ready with its containers running,
