@@ -64,8 +64,12 @@ debootstrap_rootfs() {
   # Empty machine-id: systemd generates one at first boot, so two nodes never share it.
   : >"$dir/etc/machine-id"
   # A container cannot load kernel modules; containerd ships a modules-load.d entry that would
-  # otherwise leave systemd "degraded".
-  ln -sf /dev/null "$dir/etc/systemd/system/systemd-modules-load.service"
+  # otherwise leave systemd "degraded". A privileged container sees the host's /dev/tty1, where
+  # a getty fails: masked as in kind's node image.
+  local unit
+  for unit in systemd-modules-load.service getty@tty1.service console-getty.service; do
+    ln -sf /dev/null "$dir/etc/systemd/system/$unit"
+  done
 }
 
 import_rootfs() {
