@@ -126,8 +126,8 @@ def test_kept_paths_are_warned_about_only_when_the_job_asks(run_job, tmp_path):
     entries = [fsstate.Entry("a.conf", fsstate.FILE)]
     quiet = run_job(lambda module: _runner.Job(str(tmp_path), entries, "absent"))
     warned = run_job(lambda module: _runner.Job(str(tmp_path), entries, "absent", warn_kept=True))
-    assert "warnings" not in quiet
-    assert len(warned["warnings"]) == 1
+    # (Ansible keeps warnings of earlier runs in this process, so look for this one by its text.)
+    assert _runner.KEPT_WARNING % "a.conf" not in json.dumps(quiet.get("warnings", []))
     assert _runner.KEPT_WARNING % "a.conf" in json.dumps(warned["warnings"])
 
 
