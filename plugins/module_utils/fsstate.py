@@ -6,9 +6,9 @@
 A caller describes what should exist below a root directory as a list of ``Entry`` objects
 (directories, files with content, empty files, symlinks, character devices and regular-file
 stand-ins for devices, each with a mode and optionally an owner). ``plan()`` compares that list
-with the disk and returns a ``Plan``: the actions needed, whether anything changes, and a
-before/after description of every entry that changes (for Ansible's diff mode). ``apply()``
-executes a plan. Check mode is simply "plan, do not apply", so it reports exactly the
+with the disk and returns a ``Plan``: the actions needed, whether anything changes, and, when
+asked for (``diff=True``), a before/after description of every entry that changes (for Ansible's
+diff mode; only then is a changed file's old content read). ``apply()`` executes a plan. Check mode is simply "plan, do not apply", so it reports exactly the
 ``changed`` that a real run would.
 
 Ownership (what ``state=absent`` removes). A plan owns exactly the paths of its entries, and
@@ -29,6 +29,9 @@ is resolved and must stay inside the root, so a symlink on the way that points o
 is refused before anything is written. Files are written atomically: a temporary file in the
 same directory, written, fsynced, given its mode and owner, then ``os.replace``d over the
 target, so a reader sees either the old or the new content, never a partial one.
+
+``read_file()`` and ``write_file()`` are the collection's one file reader and one atomic writer;
+modules that handle a file themselves use them rather than their own.
 
 Standard library only: this file is shipped to targets with every module (Python 3.6+).
 """
@@ -135,7 +138,7 @@ class Plan:
     """What ``apply`` would do: actions in execution order plus diff-mode material.
 
     ``diffs`` is the ``diff`` value for AnsibleModule.exit_json: one before/after item per
-    changed path.
+    changed path; None when the plan was made with ``diff=False``.
     """
 
     def __init__(self, root, state, actions, diffs, kept):
@@ -242,7 +245,8 @@ def _kind_on_disk(st):
     return "other"
 
 
-def _read(path, limit=None):
+def read_file(path, limit=None):
+    """The bytes of the file ``path`` (at most ``limit`` of them); raises OSError."""
     with open(path, "rb") as handle:
         return handle.read() if limit is None else handle.read(limit)
 
@@ -250,7 +254,7 @@ def _read(path, limit=None):
 def read_text(path):
     """The file's text for a diff's 'before' (undecodable bytes replaced); '' when it cannot be read."""
     try:
-        return _read(path).decode("utf-8", "replace")
+        return read_file(path).decode("utf-8", "replace")
     except (IOError, OSError):
         return ""
 
@@ -265,7 +269,7 @@ def _describe_disk(path, st):
     minor = os.minor(st.st_rdev) if kind == CHARDEV else None
     content = None
     if kind == FILE and st.st_size <= DIFF_CONTENT_LIMIT:
-        content = _read(path)
+        content = read_file(path)
     text = _describe(kind, mode, st.st_uid, st.st_gid, target, major, minor,
                      content if content is not None else b"\0" * st.st_size)
     return text, content
@@ -295,7 +299,7 @@ def _differences(engine, entry, st):
         if stat.S_ISCHR(st.st_mode) and (os.major(st.st_rdev), os.minor(st.st_rdev)) != (entry.major, entry.minor):
             fix.append("rdev")
         if entry.kind == FILE and not entry.keep_content:
-            if st.st_size != len(entry.content) or _read(path) != entry.content:
+            if st.st_size != len(entry.content) or read_file(path) != entry.content:
                 fix.append("content")
         if entry.kind == DEVFILE and stat.S_ISREG(st.st_mode) and st.st_size != 0:
             fix.append("content")
@@ -353,8 +357,12 @@ def _check_unique(entries):
             parent = os.path.dirname(parent)
 
 
-def plan(root, entries, state="present"):
-    """Compare ``entries`` below ``root`` with the disk; return a Plan (nothing is written)."""
+def plan(root, entries, state="present", diff=True):
+    """Compare ``entries`` below ``root`` with the disk; return a Plan (nothing is written).
+
+    With ``diff=False`` the plan has no diff items (``Plan.diffs`` is None) and no file is read
+    for one: only what deciding the actions needs is looked at.
+    """
     if state not in ("present", "absent"):
         raise FsStateError("state must be present or absent, got %r." % (state,))
     engine = _Engine(root)
@@ -362,13 +370,19 @@ def plan(root, entries, state="present"):
     _check_unique(entries)
     for entry in entries:
         engine.check_inside(entry.path)
+    diffs = [] if diff else None
     if state == "present":
-        return _plan_present(engine, entries)
-    return _plan_absent(engine, entries)
+        return _plan_present(engine, entries, diffs)
+    return _plan_absent(engine, entries, diffs)
 
 
-def _plan_present(engine, entries):
-    actions, diffs, kept = [], [], []
+def _add_diff(diffs, engine, relpath, entry, st, removing=False):
+    if diffs is not None:
+        diffs.append(_diff_item(engine, relpath, entry, st, removing))
+
+
+def _plan_present(engine, entries, diffs):
+    actions, kept = [], []
     root_st = engine.lstat(engine.root)
     if root_st is not None and not stat.S_ISDIR(os.stat(engine.root).st_mode):
         raise FsStateError("The root %s exists and is not a directory." % engine.root)
@@ -376,8 +390,9 @@ def _plan_present(engine, entries):
         st = engine.lstat(engine.abspath(relpath))
         if st is None:
             actions.append(Action("mkdir", relpath))
-            diffs.append({"before_header": engine.abspath(relpath), "after_header": engine.abspath(relpath),
-                          "before": "absent\n", "after": "directory (created as a parent)\n"})
+            if diffs is not None:
+                diffs.append({"before_header": engine.abspath(relpath), "after_header": engine.abspath(relpath),
+                              "before": "absent\n", "after": "directory (created as a parent)\n"})
         elif not stat.S_ISDIR(os.stat(engine.abspath(relpath)).st_mode):
             raise FsStateError("The path %s must be a directory to hold planned entries, but it is not."
                                % engine.abspath(relpath))
@@ -403,12 +418,12 @@ def _plan_present(engine, entries):
             # A device with the wrong numbers or a link with the wrong target is made anew.
             op = "replace" if ("rdev" in fix or "target" in fix) else "update"
             actions.append(Action(op, entry.path, entry, fix))
-        diffs.append(_diff_item(engine, entry.path, entry, st))
+        _add_diff(diffs, engine, entry.path, entry, st)
     return Plan(engine.root, "present", actions, diffs, kept)
 
 
-def _plan_absent(engine, entries):
-    actions, diffs, kept = [], [], []
+def _plan_absent(engine, entries, diffs):
+    actions, kept = [], []
     others = [e for e in entries if e.kind != DIRECTORY]
     dirs = [e for e in entries if e.kind == DIRECTORY]
     removed = set()
@@ -425,7 +440,7 @@ def _plan_absent(engine, entries):
             continue
         actions.append(Action("remove", entry.path, entry))
         removed.add(entry.path)
-        diffs.append(_diff_item(engine, entry.path, entry, st, removing=True))
+        _add_diff(diffs, engine, entry.path, entry, st, removing=True)
     # Deepest first, so a directory is judged after everything planned inside it is gone.
     for entry in sorted(dirs, key=lambda e: (-e.path.count("/"), e.path)):
         path = engine.abspath(entry.path)
@@ -442,7 +457,7 @@ def _plan_absent(engine, entries):
             continue
         actions.append(Action("rmdir", entry.path, entry))
         removed.add(entry.path)
-        diffs.append(_diff_item(engine, entry.path, entry, st, removing=True))
+        _add_diff(diffs, engine, entry.path, entry, st, removing=True)
     return Plan(engine.root, "absent", actions, diffs, kept)
 
 
@@ -459,13 +474,15 @@ def _fsync_dir(path):
         os.close(fd)
 
 
-def _set_meta(path, entry, is_link=False):
-    if entry.uid is not None or entry.gid is not None:
-        uid = -1 if entry.uid is None else entry.uid
-        gid = -1 if entry.gid is None else entry.gid
-        os.lchown(path, uid, gid)
-    if not is_link and entry.mode is not None:
-        os.chmod(path, entry.mode)
+def _set_meta(path, mode, uid, gid, is_link=False):
+    if uid is not None or gid is not None:
+        os.lchown(path, -1 if uid is None else uid, -1 if gid is None else gid)
+    if not is_link and mode is not None:
+        os.chmod(path, mode)
+
+
+def _set_entry_meta(path, entry, is_link=False):
+    _set_meta(path, entry.mode, entry.uid, entry.gid, is_link)
 
 
 def _temp_name(directory, name):
@@ -473,7 +490,9 @@ def _temp_name(directory, name):
     return fd, tmp
 
 
-def _write_file(path, entry, content):
+def write_file(path, content, mode=None, uid=None, gid=None):
+    """Write ``content`` (bytes) to ``path`` atomically: a temporary file in the same directory,
+    written, fsynced, given ``mode`` and owner (None: not set), then renamed over ``path``."""
     directory, name = os.path.split(path)
     fd, tmp = _temp_name(directory, name)
     try:
@@ -481,12 +500,16 @@ def _write_file(path, entry, content):
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
-        _set_meta(tmp, entry)
+        _set_meta(tmp, mode, uid, gid)
         os.replace(tmp, path)
     except BaseException:
         if os.path.lexists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _write_entry(path, entry):
+    write_file(path, entry.content if entry.kind == FILE else b"", entry.mode, entry.uid, entry.gid)
 
 
 def _make_special(path, entry):
@@ -498,10 +521,10 @@ def _make_special(path, entry):
     try:
         if entry.kind == LINK:
             os.symlink(entry.target, tmp)
-            _set_meta(tmp, entry, is_link=True)
+            _set_entry_meta(tmp, entry, is_link=True)
         else:
             os.mknod(tmp, stat.S_IFCHR | (entry.mode or 0o600), os.makedev(entry.major, entry.minor))
-            _set_meta(tmp, entry)
+            _set_entry_meta(tmp, entry)
         os.replace(tmp, path)
     except BaseException:
         if os.path.lexists(tmp):
@@ -537,11 +560,9 @@ def _create(engine, entry):
     path = engine.abspath(entry.path)
     if entry.kind == DIRECTORY:
         os.mkdir(path, entry.mode)
-        _set_meta(path, entry)
-    elif entry.kind == FILE:
-        _write_file(path, entry, entry.content)
-    elif entry.kind == DEVFILE:
-        _write_file(path, entry, b"")
+        _set_entry_meta(path, entry)
+    elif entry.kind in (FILE, DEVFILE):
+        _write_entry(path, entry)
     else:
         _make_special(path, entry)
 
@@ -574,9 +595,9 @@ def apply(plan_):
                 _create(engine, entry)
             elif action.op == "update":
                 if "content" in action.fix:
-                    _write_file(path, entry, entry.content if entry.kind == FILE else b"")
+                    _write_entry(path, entry)
                 else:
-                    _set_meta(path, entry, is_link=entry.kind == LINK)
+                    _set_entry_meta(path, entry, is_link=entry.kind == LINK)
             elif action.op in ("remove", "rmdir"):
                 _remove(path)
         except OSError as exc:

@@ -137,59 +137,40 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import cdi, devnodes, fsstate, node_args, profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, cdi, devnodes, fsstate, node_args
 
 
-def run(module):
+def prepare(module):
     p = module.params
-    try:
-        path = node_args.check_abs_path("path", p["path"])
-        if not (path.endswith(".yaml") or path.endswith(".json")):
-            raise node_args.PathError("path must end in .yaml or .json (CDI runtimes read no other files), got %r."
-                                      % path)
-        spec = None
-        if p["state"] == "present":
-            driver_root = node_args.check_abs_path("driver_root", p["driver_root"])
-            dev_root = node_args.check_abs_path("dev_root", p["dev_root"])
-            hook_path = None
-            if p["hook_path"] is not None:
-                hook_path = node_args.check_abs_path("hook_path", p["hook_path"])
-                if not os.path.isfile(hook_path):
-                    raise node_args.PathError("hook_path %s does not exist; install the hook binary there or "
-                                              "leave hook_path unset for a spec without hooks." % hook_path)
-            uvm_major = devnodes.check_major(
-                "uvm_major", devnodes.default_uvm_major() if p["uvm_major"] is None else p["uvm_major"])
-            caps_major = devnodes.check_major(
-                "caps_major", devnodes.default_caps_major() if p["caps_major"] is None else p["caps_major"])
-            node = node_args.build_node(p, driver_version=p["driver_version"])
-            spec = cdi.build_spec(node, node.driver_version, kind=p["kind"], strategies=p["device_name_strategy"],
-                                  driver_root=driver_root, dev_root=dev_root, hook_path=hook_path,
-                                  uvm_major=uvm_major, caps_major=caps_major)
-    except (profiles.ProfileError, devnodes.DevnodesError, node_args.PathError, cdi.CdiError) as exc:
-        module.fail_json(msg=str(exc))
-
+    path = node_args.check_abs_path("path", p["path"])
+    if not (path.endswith(".yaml") or path.endswith(".json")):
+        raise node_args.PathError("path must end in .yaml or .json (CDI runtimes read no other files), got %r."
+                                  % path)
     directory, name = os.path.split(path)
-    if spec is not None:
-        text = json.dumps(spec, indent=2) + "\n" if path.endswith(".json") else cdi.to_yaml(spec)
-        entry = fsstate.Entry(name, fsstate.FILE, mode=0o644, content=text)
-    else:
-        text = ""
-        entry = fsstate.Entry(name, fsstate.FILE)
-    before = fsstate.read_text(path)
-    try:
-        plan = fsstate.plan(directory, [entry], p["state"])
-        if plan.changed and not module.check_mode:
-            fsstate.apply(plan)
-    except fsstate.FsStateError as exc:
-        module.fail_json(msg=str(exc))
-
-    result = dict(changed=plan.changed, path=path)
-    if spec is not None:
-        result.update(cdi_version=spec["cdiVersion"], spec=spec,
-                      devices=["%s=%s" % (spec["kind"], d["name"]) for d in spec["devices"]])
-    if module._diff:
-        result["diff"] = dict(before_header=path, after_header=path, before=before, after=text)
-    module.exit_json(**result)
+    if p["state"] == "absent":
+        return _runner.Job(directory, [fsstate.Entry(name, fsstate.FILE)], "absent",
+                           result=dict(path=path), diff_file=path)
+    driver_root = node_args.check_abs_path("driver_root", p["driver_root"])
+    dev_root = node_args.check_abs_path("dev_root", p["dev_root"])
+    hook_path = None
+    if p["hook_path"] is not None:
+        hook_path = node_args.check_abs_path("hook_path", p["hook_path"])
+        if not os.path.isfile(hook_path):
+            raise node_args.PathError("hook_path %s does not exist; install the hook binary there or "
+                                      "leave hook_path unset for a spec without hooks." % hook_path)
+    uvm_major = devnodes.check_major(
+        "uvm_major", devnodes.default_uvm_major() if p["uvm_major"] is None else p["uvm_major"])
+    caps_major = devnodes.check_major(
+        "caps_major", devnodes.default_caps_major() if p["caps_major"] is None else p["caps_major"])
+    node = node_args.build_node(p, driver_version=p["driver_version"])
+    spec = cdi.build_spec(node, node.driver_version, kind=p["kind"], strategies=p["device_name_strategy"],
+                          driver_root=driver_root, dev_root=dev_root, hook_path=hook_path,
+                          uvm_major=uvm_major, caps_major=caps_major)
+    text = json.dumps(spec, indent=2) + "\n" if path.endswith(".json") else cdi.to_yaml(spec)
+    result = dict(path=path, cdi_version=spec["cdiVersion"], spec=spec,
+                  devices=["%s=%s" % (spec["kind"], d["name"]) for d in spec["devices"]])
+    return _runner.Job(directory, [fsstate.Entry(name, fsstate.FILE, mode=0o644, content=text)],
+                       result=result, diff_file=path, diff_after=text)
 
 
 def main():
@@ -207,8 +188,7 @@ def main():
         hook_path=dict(type="path"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    run(module)
+    _runner.run(AnsibleModule(argument_spec=argument_spec, supports_check_mode=True), prepare)
 
 
 if __name__ == "__main__":

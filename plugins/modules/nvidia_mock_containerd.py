@@ -131,13 +131,14 @@ backup_file:
 
 import os
 import re
-import tempfile
+import stat
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_native
+from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, fsstate
 from ansible_collections.gpumock.nvidia.plugins.module_utils.containerd_config import (
-    ContainerdConfigError, DEFAULT_CDI_SPEC_DIRS, disable_cdi, enable_cdi, render_path)
+    DEFAULT_CDI_SPEC_DIRS, disable_cdi, enable_cdi, render_path)
 
 
 def detect_new_file_version(module):
@@ -150,31 +151,57 @@ def detect_new_file_version(module):
     return 3 if match and int(match.group(1)) >= 2 else 2
 
 
-def read_text(module, path):
-    if not os.path.exists(path):
-        return None
-    try:
-        with open(path, "rb") as handle:
-            return handle.read().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        module.fail_json(msg="%s could not be read as UTF-8 text (%s)." % (path, to_native(exc)))
+class ContainerdJob(_runner.Job):
+    """The config file as one entry: its text edited in place, its mode (and, as root, owner) kept."""
+
+    def __init__(self, path, before, after, backup, result):
+        self.path = path
+        self.backup = backup
+        mode, uid, gid = 0o644, None, None
+        if before is not None:
+            st = os.stat(path)
+            mode = stat.S_IMODE(st.st_mode)
+            if os.geteuid() == 0:
+                uid, gid = st.st_uid, st.st_gid
+        directory, name = os.path.split(os.path.abspath(path))
+        entry = fsstate.Entry(name, fsstate.FILE, mode=mode, uid=uid, gid=gid, content=after or "")
+        super(ContainerdJob, self).__init__(directory, [entry], "absent" if after is None else "present",
+                                            result=result, diff_file=path, diff_after=after or "",
+                                            diff_before=before or "")
+
+    def apply(self, module, plan):
+        if self.backup:
+            self.result["backup_file"] = module.backup_local(self.path)
+        return super(ContainerdJob, self).apply(module, plan)
 
 
-def write_atomically(module, path, text):
-    """Write text next to path, then rename over it: readers never see half a file."""
-    directory = os.path.dirname(path) or "."
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(to_bytes(text))
-        if not os.path.exists(path):
-            os.chmod(tmp, 0o644)
-        module.atomic_move(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def prepare(module):
+    p = module.params
+    path = p["path"]
+    if not p["cdi_spec_dirs"]:
+        module.fail_json(msg="cdi_spec_dirs must name at least one directory.")
+    before = None
+    if os.path.exists(path):
+        try:
+            before = fsstate.read_file(path).decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            module.fail_json(msg="%s could not be read as UTF-8 text (%s)." % (path, to_native(exc)))
+    if p["state"] == "present":
+        version = p["new_file_version"]
+        if before is None and version is None:
+            version = detect_new_file_version(module)
+        after, version, section = enable_cdi(before, new_file_version=version,
+                                             cdi_spec_dirs=p["cdi_spec_dirs"], path=path)
+    else:
+        after, version, section = disable_cdi(before, path=path)
+    result = dict(
+        path=path,
+        config_version=version,
+        section=render_path(section) if section else None,
+        created=before is None and after is not None,
+        removed=before is not None and after is None,
+    )
+    return ContainerdJob(path, before, after, p["backup"] and before is not None, result)
 
 
 def main():
@@ -188,43 +215,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    path = module.params["path"]
-    if not module.params["cdi_spec_dirs"]:
-        module.fail_json(msg="cdi_spec_dirs must name at least one directory.")
-
-    before = read_text(module, path)
-    try:
-        if module.params["state"] == "present":
-            version = module.params["new_file_version"]
-            if before is None and version is None:
-                version = detect_new_file_version(module)
-            after, version, section = enable_cdi(
-                before, new_file_version=version, cdi_spec_dirs=module.params["cdi_spec_dirs"], path=path)
-        else:
-            after, version, section = disable_cdi(before, path=path)
-    except ContainerdConfigError as exc:
-        module.fail_json(msg=str(exc), path=path)
-
-    changed = after != before
-    result = dict(
-        changed=changed,
-        path=path,
-        config_version=version,
-        section=render_path(section) if section else None,
-        created=before is None and after is not None,
-        removed=before is not None and after is None,
-    )
-    if module._diff:
-        result["diff"] = dict(before=before or "", after=after or "",
-                              before_header=path, after_header=path)
-    if changed and not module.check_mode:
-        if module.params["backup"] and before is not None:
-            result["backup_file"] = module.backup_local(path)
-        if after is None:
-            os.unlink(path)
-        else:
-            write_atomically(module, path, after)
-    module.exit_json(**result)
+    _runner.run(module, prepare, fail_result=dict(path=module.params["path"]))
 
 
 if __name__ == "__main__":

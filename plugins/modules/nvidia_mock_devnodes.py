@@ -140,7 +140,7 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import devnodes, fsstate, node_args, profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, devnodes, fsstate, node_args
 
 
 def _report(dev_root, nodes, as_files, check_mode):
@@ -159,61 +159,67 @@ def _report(dev_root, nodes, as_files, check_mode):
     return report
 
 
-def run(module):
-    p = module.params
-    try:
-        dev_root = node_args.check_abs_path("dev_root", p["dev_root"])
-        mode = devnodes.check_mode("mode", p["mode"])
-        uvm_major = devnodes.check_major(
-            "uvm_major", devnodes.default_uvm_major() if p["uvm_major"] is None else p["uvm_major"])
-        caps_major = devnodes.check_major(
-            "caps_major", devnodes.default_caps_major() if p["caps_major"] is None else p["caps_major"])
-        node = node_args.build_node(p)
-    except (profiles.ProfileError, devnodes.DevnodesError, node_args.PathError) as exc:
-        module.fail_json(msg=str(exc))
+class DevnodesJob(_runner.Job):
+    """Device nodes, or regular-file stand-ins where mknod is refused (fallback)."""
 
+    def __init__(self, params, dev_root, nodes, as_files):
+        self.params = params
+        self.dev_root = dev_root
+        self.nodes = nodes
+        self.as_files = as_files
+        self.owner = node_args.owner_ids()
+        super(DevnodesJob, self).__init__(dev_root, self.node_entries(), params["state"],
+                                          report_actions=True, warn_kept=True)
+
+    def node_entries(self):
+        return devnodes.entries(self.nodes, self.as_files, *self.owner)
+
+    def apply(self, module, plan):
+        try:
+            fsstate.apply(plan)
+            return plan
+        except fsstate.MknodError as exc:
+            if self.params["fallback"] != "auto":
+                raise
+            # Refused although the probe passed (e.g. a seccomp rule on this directory's device):
+            # redo the remainder with stand-ins.
+            self.as_files = True
+            self.warnings.append("%s Falling back to regular files (fallback=auto)." % exc)
+            plan = self.plan(self.node_entries())
+            fsstate.apply(plan)
+            return plan
+
+    def results(self, plan, check_mode):
+        result = super(DevnodesJob, self).results(plan, check_mode)
+        present = self.params["state"] == "present"
+        result["nodes"] = _report(self.dev_root, self.nodes, self.as_files, check_mode) if present else []
+        result["fallback_used"] = self.as_files and present
+        return result
+
+
+def prepare(module):
+    p = module.params
+    dev_root = node_args.check_abs_path("dev_root", p["dev_root"])
+    mode = devnodes.check_mode("mode", p["mode"])
+    uvm_major = devnodes.check_major(
+        "uvm_major", devnodes.default_uvm_major() if p["uvm_major"] is None else p["uvm_major"])
+    caps_major = devnodes.check_major(
+        "caps_major", devnodes.default_caps_major() if p["caps_major"] is None else p["caps_major"])
+    node = node_args.build_node(p)
     nodes = devnodes.device_nodes(node, uvm_major, caps_major, mode)
-    uid, gid = node_args.owner_ids()
     as_files = p["fallback"] == "files"
-    warnings = []
+    warning = None
     if p["state"] == "present" and not as_files and not fsstate.can_mknod():
         if p["fallback"] == "never":
-            module.fail_json(msg="fallback=never: this host refuses mknod (no CAP_MKNOD or a user namespace), "
-                                 "so character devices cannot be created under %s." % dev_root)
+            raise devnodes.DevnodesError(
+                "fallback=never: this host refuses mknod (no CAP_MKNOD or a user namespace), "
+                "so character devices cannot be created under %s." % dev_root)
         as_files = True
-        warnings.append("mknod is refused here; the device nodes under %s are regular files (fallback=auto)."
-                        % dev_root)
-
-    try:
-        plan = fsstate.plan(dev_root, devnodes.entries(nodes, as_files, uid, gid), p["state"])
-        if plan.changed and not module.check_mode:
-            try:
-                fsstate.apply(plan)
-            except fsstate.MknodError as exc:
-                if p["fallback"] != "auto":
-                    raise
-                # Refused although the probe passed (e.g. a seccomp rule on this directory's device):
-                # redo the remainder with stand-ins.
-                as_files = True
-                warnings.append("%s Falling back to regular files (fallback=auto)." % exc)
-                plan = fsstate.plan(dev_root, devnodes.entries(nodes, True, uid, gid), p["state"])
-                fsstate.apply(plan)
-    except fsstate.FsStateError as exc:
-        module.fail_json(msg=str(exc))
-
-    if plan.kept:
-        warnings.append("Left in place because they are not what this module makes: %s." % ", ".join(plan.kept))
-    for warning in warnings:
-        module.warn(warning)
-    result = dict(
-        changed=plan.changed,
-        nodes=_report(dev_root, nodes, as_files, module.check_mode) if p["state"] == "present" else [],
-        fallback_used=as_files and p["state"] == "present",
-        actions=plan.summary(),
-    )
-    if module._diff:
-        result["diff"] = plan.diffs
-    module.exit_json(**result)
+        warning = "mknod is refused here; the device nodes under %s are regular files (fallback=auto)." % dev_root
+    job = DevnodesJob(p, dev_root, nodes, as_files)
+    if warning:
+        job.warnings.append(warning)
+    return job
 
 
 def main():
@@ -226,8 +232,7 @@ def main():
         fallback=dict(type="str", default="auto", choices=["auto", "files", "never"]),
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    run(module)
+    _runner.run(AnsibleModule(argument_spec=argument_spec, supports_check_mode=True), prepare)
 
 
 if __name__ == "__main__":

@@ -128,7 +128,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import (
-    driver_tree, fsstate, node_args, nvml_config, profiles)
+    _runner, driver_tree, fsstate, node_args, nvml_config)
 
 
 def installed_library_with_config(root, version):
@@ -138,57 +138,38 @@ def installed_library_with_config(root, version):
     if os.path.islink(path) or not os.path.isfile(path):
         return None
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = fsstate.read_file(path)
     except (IOError, OSError):
         return None
     return data if driver_tree.split_embedded_config(data)[1] is not None else None
 
 
-def run(module):
+def prepare(module):
     p = module.params
     library = None
-    try:
-        root = node_args.check_abs_path("root", p["root"])
-        dev_root = node_args.check_abs_path("dev_root", p["dev_root"])
-        node = node_args.build_node(p, driver_version=p["driver_version"])
-        if p["nvml_library"] is not None and p["state"] == "present":
-            source = node_args.check_abs_path("nvml_library", p["nvml_library"])
-            try:
-                with open(source, "rb") as handle:
-                    library = handle.read()
-            except (IOError, OSError) as exc:
-                raise node_args.PathError("nvml_library %s cannot be read: %s." % (source, exc.strerror))
-        config_text = nvml_config.render(node, visibility="devnodes", dev_root=dev_root)
-        if library is None and p["state"] == "present":
-            library = installed_library_with_config(root, node.driver_version)
-    except (profiles.ProfileError, node_args.PathError, nvml_config.NvmlConfigError) as exc:
-        module.fail_json(msg=str(exc))
-
+    root = node_args.check_abs_path("root", p["root"])
+    dev_root = node_args.check_abs_path("dev_root", p["dev_root"])
+    node = node_args.build_node(p, driver_version=p["driver_version"])
+    if p["nvml_library"] is not None and p["state"] == "present":
+        source = node_args.check_abs_path("nvml_library", p["nvml_library"])
+        try:
+            library = fsstate.read_file(source)
+        except (IOError, OSError) as exc:
+            raise node_args.PathError("nvml_library %s cannot be read: %s." % (source, exc.strerror))
+    config_text = nvml_config.render(node, visibility="devnodes", dev_root=dev_root)
+    if library is None and p["state"] == "present":
+        library = installed_library_with_config(root, node.driver_version)
     version = node.driver_version
     uid, gid = node_args.owner_ids()
     entries = driver_tree.tree_entries(node, version, root, config_text, library, uid, gid)
-    try:
-        plan = fsstate.plan(root, entries, p["state"])
-        if plan.changed and not module.check_mode:
-            fsstate.apply(plan)
-    except fsstate.FsStateError as exc:
-        module.fail_json(msg=str(exc))
-
     result = dict(
-        changed=plan.changed,
         root=root,
         driver_version=version,
         nvml_library="%s/%s" % (root.rstrip("/"), driver_tree.nvml_library_path(version)),
         nvml_config="%s/%s" % (root.rstrip("/"), driver_tree.NVML_CONFIG),
         files=[f.path for f in driver_tree.driver_files(version)],
-        actions=plan.summary(),
     )
-    if plan.kept:
-        module.warn("Left in place because they are not what this module makes: %s." % ", ".join(plan.kept))
-    if module._diff:
-        result["diff"] = plan.diffs
-    module.exit_json(**result)
+    return _runner.Job(root, entries, p["state"], result=result, report_actions=True, warn_kept=True)
 
 
 def main():
@@ -200,8 +181,7 @@ def main():
         dev_root=dict(type="path", default="/dev"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    run(module)
+    _runner.run(AnsibleModule(argument_spec=argument_spec, supports_check_mode=True), prepare)
 
 
 if __name__ == "__main__":

@@ -115,24 +115,18 @@ path:
   sample: /etc/kubernetes/node-feature-discovery/features.d/gpumock
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import fsstate, labels, node_args, profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, fsstate, labels, node_args
 
 
-def run(module):
+def prepare(module):
     p = module.params
-    try:
-        path = node_args.check_abs_path("path", p["path"])
-        if path == "/":
-            raise node_args.PathError("path must name a file, got '/'.")
-        node = node_args.build_node(p, driver_version=p["driver_version"])
-        node_labels = labels.node_labels(node, mig_strategy=p["mig_strategy"])
-    except (profiles.ProfileError, labels.LabelError, node_args.PathError) as exc:
-        module.fail_json(msg=str(exc))
-
+    path = node_args.check_abs_path("path", p["path"])
+    if path == "/":
+        raise node_args.PathError("path must name a file, got '/'.")
+    node = node_args.build_node(p, driver_version=p["driver_version"])
+    node_labels = labels.node_labels(node, mig_strategy=p["mig_strategy"])
     # Planned relative to / so the engine creates the missing parents (features.d usually is one).
     relpath = path.lstrip("/")
     if p["state"] == "present":
@@ -141,18 +135,8 @@ def run(module):
     else:
         text = ""
         entry = fsstate.Entry(relpath, fsstate.FILE)
-    before = fsstate.read_text(path) if os.path.isfile(path) else ""
-    try:
-        plan = fsstate.plan("/", [entry], p["state"])
-        if plan.changed and not module.check_mode:
-            fsstate.apply(plan)
-    except fsstate.FsStateError as exc:
-        module.fail_json(msg=str(exc))
-
-    result = dict(changed=plan.changed, path=path, labels=node_labels)
-    if module._diff:
-        result["diff"] = dict(before_header=path, after_header=path, before=before, after=text)
-    module.exit_json(**result)
+    return _runner.Job("/", [entry], p["state"], result=dict(path=path, labels=node_labels),
+                       diff_file=path, diff_after=text)
 
 
 def main():
@@ -163,8 +147,7 @@ def main():
         path=dict(type="path", default=labels.DEFAULT_FEATURES_FILE),
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    run(module)
+    _runner.run(AnsibleModule(argument_spec=argument_spec, supports_check_mode=True), prepare)
 
 
 if __name__ == "__main__":

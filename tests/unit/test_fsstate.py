@@ -308,3 +308,25 @@ def test_created_parents_and_root_are_0755_whatever_the_umask(tmp_path):
         os.umask(old)
     for path in ("new", "new/root", "new/root/etc", "new/root/etc/cdi"):
         assert stat.S_IMODE(os.stat(tmp_path / path).st_mode) == 0o755
+
+
+def test_a_plan_without_diff_has_no_diff_items_and_reads_no_file_for_one(tmp_path, monkeypatch):
+    (tmp_path / "a.conf").write_text("old, longer content\n")
+    reads = []
+    real_read = fsstate.read_file
+    monkeypatch.setattr(fsstate, "read_file", lambda *a, **k: reads.append(a) or real_read(*a, **k))
+    plan = fsstate.plan(str(tmp_path), [Entry("a.conf", FILE, content="new\n")], diff=False)
+    assert plan.changed and plan.diffs is None
+    assert reads == []
+    assert fsstate.plan(str(tmp_path), [Entry("a.conf", FILE, content="new\n")]).diffs[0]["before"].endswith(
+        "old, longer content\n")
+    assert len(reads) == 1
+
+
+def test_write_file_replaces_atomically_with_the_given_mode(tmp_path):
+    target = tmp_path / "x.conf"
+    target.write_text("old")
+    fsstate.write_file(str(target), b"new", mode=0o600)
+    assert fsstate.read_file(str(target)) == b"new"
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert os.listdir(tmp_path) == ["x.conf"]

@@ -1,0 +1,114 @@
+# -*- coding: utf-8 -*-
+# Copyright: gpumock.nvidia contributors
+# Apache License 2.0 (see LICENSE)
+"""The tail every node module shares (private to this collection).
+
+A module reads its options and turns them into a ``Job``: the entries to converge below a root
+(``fsstate``), the state, and what to return. ``run(module, prepare)`` does the rest:
+
+* calls ``prepare(module)``; a domain error it raises (``DOMAIN_ERRORS``), or one raised while
+  planning or applying, ends the run with ``fail_json`` and the error's one sentence;
+* plans, and applies the plan unless it changes nothing or the run is in check mode, so check
+  mode reports exactly the ``changed`` of a real run and writes nothing;
+* builds a diff only when the run asked for one (``--diff``): without it no file is read just
+  to describe it;
+* warns, and exits with the job's result plus ``changed`` (and ``diff``).
+
+Standard library only (shipped to targets with every module).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.gpumock.nvidia.plugins.module_utils import (
+    cdi, containerd_config, devnodes, fsstate, labels, node_args, nvml_config, profiles)
+
+# Every error of the collection's own logic: its message is one sentence for the user.
+DOMAIN_ERRORS = (
+    profiles.ProfileError, node_args.PathError, devnodes.DevnodesError, cdi.CdiError,
+    labels.LabelError, nvml_config.NvmlConfigError, containerd_config.ContainerdConfigError,
+    fsstate.FsStateError)
+
+KEPT_WARNING = "Left in place because they are not what this module makes: %s."
+
+
+class Job:
+    """What one module run converges and returns.
+
+    ``root``, ``entries``, ``state``: what ``fsstate.plan`` gets. ``result``: the module's return
+    values (``changed`` and ``diff`` are added). ``report_actions`` adds ``actions`` (the plan's
+    summary). ``diff_file``: for a module that manages one file and shows it whole, its path;
+    the diff is then that file's text before (``diff_before``, else read from the file) and
+    ``diff_after``; otherwise the diff is the engine's item per changed path. ``warn_kept`` warns
+    about paths ``absent`` left in place. ``warnings`` are issued as they are.
+
+    A module with more to do subclasses it: ``apply`` (it may replan and return the plan it
+    carried out) and ``results``.
+    """
+
+    def __init__(self, root, entries, state="present", result=None, report_actions=False,
+                 diff_file=None, diff_after="", diff_before=None, warn_kept=False):
+        self.root = root
+        self.entries = list(entries)
+        self.state = state
+        self.result = dict(result or {})
+        self.report_actions = report_actions
+        self.diff_file = diff_file
+        self.diff_after = diff_after
+        self.diff_before = diff_before
+        self.warn_kept = warn_kept
+        self.warnings = []
+        self.with_diff = False
+
+    def plan(self, entries=None):
+        """Plan ``entries`` (by default the job's), with diff items only when the run wants a diff."""
+        if self.with_diff and self.diff_file is not None and self.diff_before is None:
+            self.diff_before = fsstate.read_text(self.diff_file) if os.path.isfile(self.diff_file) else ""
+        return fsstate.plan(self.root, self.entries if entries is None else entries, self.state,
+                            diff=self.with_diff and self.diff_file is None)
+
+    def apply(self, module, plan):
+        """Carry out ``plan`` (not in check mode); return the plan that was carried out."""
+        fsstate.apply(plan)
+        return plan
+
+    def results(self, plan, check_mode):
+        """The module's return values but ``changed`` and ``diff``."""
+        result = dict(self.result)
+        if self.report_actions:
+            result["actions"] = plan.summary()
+        return result
+
+    def diff(self, plan):
+        if self.diff_file is None:
+            return plan.diffs
+        return dict(before_header=self.diff_file, after_header=self.diff_file,
+                    before=self.diff_before, after=self.diff_after)
+
+
+def run(module, prepare, fail_result=None):
+    """Run the module: ``prepare(module)`` returns its Job; never returns (exit_json or fail_json).
+
+    ``fail_result``: extra values of a failure caused by a domain error.
+    """
+    try:
+        job = prepare(module)
+        job.with_diff = bool(module._diff)
+        plan = job.plan()
+        if plan.changed and not module.check_mode:
+            plan = job.apply(module, plan)
+        result = job.results(plan, module.check_mode)
+    except DOMAIN_ERRORS as exc:
+        module.fail_json(msg=str(exc), **(fail_result or {}))
+    warnings = list(job.warnings)
+    if job.warn_kept and plan.kept:
+        warnings.append(KEPT_WARNING % ", ".join(plan.kept))
+    for warning in warnings:
+        module.warn(warning)
+    result["changed"] = plan.changed
+    if job.with_diff:
+        result["diff"] = job.diff(plan)
+    module.exit_json(**result)
