@@ -125,6 +125,30 @@ class Cluster:
                 for n in nodes}
 
 
+def record_build_times(made):
+    """Cold build times the build scripts kept, and the warm (cached) run of each, measured now."""
+    pieces = pinned("KUBE_PIECES_DIR")
+    try:
+        with open(os.path.join(pieces, "build-seconds"), encoding="utf-8") as f:
+            for line in f:
+                name, seconds = line.split()
+                timing("cold build of %s (Go module proxy, recorded when built)" % name, float(seconds))
+    except OSError:
+        pass
+    label = made.docker("image", "inspect", made.node_image, "--format",
+                        '{{ index .Config.Labels "gpumock.build-inputs" }}').stdout.strip()
+    try:
+        with open(os.path.join(pinned("GPUMOCK_CACHE"), "kind-node", label + ".build-seconds"), encoding="utf-8") as f:
+            timing("cold build of the node image (recorded when built)", float(f.read()))
+    except OSError:
+        pass
+    for what, script in (("Kubernetes pieces", "scripts/deps/install.d/kubernetes.sh"),
+                         ("node image", "images/kind-node/build.sh")):
+        start = time.monotonic()
+        run(["bash", os.path.join(REPO, script)], made.env)
+        timing("warm build of the %s (cached: checked, nothing built)" % what, time.monotonic() - start)
+
+
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory):
     env = dict(os.environ)
@@ -134,6 +158,7 @@ def cluster(tmp_path_factory):
     for image in (made.node_image, PLUGIN_IMAGE, POD_IMAGE):
         if made.docker("image", "inspect", image, check=False).returncode != 0:
             pytest.fail("%s is not built; run the suite with `make test-kind`, which builds it" % image)
+    record_build_times(made)
     if made.exists():
         made.delete()           # left over from an interrupted run of this suite
     yield made

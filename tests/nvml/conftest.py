@@ -103,3 +103,14 @@ def in_private_tmpfs(directory, setup):
 def in_private_etc(setup):
     """Wrap a command to run with a private, empty /etc."""
     return in_private_tmpfs("/etc", setup)
+
+
+@pytest.fixture
+def dev_root(tmp_path):
+    """A container's /dev with the control nodes every GPU container gets, and no GPU yet."""
+    root = tmp_path / "dev"
+    root.mkdir()
+    for name in ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset"):
+        (root / name).touch()
+    (root / "nvidia-caps").mkdir()
+    return root

@@ -59,16 +59,6 @@ def pynvml_uuids(library, env_extra=None):
     return json.loads(res.stdout)
 
 
-@pytest.fixture
-def dev_root(tmp_path):
-    """A container's /dev with the control nodes and no GPU yet."""
-    root = tmp_path / "dev"
-    root.mkdir()
-    for name in ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset"):
-        (root / name).touch()
-    return root
-
-
 def test_library_alone_enumerates_the_gpus_of_its_device_nodes(tmp_path, dev_root):
     node = build_node("dgxh100")
     library = embedded_library(tmp_path / "lib", node, dev_root="/host/dev")

@@ -6,17 +6,6 @@ import pytest
 from conftest import build_node
 
 
-@pytest.fixture
-def dev_root(tmp_path):
-    root = tmp_path / "dev"
-    root.mkdir()
-    # The control nodes every GPU container gets; none of them is a GPU.
-    for name in ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset"):
-        (root / name).touch()
-    (root / "nvidia-caps").mkdir()
-    return root
-
-
 def give(dev_root, *minors):
     for m in minors:
         (dev_root / ("nvidia%d" % m)).touch()

@@ -10,7 +10,8 @@
 # into $GPUMOCK_CACHE/kubernetes/<stamp>/bin, where <stamp> names every pinned version, so a new
 # pin builds into a new folder and an old one is never half-replaced. The Go module and build
 # caches (GOMODCACHE, GOCACHE) are Go's own, outside the checkout. Idempotent: a folder whose
-# `complete` file exists is not rebuilt. Prints the folder on its last line.
+# `complete` file exists is not rebuilt. Prints the folder on its last line. The cold build's
+# time per piece is kept in <folder>/build-seconds (tests/kind prints it).
 #
 # Why a wrapper module for Kubernetes: k8s.io/kubernetes replaces its staging modules with
 # relative paths, which `go install pkg@version` refuses. A module of ours that requires it and
@@ -32,10 +33,11 @@ mkdir -p "$BIN" "$OUT/src"
 export CGO_ENABLED=0 GOFLAGS="-buildvcs=false -trimpath" GOTOOLCHAIN=${GOTOOLCHAIN:-auto}
 LDFLAGS="-s -w"
 say() { echo "kubernetes: $(date +%T) $*" >&2; }
-timed() {  # timed NAME COMMAND...: runs it, prints its wall time
+timed() {  # timed NAME COMMAND...: runs it, prints its wall time and records it in build-seconds
   local start=$SECONDS
   "${@:2}"
   say "$1 built in $((SECONDS - start)) s"
+  echo "$1 $((SECONDS - start))" >>"$OUT/build-seconds"
 }
 
 build_kind() {
@@ -105,6 +107,7 @@ build_pause() {
 }
 
 say "building into $OUT"
+: >"$OUT/build-seconds"
 timed kind build_kind
 timed kubernetes build_kubernetes
 timed etcd build_etcd
