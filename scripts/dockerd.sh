@@ -30,6 +30,7 @@ TIMEOUT=${DOCKERD_TIMEOUT:-60}
 export DOCKER_HOST=unix://$SOCK
 
 answers() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+containerd_answers() { ctr --address "$RUN/containerd.sock" version >/dev/null 2>&1; }
 
 # alive PIDFILE PROGRAM: the recorded process exists and is that program (a reused PID is not).
 alive() {
@@ -118,10 +119,12 @@ start() {
   # kind mounts /lib/modules read-only into every node.
   mkdir -p /lib/modules
   if ! alive "$RUN/containerd.pid" containerd; then
+    # Sockets left by an engine that was killed (a machine's session ended) answer nobody.
+    rm -f "$RUN"/containerd.sock* "$RUN/containerd-debug.sock"
     echo "dockerd: starting containerd (log: $LOG)"
     setsid containerd --config "$RUN/containerd.toml" >>"$LOG" 2>&1 </dev/null &
     echo $! >"$RUN/containerd.pid"
-    wait_for containerd test -S "$RUN/containerd.sock"
+    wait_for containerd containerd_answers
   fi
   if ! alive "$RUN/dockerd.pid" dockerd; then
     echo "dockerd: starting dockerd on $SOCK (log: $LOG)"
