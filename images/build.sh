@@ -12,6 +12,9 @@
 #                              NVIDIA's nvidia-device-plugin and gpu-feature-discovery (built from the
 #                              Go module proxy by scripts/deps/install.d/conformance.sh) with the
 #                              glibc they link against, in /usr/bin as in NVIDIA's own image
+#   gpumock/node-feature-discovery:<version>
+#                              nfd-master and nfd-worker (built the same way) in /usr/bin, as in the
+#                              project's own image: they turn GPU feature discovery's file into labels
 #   gpumock/tiny-nvml-probe    busybox, the glibc loader and libc, and /usr/bin/nvml-probe: the inner
 #                              image for CDI tests; NVML itself comes from the node through CDI
 #
@@ -24,7 +27,6 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/deps/versions.sh
 . "$ROOT/scripts/deps/versions.sh"
 WORK=$ROOT/.build/images
-PLUGIN_IMAGE=gpumock/k8s-device-plugin:${NVIDIA_DEVICE_PLUGIN_MODULE##*@}
 NVIDIA_SMI=$ROOT/.build/nvidia/trixie/nvidia-smi
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 mkdir -p "$WORK"
@@ -43,7 +45,8 @@ inputs_hash() {
       gpumock/trixie-systemd) find "$ROOT/images/files/trixie-systemd" -type f -print0 | sort -z | xargs -0 sha256sum ;;
       gpumock/tiny-nvml-probe) sha256sum "$ROOT/images/nvml-probe/nvml_probe.c" /bin/busybox ;;
       gpumock/gpu-probe) sha256sum "$ROOT/images/nvml-probe/nvml_probe.c" /bin/busybox "$NVIDIA_SMI" ;;
-      gpumock/k8s-device-plugin:*) sha256sum "$CONFORMANCE_BIN/nvidia-device-plugin" "$CONFORMANCE_BIN/gpu-feature-discovery" | cut -d' ' -f1 ;;
+      "$DEVICE_PLUGIN_IMAGE"|"$NODE_FEATURE_DISCOVERY_IMAGE")
+        go_tools_of "$image" | sed "s|^|$CONFORMANCE_BIN/|" | xargs sha256sum | cut -d' ' -f1 ;;
     esac
   } | sed "s|$ROOT/||" | sha256sum | cut -c1-16
 }
@@ -144,16 +147,26 @@ build_gpu_probe() {
   import_rootfs "$dir" "$image" "$hash" '["/bin/sh"]'
 }
 
-build_device_plugin() {
-  local image=$1 hash=$2 dir=$WORK/rootfs-device-plugin tool
+# go_tools_of IMAGE: the Go programs (scripts/deps/install.d/conformance.sh) an image carries;
+# the first is its command.
+go_tools_of() {
+  case $1 in
+    "$DEVICE_PLUGIN_IMAGE") printf '%s\n' nvidia-device-plugin gpu-feature-discovery ;;
+    "$NODE_FEATURE_DISCOVERY_IMAGE") printf '%s\n' nfd-worker nfd-master ;;
+  esac
+}
+
+build_go_tools() {
+  local image=$1 hash=$2 dir=$WORK/rootfs-go-tools tool tools
+  mapfile -t tools < <(go_tools_of "$image")
   rm -rf "$dir"
   mkdir -p "$dir"/{etc,tmp} && chmod 1777 "$dir/tmp"
   echo 'root:x:0:0:root:/root:/sbin/nologin' >"$dir/etc/passwd"
-  for tool in nvidia-device-plugin gpu-feature-discovery; do
+  for tool in "${tools[@]}"; do
     [ -x "$CONFORMANCE_BIN/$tool" ] || { echo "images: $CONFORMANCE_BIN/$tool is missing (make conformance-tools)" >&2; return 1; }
     copy_with_libs "$CONFORMANCE_BIN/$tool" "$dir" "usr/bin/$tool"
   done
-  import_rootfs "$dir" "$image" "$hash" '["/usr/bin/nvidia-device-plugin"]'
+  import_rootfs "$dir" "$image" "$hash" "[\"/usr/bin/${tools[0]}\"]"
 }
 
 build_one() {
@@ -169,8 +182,8 @@ build_one() {
     gpumock/trixie-systemd) build_trixie "$image" "$hash" ;;
     gpumock/tiny-nvml-probe) build_tiny "$image" "$hash" ;;
     gpumock/gpu-probe) build_gpu_probe "$image" "$hash" ;;
-    gpumock/k8s-device-plugin:*) build_device_plugin "$image" "$hash" ;;
-    *) echo "images: unknown image '$image' (bookworm-systemd, trixie-systemd, tiny-nvml-probe, gpu-probe, k8s-device-plugin)" >&2; return 2 ;;
+    "$DEVICE_PLUGIN_IMAGE"|"$NODE_FEATURE_DISCOVERY_IMAGE") build_go_tools "$image" "$hash" ;;
+    *) echo "images: unknown image '$image' (bookworm-systemd, trixie-systemd, tiny-nvml-probe, gpu-probe, k8s-device-plugin, node-feature-discovery)" >&2; return 2 ;;
   esac
   echo "images: built $image ($hash) in $((SECONDS - start))s, $(docker image inspect "$image" --format '{{.Size}}' | numfmt --to=si)B"
 }
@@ -179,7 +192,8 @@ build_one() {
 for arg in "$@"; do
   case $arg in
     all) for i in bookworm-systemd trixie-systemd tiny-nvml-probe; do build_one "gpumock/$i"; done ;;
-    k8s-device-plugin) build_one "$PLUGIN_IMAGE" ;;
+    k8s-device-plugin) build_one "$DEVICE_PLUGIN_IMAGE" ;;
+    node-feature-discovery) build_one "$NODE_FEATURE_DISCOVERY_IMAGE" ;;
     gpumock/*) build_one "$arg" ;;
     *) build_one "gpumock/$arg" ;;
   esac

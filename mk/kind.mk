@@ -10,8 +10,8 @@ kind-cluster-pieces: ## kind, Kubernetes, etcd, CoreDNS, crictl from the Go modu
 kind-node-image: kind-cluster-pieces conformance-tools dockerd ## gpumock/kind-node: the node image real kind boots (cached)
 	bash images/kind-node/build.sh
 
-kind-test-images: conformance-tools dockerd ## NVIDIA's device plugin + GFD image, and the pods' probe image (cached)
-	bash images/build.sh gpu-probe k8s-device-plugin
+kind-test-images: conformance-tools dockerd ## NVIDIA's device plugin + GFD image, node-feature-discovery's, the pods' probe image (cached)
+	bash images/build.sh gpu-probe k8s-device-plugin node-feature-discovery
 
 test-kind: kind-node-image kind-test-images collection-link ## tests/kind: playbooks/kind.yml on a real 3-node kind cluster, plugin, GFD, pods
 	$(PY) -m pytest -q -p no:cacheprovider -rs tests/kind

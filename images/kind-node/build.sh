@@ -29,7 +29,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 # shellcheck source=scripts/deps/versions.sh
 . "$ROOT/scripts/deps/versions.sh"
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-IMAGE=${KIND_NODE_IMAGE:-gpumock/kind-node:$KUBERNETES_VERSION}
+IMAGE=$KIND_NODE_IMAGE
 PIECES=$KUBE_PIECES_DIR/bin
 CDI_HOOK=$CONFORMANCE_BIN/nvidia-cdi-hook
 WORK=$GPUMOCK_CACHE/work/kind-node

@@ -2,7 +2,7 @@
 
 The pieces are the project's own builds (no registry): kind, kubectl and the node image from
 `make kind-cluster-pieces`, NVIDIA's device plugin and GPU feature discovery in one local image,
-and gpumock/gpu-probe for the pods. The cluster lives for the whole session; the tests of
+node-feature-discovery in another, and gpumock/gpu-probe for the pods. The cluster lives for the whole session; the tests of
 test_real_cluster.py run in file order (create, converge, re-run, check, workloads, delete), and
 the session's timings are printed as a table at the end.
 """
@@ -22,7 +22,10 @@ CLUSTER = os.environ.get("GPUMOCK_TEST_CLUSTER", "gpumock-test")
 NODES = (CLUSTER + "-control-plane", CLUSTER + "-worker", CLUSTER + "-worker2")
 PROFILE = "dgxh100"
 GPUS_PER_NODE = 8
-PLUGIN_IMAGE = "gpumock/k8s-device-plugin:" + pinned("NVIDIA_DEVICE_PLUGIN_MODULE").rsplit("@", 1)[1]
+PLUGIN_IMAGE = pinned("DEVICE_PLUGIN_IMAGE")
+NFD_IMAGE = pinned("NODE_FEATURE_DISCOVERY_IMAGE")
+# node-feature-discovery's CRDs, as scripts/deps/install.d/conformance.sh keeps them.
+NFD_CRDS = os.path.join(os.path.dirname(pinned("CONFORMANCE_BIN")), "nfd-crds", "nfd-api-crds.yaml")
 POD_IMAGE = "gpumock/gpu-probe:latest"
 FEATURES_DIR = "/etc/kubernetes/node-feature-discovery/features.d"
 TIMINGS = []
@@ -58,7 +61,7 @@ class Cluster:
         self.pieces = os.path.join(pinned("KUBE_PIECES_DIR"), "bin")
         self.kind = os.path.join(self.pieces, "kind")
         self.kubectl_bin = os.path.join(self.pieces, "kubectl")
-        self.node_image = "gpumock/kind-node:" + pinned("KUBERNETES_VERSION")
+        self.node_image = pinned("KIND_NODE_IMAGE")
         self.env = dict(env)
         self.env["KUBECONFIG"] = os.path.join(kubeconfig_dir, "config")
         self.env["ANSIBLE_COLLECTIONS_PATH"] = os.path.join(REPO, ".build", "collections")
@@ -72,11 +75,14 @@ class Cluster:
             "gpumock_kind_node_image": self.node_image,
             "gpumock_kind_binary": self.kind,
             "gpumock_kind_kubectl": self.kubectl_bin,
-            "gpumock_kind_images": [PLUGIN_IMAGE, POD_IMAGE],
+            "gpumock_kind_images": [PLUGIN_IMAGE, NFD_IMAGE, POD_IMAGE],
             "gpumock_kind_device_plugin": True,
             "gpumock_kind_device_plugin_image": PLUGIN_IMAGE,
             "gpumock_kind_device_plugin_strategy": self.strategy,
             "gpumock_kind_gpu_feature_discovery": True,
+            "gpumock_kind_node_feature_discovery": True,
+            "gpumock_kind_node_feature_discovery_image": NFD_IMAGE,
+            "gpumock_kind_node_feature_discovery_crds": NFD_CRDS,
             "gpu_mock_profile": PROFILE,
         }
         values.update(more)
@@ -155,7 +161,7 @@ def cluster(tmp_path_factory):
     if "DOCKER_HOST" not in env:
         env["DOCKER_HOST"] = run(["bash", os.path.join(REPO, "scripts", "dockerd.sh"), "host"], env).stdout.strip()
     made = Cluster(env, str(tmp_path_factory.mktemp("kubeconfig")))
-    for image in (made.node_image, PLUGIN_IMAGE, POD_IMAGE):
+    for image in (made.node_image, PLUGIN_IMAGE, NFD_IMAGE, POD_IMAGE):
         if made.docker("image", "inspect", image, check=False).returncode != 0:
             pytest.fail("%s is not built; run the suite with `make test-kind`, which builds it" % image)
     record_build_times(made)

@@ -1,6 +1,6 @@
 """playbooks/kind.yml on a real kind cluster, as a user runs it: create and provision a 1 control
 plane + 2 workers cluster on the first run, change nothing on the second or in check mode, run
-NVIDIA's device plugin and GPU feature discovery, give pods exactly the GPUs they asked for, and
+NVIDIA's device plugin, GPU feature discovery and node-feature-discovery, give pods exactly the GPUs they asked for, and
 delete everything. The tests run in file order on one cluster (conftest.py).
 """
 import json
@@ -18,6 +18,8 @@ from conftest import CLUSTER, FEATURES_DIR, GPUS_PER_NODE, NODES, PROFILE, pod_m
 HOST_LABELS = ("nvidia.com/gpu.machine", "nvidia.com/gpu.mode", "nvidia.com/gfd.timestamp")
 NOT_GFD_LABELS = ("nvidia.com/gpu.present",)
 STRATEGIES = ("cdi-annotations", "cdi-cri")
+# The node annotation in which nfd-master lists the labels it put on the node.
+NFD_MANAGED_LABELS = "nfd.node.kubernetes.io/feature-labels"
 
 
 def node_uuids(node):
@@ -99,6 +101,27 @@ def test_gpu_feature_discovery_in_the_cluster_labels_like_the_playbook(cluster, 
     ours = labels.parse_features_file(cluster.node_file(node, FEATURES_DIR + "/gpumock"))
     assert {k: v for k, v in gfd.items() if k not in HOST_LABELS} == \
         {k: v for k, v in ours.items() if k not in NOT_GFD_LABELS}
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_node_feature_discovery_puts_gpu_feature_discoverys_labels_on_the_node(cluster, node):
+    path = FEATURES_DIR + "/gfd"
+    cluster.wait("GFD's feature file on " + node,
+                 lambda: cluster.docker("exec", node, "test", "-s", path, check=False).returncode == 0)
+    gfd = labels.parse_features_file(cluster.node_file(node, path))
+
+    def published():
+        meta = cluster.kubectl_json("get", "node", node)["metadata"]
+        managed = meta.get("annotations", {}).get(NFD_MANAGED_LABELS, "").split(",")
+        return meta if all(k in managed for k in gfd) else None
+
+    start = time.monotonic()
+    meta = cluster.wait("node-feature-discovery manages GFD's labels on " + node, published, timeout=180)
+    timing("node-feature-discovery: GFD's labels on %s" % node, time.monotonic() - start)
+    # GFD-only: the playbook never computes a timestamp.
+    assert meta["labels"]["nvidia.com/gfd.timestamp"].isdigit()
+    assert {k: meta["labels"].get(k) for k in gfd if k != "nvidia.com/gfd.timestamp"} == \
+        {k: v for k, v in gfd.items() if k != "nvidia.com/gfd.timestamp"}
 
 
 def use_strategy(cluster, strategy):

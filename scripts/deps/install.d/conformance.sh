@@ -6,9 +6,11 @@
 #   nvidia-cdi-hook         github.com/NVIDIA/nvidia-container-toolkit   (cmd/nvidia-cdi-hook)
 #   gpu-feature-discovery   github.com/NVIDIA/k8s-device-plugin          (cmd/gpu-feature-discovery)
 #   nvidia-device-plugin    github.com/NVIDIA/k8s-device-plugin          (cmd/nvidia-device-plugin)
+#   nfd-master, nfd-worker  sigs.k8s.io/node-feature-discovery           (cmd/nfd-master, cmd/nfd-worker)
 #   gonvml-probe            tests/conformance/gonvml   (go-nvml, pinned in its go.mod)
 #   cdicheck                tests/conformance/cdicheck (the CDI project's Go library)
-# and the CDI project's JSON schema (schema.json, defs.json) into cdi-schema/ next to bin/.
+# and the CDI project's JSON schema (schema.json, defs.json) into cdi-schema/ next to bin/, and
+# node-feature-discovery's CRDs into nfd-crds/.
 # Upstream tools are built from their release's own go.mod and go.sum, as fetched from the Go
 # module proxy (`go mod download`, then `go build` inside the module): `go install mod@ver`
 # would also ask the proxy for the module's version list, which the proxy here refuses for
@@ -100,12 +102,35 @@ fetch_cdi_schema() {
   echo "$CDI_SCHEMA" > "$dest/stamp"
 }
 
-build_upstream() {  # build_upstream BINARY MODULE@VERSION PACKAGE-DIR
-  local bin=$1 modver=$2 pkg=$3 dir start
+fetch_nfd_crds() {
+  # The CRDs of the node-feature-discovery release, which tests/kind applies (no GitHub here).
+  local dest dir
+  dest=$(dirname "$OUT")/nfd-crds
+  [ "$(cat "$dest/stamp" 2>/dev/null)" = "$NODE_FEATURE_DISCOVERY_MODULE" ] && return 0
+  dir=$(module_dir "$NODE_FEATURE_DISCOVERY_MODULE")
+  rm -rf "$dest" && mkdir -p "$dest"
+  cp "$dir/deployment/base/nfd-crds/nfd-api-crds.yaml" "$dest/"
+  echo "$NODE_FEATURE_DISCOVERY_MODULE" > "$dest/stamp"
+}
+
+build_upstream() {  # build_upstream BINARY MODULE@VERSION PACKAGE-DIR [NESTED-MODULE...]
+  local bin=$1 modver=$2 pkg=$3 dir start nested
+  shift 3
   stamp_ok "$bin" "$modver" && return 0
   echo "conformance: building $bin from $modver"
   start=$SECONDS
   dir=$(module_dir "$modver")
+  if [ $# -gt 0 ]; then
+    # A module that replaces its nested modules with their folders (./api/...) builds from a
+    # copy in which they come from the proxy at the same version: module zips leave them out.
+    rm -rf "$GPUMOCK_CACHE/work/$bin-src"
+    mkdir -p "$GPUMOCK_CACHE/work"
+    cp -r "$dir" "$GPUMOCK_CACHE/work/$bin-src" && chmod -R u+w "$GPUMOCK_CACHE/work/$bin-src"
+    dir=$GPUMOCK_CACHE/work/$bin-src
+    for nested in "$@"; do
+      (cd "$dir" && "$GO" mod edit -replace "${modver%@*}/$nested=${modver%@*}/$nested@${modver#*@}")
+    done
+  fi
   # The module's own go.mod/go.sum pin every dependency; -mod=mod fetches them (module zips
   # carry no vendor directory).
   (cd "$dir" && "$GO" build -mod=mod -o "$OUT/$bin.tmp" "./$pkg")
@@ -130,6 +155,9 @@ build_upstream nvidia-ctk "$NVIDIA_CONTAINER_TOOLKIT_MODULE" cmd/nvidia-ctk
 build_upstream nvidia-cdi-hook "$NVIDIA_CONTAINER_TOOLKIT_MODULE" cmd/nvidia-cdi-hook
 build_upstream gpu-feature-discovery "$NVIDIA_DEVICE_PLUGIN_MODULE" cmd/gpu-feature-discovery
 build_upstream nvidia-device-plugin "$NVIDIA_DEVICE_PLUGIN_MODULE" cmd/nvidia-device-plugin
+build_upstream nfd-master "$NODE_FEATURE_DISCOVERY_MODULE" cmd/nfd-master api/nfd
+build_upstream nfd-worker "$NODE_FEATURE_DISCOVERY_MODULE" cmd/nfd-worker api/nfd
 build_local gonvml-probe tests/conformance/gonvml
 build_local cdicheck tests/conformance/cdicheck
 fetch_cdi_schema
+fetch_nfd_crds
