@@ -34,4 +34,10 @@ options:
     description: Whether the GPUs are in MIG mode; the board must support MIG.
     type: bool
     default: false
+  driver_version:
+    description:
+      - Driver version the node imitates (digits and dots, such as V(550.54.15)); the profile's when unset.
+      - It names the driver tree's files and what NVML, the CDI spec and the labels report; the device nodes do not
+        depend on it.
+    type: str
 """

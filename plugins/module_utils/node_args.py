@@ -11,17 +11,26 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
 
 
+# The options that name a node, in every node module (doc fragment gpumock.nvidia.node), in the
+# action group gpumock.nvidia.node (meta/runtime.yml) and in the node_problem filter.
+NODE_OPTIONS = ("profile", "gpu_count", "node_id", "mig_enabled", "driver_version")
+
+
 def node_argument_spec():
-    """argument_spec entries naming the node: profile, gpu_count, node_id, mig_enabled."""
+    """argument_spec entries naming the node (NODE_OPTIONS)."""
     return dict(
         profile=dict(type="str", default=profiles.DEFAULT_PROFILE, choices=list(profiles.PROFILE_NAMES)),
         gpu_count=dict(type="int"),
         node_id=dict(type="str"),
         mig_enabled=dict(type="bool", default=False),
+        driver_version=dict(type="str"),
     )
 
 
@@ -33,6 +42,41 @@ def build_node(params, driver_version=None):
     return profiles.build_node(profile=params["profile"], gpu_count=params.get("gpu_count"),
                                node_id=node_id, driver_version=driver_version,
                                mig_enabled=params.get("mig_enabled") or None)
+
+
+class NodeOptionsError(ValueError):
+    """node_problem() was called with something other than node options (a caller's mistake)."""
+
+
+def _prefixed(option, prefix):
+    return prefix + option if option in NODE_OPTIONS else option
+
+
+def node_problem(options, prefix=""):
+    """What is wrong with these node options, in the modules' own sentence; "" when nothing is.
+
+    The check the node modules make (their argument spec's conversions, then build_node), for a
+    controller that must stop before any node changes. ``prefix`` goes before the option's name
+    (a role names its own variables); null options take the modules' defaults.
+    """
+    if not isinstance(options, dict):
+        raise NodeOptionsError("expected a dictionary of node options, got %r." % (options,))
+    unknown = sorted(set(options) - set(NODE_OPTIONS))
+    if unknown:
+        raise NodeOptionsError("unknown node options %s (known: %s)." % (", ".join(unknown), ", ".join(NODE_OPTIONS)))
+    checked = ArgumentSpecValidator(node_argument_spec()).validate(
+        dict((name, value) for name, value in options.items() if value is not None))
+    if checked.error_messages:
+        # The validator's sentence names the option ("value of profile must be one of ...").
+        return re.sub(r"\b(%s)\b" % "|".join(NODE_OPTIONS),
+                      lambda match: _prefixed(match.group(1), prefix), checked.error_messages[0], count=1)
+    params = checked.validated_parameters
+    try:
+        build_node(params, driver_version=params.get("driver_version"))
+    except profiles.ProfileError as exc:
+        option, rest = (str(exc).split(" ", 1) + [""])[:2]
+        return "%s %s" % (_prefixed(option, prefix), rest)
+    return ""
 
 
 class PathError(ValueError):

@@ -27,9 +27,6 @@ description:
 author:
   - gpumock maintainers (@gpumock)
 options:
-  driver_version:
-    description: Driver version of the tree (what the mounted file names carry); the profile's when unset.
-    type: str
   driver_root:
     description: Absolute directory of the driver tree (see M(gpumock.nvidia.nvidia_mock_driver_tree)); mounts come from there.
     type: path
@@ -176,7 +173,6 @@ def prepare(module):
 def main():
     argument_spec = node_args.node_argument_spec()
     argument_spec.update(
-        driver_version=dict(type="str"),
         driver_root=dict(type="path", default="/var/lib/nvidia-mock/driver"),
         dev_root=dict(type="path", default="/dev"),
         uvm_major=dict(type="int"),

@@ -39,9 +39,6 @@ options:
     description: Absolute directory of the tree (V(/) installs into the host itself).
     type: path
     default: /var/lib/nvidia-mock/driver
-  driver_version:
-    description: Driver version the tree imitates (digits and dots, such as V(550.54.15)); the profile's when unset.
-    type: str
   nvml_library:
     description:
       - Path of a built mock NVML (C(nvml_src/build/libnvidia-ml.so.<version>)) on the target, installed as
@@ -176,7 +173,6 @@ def main():
     argument_spec = node_args.node_argument_spec()
     argument_spec.update(
         root=dict(type="path", default="/var/lib/nvidia-mock/driver"),
-        driver_version=dict(type="str"),
         nvml_library=dict(type="path"),
         dev_root=dict(type="path", default="/dev"),
         state=dict(type="str", default="present", choices=["present", "absent"]),

@@ -34,9 +34,6 @@ options:
         options as the other node modules.
       - Defaults to the content of C(/etc/machine-id), else the host name.
     type: str
-  driver_version:
-    description: Driver version the node reports (like V(550.54.15)); the profile's when unset.
-    type: str
   mig_strategy:
     description:
       - The MIG strategy the device plugin and GFD run with. V(single) and V(mixed) add
@@ -142,7 +139,6 @@ def prepare(module):
 def main():
     argument_spec = node_args.node_argument_spec()
     argument_spec.update(
-        driver_version=dict(type="str"),
         mig_strategy=dict(type="str", default="single", choices=list(labels.MIG_STRATEGIES)),
         path=dict(type="path", default=labels.DEFAULT_FEATURES_FILE),
         state=dict(type="str", default="present", choices=["present", "absent"]),
