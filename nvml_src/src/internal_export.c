@@ -126,33 +126,13 @@ static nvmlReturn_t smi_gpu_part_number(nvmlDevice_t device, char *partNumber,
 }
 
 /*
- * "GPU T.Limit Temp": called as (device, int *), the margin in degrees C below the GPU's
- * T.Limit, what NVML 580 publishes as nvmlDeviceGetMarginTemperature. When it succeeds
- * nvidia-smi prints the temperature limits as T.Limit offsets; NOT_SUPPORTED gives the
- * absolute thresholds of nvmlDeviceGetTemperatureThreshold instead.
+ * "GPU T.Limit Temp" is mock_margin_temperature: (device, int *), the margin in degrees C below
+ * the GPU's T.Limit, what NVML 580 publishes as nvmlDeviceGetMarginTemperature. When it succeeds
+ * nvidia-smi prints the temperature limits as T.Limit offsets; NOT_SUPPORTED gives the absolute
+ * thresholds of nvmlDeviceGetTemperatureThreshold instead.
+ * "Addressing Mode" is mock_addressing_mode: (device, unsigned *), 0 None, 1 HMM, 2 ATS (NVML
+ * 580's nvmlDeviceGetAddressingMode values).
  */
-static nvmlReturn_t smi_tlimit_temp(nvmlDevice_t device, int *margin)
-{
-    nvmlMarginTemperature_t info = {.version = 0, .marginTemperature = 0};
-    nvmlReturn_t ret;
-    if (margin == NULL)
-        return NVML_ERROR_INVALID_ARGUMENT;
-    if ((ret = nvmlDeviceGetMarginTemperature(device, &info)) == NVML_SUCCESS)
-        *margin = info.marginTemperature;
-    return ret;
-}
-
-/* "Addressing Mode": called as (device, unsigned *): 0 None, 1 HMM, 2 ATS (NVML 580's values). */
-static nvmlReturn_t smi_addressing_mode(nvmlDevice_t device, unsigned int *mode)
-{
-    nvmlDeviceAddressingMode_t info = {.version = 0, .value = 0};
-    nvmlReturn_t ret;
-    if (mode == NULL)
-        return NVML_ERROR_INVALID_ARGUMENT;
-    if ((ret = nvmlDeviceGetAddressingMode(device, &info)) == NVML_SUCCESS)
-        *mode = info.value;
-    return ret;
-}
 
 /*
  * "Sparse Operation Mode": called as (device, unsigned *), 0 printed as Disabled and anything
@@ -174,8 +154,8 @@ static const struct smi_export_table k_smi_table = {
     .entries = {
         [SMI_ENTRY(SMI_PCIE_PATH_OFFSET)] = (export_entry)smi_pcie_path,
         [SMI_ENTRY(SMI_GPU_PART_NUMBER_OFFSET)] = (export_entry)smi_gpu_part_number,
-        [SMI_ENTRY(SMI_TLIMIT_TEMP_OFFSET)] = (export_entry)smi_tlimit_temp,
-        [SMI_ENTRY(SMI_ADDRESSING_MODE_OFFSET)] = (export_entry)smi_addressing_mode,
+        [SMI_ENTRY(SMI_TLIMIT_TEMP_OFFSET)] = (export_entry)mock_margin_temperature,
+        [SMI_ENTRY(SMI_ADDRESSING_MODE_OFFSET)] = (export_entry)mock_addressing_mode,
         [SMI_ENTRY(SMI_SPARSE_MODE_535_OFFSET)] = (export_entry)smi_sparse_mode,
         [SMI_ENTRY(SMI_SPARSE_MODE_550_OFFSET)] = (export_entry)smi_sparse_mode,
     },
