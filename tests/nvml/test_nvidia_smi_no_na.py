@@ -17,7 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from test_nvidia_smi import NVIDIA_SMI, _ok, smi, configs  # noqa: F401 (fixtures)
+import test_nvidia_smi
+from test_nvidia_smi import NVIDIA_SMI, _ok
+
+# The module-scoped fixtures of test_nvidia_smi.py: one config and one nvidia-smi run per node.
+configs = test_nvidia_smi.configs
+smi = test_nvidia_smi.smi
 
 CAPTURE = Path(__file__).resolve().parent / "reference" / "h100-80gb-hbm3-nvidia-smi-q.txt"
 
@@ -55,7 +60,7 @@ def parse_query(text):
             stack.pop()
         label, sep, value = line.strip().partition(" : ")
         if sep:
-            fields[tuple(name for _, name in stack) + (label.strip(),)] = value.strip()
+            fields[tuple(name for _indent, name in stack) + (label.strip(),)] = value.strip()
         else:
             stack.append((indent, label.strip()))
     return fields
