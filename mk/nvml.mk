@@ -64,7 +64,8 @@ test-nvml: collection-link nvml-variants nvml-test-bins ## mock NVML: C, sanitiz
 	@echo "--- pytest (pynvml, cffi) against the ASan+UBSan build"
 	env $(NVML_PY_ASAN_ENV) MOCK_NVML_LIB=$(NVML_BUILD)/asan/libnvidia-ml.so.1 \
 	    MOCK_NVML_PROBE=$(NVML_T)/nvml_probe $(PY) -m pytest -q -p no:cacheprovider tests/nvml \
-	    --deselect tests/nvml/test_nvidia_smi.py --deselect tests/nvml/test_prototypes.py \
+	    --deselect tests/nvml/test_nvidia_smi.py --deselect tests/nvml/test_nvidia_smi_no_na.py \
+	    --deselect tests/nvml/test_prototypes.py \
     --deselect tests/nvml/test_symbols.py
 	@$(MAKE) --no-print-directory fuzz-nvml FUZZ_SECONDS=$(FUZZ_SECONDS)
 

@@ -122,6 +122,16 @@ typedef struct nvmlGpmSample_st *nvmlGpmSample_t;
 typedef unsigned int nvmlAffinityScope_t;
 typedef unsigned int nvmlBusType_t;
 typedef unsigned int nvmlDeviceArchitecture_t;
+#define NVML_DEVICE_ARCH_KEPLER 2
+#define NVML_DEVICE_ARCH_MAXWELL 3
+#define NVML_DEVICE_ARCH_PASCAL 4
+#define NVML_DEVICE_ARCH_VOLTA 5
+#define NVML_DEVICE_ARCH_TURING 6
+#define NVML_DEVICE_ARCH_AMPERE 7
+#define NVML_DEVICE_ARCH_ADA 8
+#define NVML_DEVICE_ARCH_HOPPER 9
+#define NVML_DEVICE_ARCH_BLACKWELL 10
+#define NVML_DEVICE_ARCH_UNKNOWN 0xffffffff
 typedef unsigned int nvmlFanControlPolicy_t;
 typedef unsigned int nvmlPowerSource_t;
 typedef unsigned int nvmlVgpuInstance_t;
@@ -522,6 +532,46 @@ typedef union nvmlValue_st {
     unsigned short usVal;
 } nvmlValue_t;
 
+typedef struct {
+    unsigned int version;
+    unsigned long long aggregateUncParity;
+    unsigned long long aggregateUncSecDed;
+    unsigned long long aggregateCor;
+    unsigned long long volatileUncParity;
+    unsigned long long volatileUncSecDed;
+    unsigned long long volatileCor;
+    unsigned long long aggregateUncBucketL2;
+    unsigned long long aggregateUncBucketSm;
+    unsigned long long aggregateUncBucketPcie;
+    unsigned long long aggregateUncBucketMcu;
+    unsigned long long aggregateUncBucketOther;
+    unsigned int bThresholdExceeded;
+} nvmlEccSramErrorStatus_v1_t;
+typedef nvmlEccSramErrorStatus_v1_t nvmlEccSramErrorStatus_t;
+#define nvmlEccSramErrorStatus_v1 NVML_STRUCT_VERSION(EccSramErrorStatus, 1)
+
+/* nvmlDeviceGetFieldValues ids the mock answers (nvmlFieldValue_t.fieldId). */
+#define NVML_FI_DEV_MEMORY_TEMP 82
+#define NVML_FI_DEV_PCIE_REPLAY_COUNTER 94
+#define NVML_FI_DEV_PCIE_REPLAY_ROLLOVER_COUNTER 95
+#define NVML_FI_DEV_NVSWITCH_CONNECTED_LINK_COUNT 147
+#define NVML_FI_DEV_POWER_AVERAGE 185
+#define NVML_FI_DEV_POWER_INSTANT 186
+#define NVML_FI_DEV_POWER_MIN_LIMIT 187
+#define NVML_FI_DEV_POWER_MAX_LIMIT 188
+#define NVML_FI_DEV_POWER_DEFAULT_LIMIT 189
+#define NVML_FI_DEV_POWER_CURRENT_LIMIT 190
+#define NVML_FI_DEV_POWER_REQUESTED_LIMIT 192
+#define NVML_FI_DEV_TEMPERATURE_SHUTDOWN_TLIMIT 193
+#define NVML_FI_DEV_TEMPERATURE_SLOWDOWN_TLIMIT 194
+#define NVML_FI_DEV_TEMPERATURE_MEM_MAX_TLIMIT 195
+#define NVML_FI_DEV_TEMPERATURE_GPU_MAX_TLIMIT 196
+
+/* nvmlFieldValue_t.scopeId of the power fields. */
+#define NVML_POWER_SCOPE_GPU 0U
+#define NVML_POWER_SCOPE_MODULE 1U
+#define NVML_POWER_SCOPE_MEMORY 2U
+
 typedef struct nvmlFieldValue_st {
     unsigned int fieldId;
     unsigned int scopeId;
@@ -756,7 +806,6 @@ typedef struct nvmlCoolerInfo_st nvmlCoolerInfo_t;
 typedef struct nvmlDeviceCapabilities_st nvmlDeviceCapabilities_t;
 typedef struct nvmlDevicePowerMizerModes_v1_st nvmlDevicePowerMizerModes_v1_t;
 typedef struct nvmlDramEncryptionInfo_st nvmlDramEncryptionInfo_t;
-typedef struct nvmlEccSramErrorStatus_st nvmlEccSramErrorStatus_t;
 typedef struct nvmlEccSramUniqueUncorrectedErrorCounts_st nvmlEccSramUniqueUncorrectedErrorCounts_t;
 typedef struct nvmlGpmMetricsGet_st nvmlGpmMetricsGet_t;
 typedef struct nvmlGpmSupport_st nvmlGpmSupport_t;

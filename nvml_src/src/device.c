@@ -359,13 +359,18 @@ MOCK_API nvmlReturn_t nvmlDeviceGetBusType(nvmlDevice_t device, nvmlBusType_t *t
     return NVML_SUCCESS;
 }
 
-MOCK_API nvmlReturn_t nvmlDeviceGetAddressingMode(nvmlDevice_t device,
-                                                  nvmlDeviceAddressingMode_t *mode)
+nvmlReturn_t mock_addressing_mode(nvmlDevice_t device, unsigned int *mode)
 {
     MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(mode != NULL);
-    mode->value = 0;                 /* NVML_DEVICE_ADDRESSING_MODE_NONE */
+    *mode = 0;                       /* NVML_DEVICE_ADDRESSING_MODE_NONE */
     return NVML_SUCCESS;
+}
+
+MOCK_API nvmlReturn_t nvmlDeviceGetAddressingMode(nvmlDevice_t device,
+                                                  nvmlDeviceAddressingMode_t *mode)
+{
+    return mock_addressing_mode(device, mode == NULL ? NULL : &mode->value);
 }
 
 MOCK_API nvmlReturn_t nvmlDeviceGetPdi(nvmlDevice_t device, nvmlPdi_t *pdi)

@@ -14,7 +14,9 @@
  * So the table is as long as the 550 driver's (2008 bytes) and every entry is NULL except
  *   - the one `nvidia-smi topo -m` cannot do without: with it missing the whole matrix fails
  *     ("Failed to run topology matrix", exit 255);
- *   - the GPU part number of `nvidia-smi -q`, which no public NVML function reports.
+ *   - the `nvidia-smi -q` fields a real board shows and that no public NVML function of the
+ *     535/550 drivers reports: GPU part number, GPU T.Limit temperature, addressing mode and
+ *     sparse operation mode.
  *
  * As the real library does (550.163.01 and 535.261.03, without a driver loaded): the call works
  * before nvmlInit; a NULL argument or an id it does not know gives NVML_ERROR_INVALID_ARGUMENT,
@@ -28,7 +30,12 @@
 #define EXPORT_TABLE_ID_SIZE 16
 #define SMI_TABLE_BYTES 2008           /* sizeof the table of libnvidia-ml.so.550.163.01 */
 #define SMI_PCIE_PATH_OFFSET 0xb8      /* byte offset of the entry `topo -m` calls */
-#define SMI_GPU_PART_NUMBER_OFFSET 0x738 /* byte offset of the entry `-q` calls for it */
+/* Byte offsets of the entries `-q` calls for one field each. */
+#define SMI_GPU_PART_NUMBER_OFFSET 0x738
+#define SMI_TLIMIT_TEMP_OFFSET 0x780
+#define SMI_ADDRESSING_MODE_OFFSET 0x790
+#define SMI_SPARSE_MODE_535_OFFSET 0x798   /* nvidia-smi 535 reads sparse mode here, */
+#define SMI_SPARSE_MODE_550_OFFSET 0x7c8   /* 550 here; neither build reads the other's offset */
 #define SMI_ENTRY(offset) (((offset) - sizeof(size_t)) / sizeof(export_entry))
 
 /* nvidia-smi's codes for a path between two GPUs, as it prints them in `topo -m`. */
@@ -118,11 +125,39 @@ static nvmlReturn_t smi_gpu_part_number(nvmlDevice_t device, char *partNumber,
     return mock_copy_string(partNumber, length, g_config.board.gpu_part_number);
 }
 
+/*
+ * "GPU T.Limit Temp" is mock_margin_temperature: (device, int *), the margin in degrees C below
+ * the GPU's T.Limit, what NVML 580 publishes as nvmlDeviceGetMarginTemperature. When it succeeds
+ * nvidia-smi prints the temperature limits as T.Limit offsets; NOT_SUPPORTED gives the absolute
+ * thresholds of nvmlDeviceGetTemperatureThreshold instead.
+ * "Addressing Mode" is mock_addressing_mode: (device, unsigned *), 0 None, 1 HMM, 2 ATS (NVML
+ * 580's nvmlDeviceGetAddressingMode values).
+ */
+
+/*
+ * "Sparse Operation Mode": called as (device, unsigned *), 0 printed as Disabled and anything
+ * else as Enabled. Structured sparsity came with Ampere's tensor cores; the mode is off unless
+ * an application asks for it, as on the reference H100.
+ */
+static nvmlReturn_t smi_sparse_mode(nvmlDevice_t device, unsigned int *enabled)
+{
+    MOCK_CHECK_DEVICE(device);
+    MOCK_REQUIRE(enabled != NULL);
+    if (g_config.board.architecture < NVML_DEVICE_ARCH_AMPERE)
+        return NVML_ERROR_NOT_SUPPORTED;
+    *enabled = 0;
+    return NVML_SUCCESS;
+}
+
 static const struct smi_export_table k_smi_table = {
     .size = sizeof(struct smi_export_table),
     .entries = {
         [SMI_ENTRY(SMI_PCIE_PATH_OFFSET)] = (export_entry)smi_pcie_path,
         [SMI_ENTRY(SMI_GPU_PART_NUMBER_OFFSET)] = (export_entry)smi_gpu_part_number,
+        [SMI_ENTRY(SMI_TLIMIT_TEMP_OFFSET)] = (export_entry)mock_margin_temperature,
+        [SMI_ENTRY(SMI_ADDRESSING_MODE_OFFSET)] = (export_entry)mock_addressing_mode,
+        [SMI_ENTRY(SMI_SPARSE_MODE_535_OFFSET)] = (export_entry)smi_sparse_mode,
+        [SMI_ENTRY(SMI_SPARSE_MODE_550_OFFSET)] = (export_entry)smi_sparse_mode,
     },
 };
 

@@ -187,3 +187,21 @@ MOCK_API nvmlReturn_t nvmlDeviceGetUnrepairableMemoryFlag_v1(
     unrepairableMemoryStatus->bUnrepairableMemory = 0;
     return NVML_SUCCESS;
 }
+
+/*
+ * SRAM ECC counters and the field-diagnostic threshold (Ampere and newer, with ECC): an idle
+ * board has none, as the reference H100 shows.
+ */
+MOCK_API nvmlReturn_t nvmlDeviceGetSramEccErrorStatus(nvmlDevice_t device,
+                                                      nvmlEccSramErrorStatus_t *status)
+{
+    MOCK_ECC_DEVICE(dev, device);
+    MOCK_REQUIRE(status != NULL);
+    if (g_config.board.architecture < NVML_DEVICE_ARCH_AMPERE)
+        return NVML_ERROR_NOT_SUPPORTED;
+    if (status->version != nvmlEccSramErrorStatus_v1)
+        return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+    memset(status, 0, sizeof *status);
+    status->version = nvmlEccSramErrorStatus_v1;
+    return NVML_SUCCESS;
+}

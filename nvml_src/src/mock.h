@@ -78,6 +78,13 @@ void mock_visible_minors(const char *dev_root, unsigned char present[MOCK_MAX_GP
 /* Copy a string into a caller's buffer, NVML style. */
 nvmlReturn_t mock_copy_string(char *dst, unsigned int length, const char *src);
 
+/*
+ * Getters shared by a public function and an nvmlInternalGetExportTable entry that nvidia-smi
+ * calls as (device, pointer to the value): the T.Limit margin (C) and the addressing mode.
+ */
+nvmlReturn_t mock_margin_temperature(nvmlDevice_t device, int *margin);
+nvmlReturn_t mock_addressing_mode(nvmlDevice_t device, unsigned int *mode);
+
 static inline int mock_live(void)
 {
     return atomic_load_explicit(&g_live, memory_order_acquire);

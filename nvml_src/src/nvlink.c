@@ -1,7 +1,10 @@
 /*
- * NVLink: every link of the board is up. Links are spread over the other GPUs of the node in
- * turn (link l of GPU k reaches GPU k + 1 + l mod (N - 1)), so every pair of GPUs is joined
- * by NVLink and P2P over NVLink works between any two, as on an NVSwitch baseboard.
+ * NVLink: every link of the board is up. Links are spread over the other GPUs of the node as
+ * the rounds of a round-robin tournament: link l belongs to round l mod R, and in each round
+ * every GPU is paired with exactly one other (or, with an odd count, one GPU sits out and its
+ * link reaches no GPU). So link l of GPU a reaches GPU b exactly when link l of b reaches a:
+ * both ends count the same links between them, every pair of GPUs is joined by NVLink and P2P
+ * over NVLink works between any two, as on an NVSwitch baseboard.
  */
 #include "mock.h"
 
@@ -63,6 +66,23 @@ MOCK_API nvmlReturn_t nvmlDeviceGetNvLinkCapability(nvmlDevice_t device, unsigne
     }
 }
 
+/*
+ * The partner of GPU `self` in round `round` of the circle method for n GPUs: with m = n - 1
+ * rounds (n even), GPU m meets GPU `round` and the others pair up as self + other = 2 round
+ * (mod m); with n odd there are m = n rounds and the GPU that would meet itself sits out.
+ * Returns n for "no partner".
+ */
+static unsigned round_robin_partner(unsigned n, unsigned round, unsigned self)
+{
+    unsigned m = n % 2 == 0 ? n - 1 : n;
+    if (self == m)
+        return round;
+    unsigned other = (2 * round + m - self) % m;
+    if (other != self)
+        return other;
+    return n % 2 == 0 ? m : n;
+}
+
 /* The config entry (all GPUs of the node, visible or not) at the far end of a link. */
 static const struct mock_gpu *remote_gpu(const struct nvmlDevice_st *dev, unsigned link)
 {
@@ -70,8 +90,9 @@ static const struct mock_gpu *remote_gpu(const struct nvmlDevice_st *dev, unsign
     unsigned self = dev->module_id - 1;
     if (n < 2)
         return NULL;
-    unsigned offset = 1 + link % (n - 1);
-    return &g_config.gpu[(self + offset) % n];
+    unsigned rounds = n % 2 == 0 ? n - 1 : n;
+    unsigned peer = round_robin_partner(n, link % rounds, self);
+    return peer < n ? &g_config.gpu[peer] : NULL;
 }
 
 MOCK_API nvmlReturn_t nvmlDeviceGetNvLinkRemoteDeviceType(nvmlDevice_t device, unsigned int link,

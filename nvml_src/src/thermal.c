@@ -57,14 +57,20 @@ MOCK_API nvmlReturn_t nvmlDeviceGetTemperatureThreshold(nvmlDevice_t device,
     return NVML_SUCCESS;
 }
 
+nvmlReturn_t mock_margin_temperature(nvmlDevice_t device, int *margin)
+{
+    MOCK_CHECK_DEVICE(device);
+    MOCK_REQUIRE(margin != NULL);
+    const struct mock_board *b = &g_config.board;
+    *margin = (int)b->temp_gpu_max_c - (int)b->temp_idle_c;
+    return NVML_SUCCESS;
+}
+
 MOCK_API nvmlReturn_t nvmlDeviceGetMarginTemperature(nvmlDevice_t device,
                                                      nvmlMarginTemperature_t *marginTempInfo)
 {
-    MOCK_CHECK_DEVICE(device);
-    MOCK_REQUIRE(marginTempInfo != NULL);
-    const struct mock_board *b = &g_config.board;
-    marginTempInfo->marginTemperature = (int)b->temp_gpu_max_c - (int)b->temp_idle_c;
-    return NVML_SUCCESS;
+    return mock_margin_temperature(device, marginTempInfo == NULL
+                                               ? NULL : &marginTempInfo->marginTemperature);
 }
 
 MOCK_API nvmlReturn_t nvmlDeviceGetNumFans(nvmlDevice_t device, unsigned int *numFans)

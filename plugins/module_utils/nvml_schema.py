@@ -146,7 +146,13 @@ BOARD = Section("board", (
     uint("power_default_limit_mw", "default = current = enforced power limit"),
     uint("power_min_limit_mw", "`nvmlDeviceGetPowerManagementLimitConstraints` minimum"),
     uint("power_max_limit_mw", "`nvmlDeviceGetPowerManagementLimitConstraints` maximum"),
-    uint("power_idle_mw", "`nvmlDeviceGetPowerUsage`"),
+    uint("power_idle_mw", "`nvmlDeviceGetPowerUsage`; also the GPU's instantaneous and (where "
+                          "supported) average power fields"),
+    boolean("power_average_supported",
+            "`NVML_FI_DEV_POWER_AVERAGE` of the GPU is supported (Ampere but GA100, and newer) "
+            "and reports `power_idle_mw`; otherwise NOT_SUPPORTED"),
+    uint("power_memory_idle_mw",
+         "`NVML_FI_DEV_POWER_AVERAGE` of the memory (`NVML_POWER_SCOPE_MEMORY`; 0: NOT_SUPPORTED)"),
     uint("clock_graphics_max_mhz",
          "`nvmlDeviceGetMaxClockInfo` graphics; also the graphics applications clock"),
     uint("clock_sm_max_mhz", "`nvmlDeviceGetMaxClockInfo` SM"),
@@ -162,6 +168,14 @@ BOARD = Section("board", (
     uint("temp_gpu_max_c", "`nvmlDeviceGetTemperatureThreshold` GPU max"),
     uint("temp_mem_max_c",
          "`nvmlDeviceGetTemperatureThreshold` memory max (0: no memory sensor, NOT_SUPPORTED)"),
+    uint("temp_mem_idle_c",
+         "`NVML_FI_DEV_MEMORY_TEMP` (0: no memory sensor, NOT_SUPPORTED)"),
+    uint("tlimit_shutdown_c",
+         "degrees C past T.Limit (margin 0) at which the GPU shuts down: "
+         "`NVML_FI_DEV_TEMPERATURE_SHUTDOWN_TLIMIT` reports it negated (H100: 8, shown as -8 C)"),
+    uint("tlimit_slowdown_c",
+         "degrees C past T.Limit at which hardware slowdown starts: "
+         "`NVML_FI_DEV_TEMPERATURE_SLOWDOWN_TLIMIT` reports it negated (H100: 2, shown as -2 C)"),
     string("vbios_version", "`nvmlDeviceGetVbiosVersion`", 31,
            "NVML_DEVICE_VBIOS_VERSION_BUFFER_SIZE"),
     string("board_part_number", "`nvmlDeviceGetBoardPartNumber`", 79,

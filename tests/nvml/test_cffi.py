@@ -44,6 +44,11 @@ int nvmlDeviceGetConfComputeGpuCertificate(nvmlDevice_t, void *);
 int nvmlDeviceGetLastBBXFlushTime(nvmlDevice_t, unsigned long long *, unsigned long *);
 int nvmlDeviceGetAutoBoostedClocksEnabled(nvmlDevice_t, int *, int *);
 int nvmlDeviceGetFieldValues(nvmlDevice_t, int, nvmlFieldValue_t *);
+typedef struct { unsigned version; unsigned long long aggregateUncParity, aggregateUncSecDed,
+                 aggregateCor, volatileUncParity, volatileUncSecDed, volatileCor, aggregateUncBucketL2,
+                 aggregateUncBucketSm, aggregateUncBucketPcie, aggregateUncBucketMcu,
+                 aggregateUncBucketOther; unsigned bThresholdExceeded; } nvmlEccSramErrorStatus_t;
+int nvmlDeviceGetSramEccErrorStatus(nvmlDevice_t, nvmlEccSramErrorStatus_t *);
 int nvmlSystemGetProcessName(unsigned, char *, unsigned);
 int nvmlDeviceGetTopologyNearestGpus(nvmlDevice_t, int, unsigned *, nvmlDevice_t *);
 int nvmlEventSetCreate(nvmlEventSet_t *);
@@ -199,6 +204,64 @@ def test_field_values_succeed_with_each_value_not_supported(gpus):
     assert lib.nvmlDeviceGetFieldValues(handles[0], 3, values) == SUCCESS
     assert [v.nvmlReturn for v in values] == [NOT_SUPPORTED] * 3
     assert all(v.timestamp > 0 for v in values)
+
+
+# nvmlDeviceGetFieldValues ids and power scopes (nvml.h) that nvidia-smi -q reads.
+FI_MEMORY_TEMP, FI_POWER_AVERAGE, FI_POWER_INSTANT, FI_POWER_CURRENT_LIMIT = 82, 185, 186, 190
+FI_SHUTDOWN_TLIMIT, FI_SLOWDOWN_TLIMIT = 193, 194
+SCOPE_GPU, SCOPE_MODULE, SCOPE_MEMORY = 0, 1, 2
+VALUE_TYPE_SIGNED_INT = 5
+
+
+def _fields(handle, *requests):
+    values = ffi.new("nvmlFieldValue_t[%d]" % len(requests))
+    for value, (field, scope) in zip(values, requests):
+        value.fieldId, value.scopeId = field, scope
+    assert lib.nvmlDeviceGetFieldValues(handle, len(requests), values) == SUCCESS
+    return values
+
+
+def test_power_fields_answer_for_the_gpu_and_its_memory_but_not_a_module(gpus):
+    node, handles = gpus
+    values = _fields(handles[0], (FI_POWER_INSTANT, SCOPE_GPU), (FI_POWER_CURRENT_LIMIT, SCOPE_GPU),
+                     (FI_POWER_AVERAGE, SCOPE_MEMORY), (FI_POWER_INSTANT, SCOPE_MODULE))
+    assert [v.nvmlReturn for v in values] == [SUCCESS, SUCCESS, SUCCESS, NOT_SUPPORTED]
+    assert [v.value & 0xFFFFFFFF for v in values[0:3]] == [
+        node.board.power_idle_mw, node.board.power_default_limit_mw, node.board.power_memory_idle_mw]
+
+
+def test_tlimit_threshold_fields_are_negative_offsets(gpus):
+    node, handles = gpus
+    values = _fields(handles[0], (FI_SHUTDOWN_TLIMIT, SCOPE_GPU), (FI_SLOWDOWN_TLIMIT, SCOPE_GPU))
+    assert [v.valueType for v in values] == [VALUE_TYPE_SIGNED_INT] * 2
+    shown = [ffi.cast("int", v.value & 0xFFFFFFFF) for v in values]
+    assert [int(x) for x in shown] == [-node.board.tlimit_shutdown_c, -node.board.tlimit_slowdown_c]
+
+
+def test_memory_temperature_field_is_not_supported_without_a_memory_sensor(use_config):
+    use_config(build_node("l40s"))
+    assert lib.nvmlInit_v2() == SUCCESS
+    try:
+        handle = ffi.new("nvmlDevice_t *")
+        assert lib.nvmlDeviceGetHandleByIndex_v2(0, handle) == SUCCESS
+        assert _fields(handle[0], (FI_MEMORY_TEMP, SCOPE_GPU))[0].nvmlReturn == NOT_SUPPORTED
+    finally:
+        lib.nvmlShutdown()
+
+
+SRAM_ECC_V1 = ffi.sizeof("nvmlEccSramErrorStatus_t") | (1 << 24)
+
+
+def test_sram_ecc_status_of_an_idle_board_is_all_zero(gpus):
+    status = ffi.new("nvmlEccSramErrorStatus_t *", {"version": SRAM_ECC_V1, "volatileCor": 7,
+                                                    "bThresholdExceeded": 1})
+    assert lib.nvmlDeviceGetSramEccErrorStatus(gpus[1][0], status) == SUCCESS
+    assert (status.volatileCor, status.aggregateUncBucketOther, status.bThresholdExceeded) == (0, 0, 0)
+
+
+def test_sram_ecc_status_with_another_struct_version_is_a_version_mismatch(gpus):
+    status = ffi.new("nvmlEccSramErrorStatus_t *", {"version": SRAM_ECC_V1 + 1})
+    assert lib.nvmlDeviceGetSramEccErrorStatus(gpus[1][0], status) == VERSION_MISMATCH
 
 
 def test_process_name_is_the_command_name(gpus):

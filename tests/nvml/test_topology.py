@@ -108,6 +108,31 @@ def test_nvlink_remote_ends_are_the_other_gpus(pynvml, use_config):
     assert remotes == {g.pci_bus_id for g in node.gpus[1:]}
 
 
+def _nvlink_peers(pynvml, node, handle):
+    """Bus id -> number of this GPU's links that reach that GPU."""
+    peers = {}
+    for link in range(node.board.nvlink_count):
+        try:
+            bus_id = pynvml.nvmlDeviceGetNvLinkRemotePciInfo(handle, link).busId
+        except pynvml.NVMLError_NotSupported:
+            continue
+        peers[bus_id] = peers.get(bus_id, 0) + 1
+    return peers
+
+
+NVLINK_NODES = [(p, None) for p in profiles.PROFILE_NAMES if profiles.PROFILES[p].board.nvlink_count] \
+    + [("dgxa100", 3), ("dgxh100", 5), ("dgxb200", 2)]
+
+
+@pytest.mark.parametrize("profile,gpu_count", NVLINK_NODES)
+def test_nvlink_link_counts_agree_from_both_ends(pynvml, use_config, profile, gpu_count):
+    node, handles = start(pynvml, use_config, profile, gpu_count=gpu_count)
+    peers = {gpu.pci_bus_id: _nvlink_peers(pynvml, node, handle)
+             for gpu, handle in zip(node.gpus, handles)}
+    for a, b in itertools.permutations(peers, 2):
+        assert peers[a].get(b, 0) == peers[b].get(a, 0) > 0, (a, b)
+
+
 def test_boards_without_nvlink_report_not_supported(pynvml, use_config):
     handles = start(pynvml, use_config, "t4")[1]
     with pytest.raises(pynvml.NVMLError) as err:
