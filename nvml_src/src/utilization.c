@@ -9,10 +9,10 @@
 MOCK_API nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device,
                                                     nvmlUtilization_t *utilization)
 {
-    MOCK_CHECK_DEVICE(device);
+    MOCK_DEVICE(dev, device);
     MOCK_REQUIRE(utilization != NULL);
-    utilization->gpu = 0;
-    utilization->memory = 0;
+    utilization->gpu = (unsigned)mock_live_value(dev->slot, MOCK_LIVE_GPU_UTIL, 0);
+    utilization->memory = (unsigned)mock_live_value(dev->slot, MOCK_LIVE_MEM_UTIL, 0);
     return NVML_SUCCESS;
 }
 
