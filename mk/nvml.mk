@@ -65,6 +65,7 @@ test-nvml: collection-link nvml-variants nvml-test-bins ## mock NVML: C, sanitiz
 	env $(NVML_PY_ASAN_ENV) MOCK_NVML_LIB=$(NVML_BUILD)/asan/libnvidia-ml.so.1 \
 	    MOCK_NVML_PROBE=$(NVML_T)/nvml_probe $(PY) -m pytest -q -p no:cacheprovider tests/nvml \
 	    --deselect tests/nvml/test_nvidia_smi.py --deselect tests/nvml/test_prototypes.py \
+	    --deselect tests/nvml/test_live_tools.py \
     --deselect tests/nvml/test_symbols.py
 	@$(MAKE) --no-print-directory fuzz-nvml FUZZ_SECONDS=$(FUZZ_SECONDS)
 
