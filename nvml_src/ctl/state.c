@@ -7,7 +7,8 @@
 
 static void store(_Atomic uint64_t *word, uint64_t v)
 {
-    atomic_store_explicit(word, v, memory_order_relaxed);
+    /* Release: a reader that sees it also sees this copy's odd sequence (live_state.c). */
+    atomic_store_explicit(word, v, memory_order_release);
 }
 
 static void set_values(struct mock_live_gpu *g, const struct ctl_command *cmd)

@@ -155,33 +155,49 @@ static const struct mock_live_data *read_begin(const struct mock_live_file *f, u
     return NULL;
 }
 
-/* Whether what was read from d since read_begin is one consistent view. */
+/*
+ * Whether what was read from d since read_begin is one consistent view. Every word is read with
+ * an acquire load (a plain load on x86-64), which keeps this re-read of the sequence after them;
+ * writers store with release. No fences: ThreadSanitizer does not model them.
+ */
 static int read_end(const struct mock_live_data *d, uint64_t seq)
 {
-    atomic_thread_fence(memory_order_acquire);
     return atomic_load_explicit(&d->seq, memory_order_relaxed) == seq;
 }
 
 static uint64_t load(const _Atomic uint64_t *word)
 {
-    return atomic_load_explicit(word, memory_order_relaxed);
+    return atomic_load_explicit(word, memory_order_acquire);
 }
 
-uint64_t mock_live_value(unsigned slot, enum mock_live_key key, uint64_t fallback)
+void mock_live_values(unsigned slot, unsigned n, const enum mock_live_key keys[],
+                      uint64_t values[])
 {
     const struct mock_live_file *f = g_live_file;
     if (f == NULL)
-        return fallback;
+        return;
     for (int tries = 0; tries < MAX_TRIES; tries++) {
         uint64_t seq;
         const struct mock_live_data *d = read_begin(f, &seq);
         if (d == NULL)
-            break;
+            return;
         uint64_t set = load(&d->gpu[slot].set);
-        uint64_t value = load(&d->gpu[slot].value[key]);
-        if (read_end(d, seq))
-            return (set >> key) & 1 ? value : fallback;
+        uint64_t got[MOCK_LIVE_KEY_COUNT];
+        for (unsigned i = 0; i < n && i < MOCK_LIVE_KEY_COUNT; i++)
+            got[i] = load(&d->gpu[slot].value[keys[i]]);
+        if (!read_end(d, seq))
+            continue;
+        for (unsigned i = 0; i < n && i < MOCK_LIVE_KEY_COUNT; i++) {
+            if ((set >> keys[i]) & 1)
+                values[i] = got[i];
+        }
+        return;
     }
+}
+
+uint64_t mock_live_value(unsigned slot, enum mock_live_key key, uint64_t fallback)
+{
+    mock_live_values(slot, 1, &key, &fallback);
     return fallback;
 }
 
@@ -205,7 +221,7 @@ void mock_live_put_name(struct mock_live_proc *proc, const char *name)
             if (i < len)
                 v |= (uint64_t)(unsigned char)name[i] << (8 * b);
         }
-        atomic_store_explicit(&proc->name[w], v, memory_order_relaxed);
+        atomic_store_explicit(&proc->name[w], v, memory_order_release);
     }
 }
 
@@ -287,7 +303,7 @@ static void copy_data(struct mock_live_data *to, const struct mock_live_data *fr
     _Atomic uint64_t *dst = &to->xid_count;
     const _Atomic uint64_t *src = &from->xid_count;
     for (size_t i = 0; i < words; i++)
-        atomic_store_explicit(&dst[i], load(&src[i]), memory_order_relaxed);
+        atomic_store_explicit(&dst[i], load(&src[i]), memory_order_release);
 }
 
 static int open_locked(const char *path)
@@ -328,7 +344,6 @@ int mock_live_begin(struct mock_live_writer *w, const char *path)
     /* Odd, and different from before even if a killed writer left it odd. */
     uint64_t seq = atomic_load_explicit(&next->seq, memory_order_relaxed);
     atomic_store_explicit(&next->seq, (seq | 1) + (seq & 1) * 2, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
     copy_data(next, &f->data[active]);
     w->fd = fd;
     w->file = f;

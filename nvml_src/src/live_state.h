@@ -7,8 +7,9 @@
  * writer (holding flock on the file) copies the active copy into the other one, changes it and
  * publishes it by switching `active`, so a writer killed half-way leaves the active copy as it
  * was. Each copy has a sequence that is odd while it is written; a reader slow enough to see its
- * copy rewritten retries. Every shared word is an _Atomic uint64_t, read with relaxed loads
- * between acquire fences: a reader takes no lock and makes no system call.
+ * copy rewritten retries. Every shared word is an _Atomic uint64_t, written with release stores
+ * and read with acquire loads (plain moves on x86-64): a reader takes no lock and makes no
+ * system call.
  */
 #ifndef GPUMOCK_NVML_LIVE_STATE_H
 #define GPUMOCK_NVML_LIVE_STATE_H
@@ -122,6 +123,10 @@ int mock_live_create(const char *path);
 
 /* A value the ctl set for a GPU, else `fallback`. */
 uint64_t mock_live_value(unsigned slot, enum mock_live_key key, uint64_t fallback);
+/* Several values of one change at once: values[i] holds keys[i]'s fallback and gets its value
+ * when the ctl set it. */
+void mock_live_values(unsigned slot, unsigned n, const enum mock_live_key keys[],
+                      uint64_t values[]);
 
 /* The GPU's process list (at most max entries); returns how many it has. names may be NULL. */
 struct mock_live_proc_info {

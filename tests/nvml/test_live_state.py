@@ -100,6 +100,13 @@ def test_lost_gpu_returns_gpu_is_lost(pynvml, node_config):
     assert pynvml.nvmlDeviceGetUUID(handle(pynvml, 2))
 
 
+def test_lost_gpu_gives_no_handle_by_index(pynvml, node_config):
+    pynvml.nvmlInit()
+    ctl("lost", 3)
+    with pytest.raises(pynvml.NVMLError_GpuIsLost):
+        handle(pynvml, 3)
+
+
 def test_clear_restores_a_lost_gpu_and_its_profile_values(pynvml, node_config):
     pynvml.nvmlInit()
     gpu = handle(pynvml, 3)
