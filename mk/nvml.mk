@@ -108,4 +108,5 @@ $(NVML_BUILD)/bench/nvml_bench: bench/nvml_bench.c
 
 bench-nvml: nvml collection-link $(NVML_BUILD)/bench/nvml_bench ## mock NVML latency / init / RSS table
 	@$(PY) bench/nvml_configs.py $(NVML_BUILD)/bench
-	@$(NVML_BUILD)/bench/nvml_bench $(NVML_LIB) $(NVML_BUILD)/bench/gpus8.conf $(NVML_BUILD)/bench/gpus128.conf
+	@$(NVML_BUILD)/bench/nvml_bench $(NVML_LIB) $(NVML_BUILD)/bench/gpus8.conf $(NVML_BUILD)/bench/gpus128.conf \
+	    $(NVML_BUILD)/bench/live.state
