@@ -170,28 +170,51 @@ static uint64_t load(const _Atomic uint64_t *word)
     return atomic_load_explicit(word, memory_order_acquire);
 }
 
-void mock_live_values(unsigned slot, unsigned n, const enum mock_live_key keys[],
-                      uint64_t values[])
+/*
+ * Run `read` on one consistent view of the active copy (it may run more than once, and must
+ * only read). 0, or -1 when there is no state file or no consistent view can be had.
+ */
+static int read_view(void (*read)(const struct mock_live_data *, void *), void *ctx)
 {
     const struct mock_live_file *f = g_live_file;
     if (f == NULL)
-        return;
+        return -1;
     for (int tries = 0; tries < MAX_TRIES; tries++) {
         uint64_t seq;
         const struct mock_live_data *d = read_begin(f, &seq);
         if (d == NULL)
-            return;
-        uint64_t set = load(&d->gpu[slot].set);
-        uint64_t got[MOCK_LIVE_KEY_COUNT];
-        for (unsigned i = 0; i < n && i < MOCK_LIVE_KEY_COUNT; i++)
-            got[i] = load(&d->gpu[slot].value[keys[i]]);
-        if (!read_end(d, seq))
-            continue;
-        for (unsigned i = 0; i < n && i < MOCK_LIVE_KEY_COUNT; i++) {
-            if ((set >> keys[i]) & 1)
-                values[i] = got[i];
-        }
+            return -1;
+        read(d, ctx);
+        if (read_end(d, seq))
+            return 0;
+    }
+    return -1;
+}
+
+struct values_view {
+    unsigned slot, n;
+    const enum mock_live_key *keys;
+    uint64_t set, got[MOCK_LIVE_KEY_COUNT];
+};
+
+static void read_values(const struct mock_live_data *d, void *ctx)
+{
+    struct values_view *v = ctx;
+    v->set = load(&d->gpu[v->slot].set);
+    for (unsigned i = 0; i < v->n; i++)
+        v->got[i] = load(&d->gpu[v->slot].value[v->keys[i]]);
+}
+
+void mock_live_values(unsigned slot, unsigned n, const enum mock_live_key keys[],
+                      uint64_t values[])
+{
+    struct values_view v = { .slot = slot, .n = n < MOCK_LIVE_KEY_COUNT ? n : MOCK_LIVE_KEY_COUNT,
+                             .keys = keys };
+    if (read_view(read_values, &v) != 0)
         return;
+    for (unsigned i = 0; i < v.n; i++) {
+        if ((v.set >> keys[i]) & 1)
+            values[i] = v.got[i];
     }
 }
 
@@ -225,74 +248,63 @@ void mock_live_put_name(struct mock_live_proc *proc, const char *name)
     }
 }
 
-static unsigned read_procs(const struct mock_live_gpu *g, struct mock_live_proc_info *out,
-                           unsigned max)
+struct procs_view {
+    unsigned slot, max, n;
+    struct mock_live_proc_info *out;
+};
+
+static void read_procs(const struct mock_live_data *d, void *ctx)
 {
+    struct procs_view *v = ctx;
+    const struct mock_live_gpu *g = &d->gpu[v->slot];
     uint64_t count = load(&g->proc_count);
-    unsigned n = count < MOCK_LIVE_MAX_PROCS ? (unsigned)count : MOCK_LIVE_MAX_PROCS;
-    for (unsigned i = 0; i < n && i < max; i++) {
-        out[i].pid = (unsigned)load(&g->proc[i].pid);
-        out[i].used_mib = load(&g->proc[i].used_mib);
-        mock_live_get_name(&g->proc[i], out[i].name);
+    v->n = count < MOCK_LIVE_MAX_PROCS ? (unsigned)count : MOCK_LIVE_MAX_PROCS;
+    for (unsigned i = 0; i < v->n && i < v->max; i++) {
+        v->out[i].pid = (unsigned)load(&g->proc[i].pid);
+        v->out[i].used_mib = load(&g->proc[i].used_mib);
+        mock_live_get_name(&g->proc[i], v->out[i].name);
     }
-    return n;
 }
 
 unsigned mock_live_procs(unsigned slot, struct mock_live_proc_info *out, unsigned max)
 {
-    const struct mock_live_file *f = g_live_file;
-    if (f == NULL)
-        return 0;
-    for (int tries = 0; tries < MAX_TRIES; tries++) {
-        uint64_t seq;
-        const struct mock_live_data *d = read_begin(f, &seq);
-        if (d == NULL)
-            break;
-        unsigned n = read_procs(&d->gpu[slot], out, max);
-        if (read_end(d, seq))
-            return n;
-    }
-    return 0;
+    struct procs_view v = { .slot = slot, .max = max, .out = out };
+    return read_view(read_procs, &v) == 0 ? v.n : 0;
+}
+
+static void read_xid_count(const struct mock_live_data *d, void *ctx)
+{
+    *(uint64_t *)ctx = load(&d->xid_count);
 }
 
 uint64_t mock_live_xid_count(void)
 {
-    const struct mock_live_file *f = g_live_file;
-    if (f == NULL)
-        return 0;
-    for (int tries = 0; tries < MAX_TRIES; tries++) {
-        uint64_t seq;
-        const struct mock_live_data *d = read_begin(f, &seq);
-        if (d == NULL)
-            break;
-        uint64_t count = load(&d->xid_count);
-        if (read_end(d, seq))
-            return count;
-    }
-    return 0;
+    uint64_t count = 0;
+    return read_view(read_xid_count, &count) == 0 ? count : 0;
+}
+
+struct xid_view {
+    uint64_t wanted, number, gpu, code;
+};
+
+static void read_xid(const struct mock_live_data *d, void *ctx)
+{
+    struct xid_view *v = ctx;
+    const struct mock_live_xid *x = &d->xid[(v->wanted - 1) % MOCK_LIVE_XID_RING];
+    v->number = load(&x->number);
+    v->gpu = load(&x->gpu);
+    v->code = load(&x->code);
 }
 
 int mock_live_xid(uint64_t number, unsigned *slot, unsigned long long *code)
 {
-    const struct mock_live_file *f = g_live_file;
-    if (f == NULL || number == 0)
+    struct xid_view v = { .wanted = number };
+    if (number == 0 || read_view(read_xid, &v) != 0 || v.number != number ||
+        v.gpu >= MOCK_MAX_GPU)
         return -1;
-    for (int tries = 0; tries < MAX_TRIES; tries++) {
-        uint64_t seq;
-        const struct mock_live_data *d = read_begin(f, &seq);
-        if (d == NULL)
-            break;
-        const struct mock_live_xid *x = &d->xid[(number - 1) % MOCK_LIVE_XID_RING];
-        uint64_t got = load(&x->number), gpu = load(&x->gpu), value = load(&x->code);
-        if (!read_end(d, seq))
-            continue;
-        if (got != number || gpu >= MOCK_MAX_GPU)
-            return -1;
-        *slot = (unsigned)gpu;
-        *code = value;
-        return 0;
-    }
-    return -1;
+    *slot = (unsigned)v.gpu;
+    *code = v.code;
+    return 0;
 }
 
 /* Every word of a copy but its sequence, from `from` to `to` (only the writer touches `to`). */

@@ -46,10 +46,8 @@ MOCK_API nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t device,
 {
     struct mock_live_proc_info procs[MOCK_LIVE_MAX_PROCS];
     nvmlReturn_t rc = compute_processes(device, infoCount, infos, procs);
-    for (unsigned i = 0; rc == NVML_SUCCESS && i < *infoCount; i++) {
-        infos[i].pid = procs[i].pid;
-        infos[i].usedGpuMemory = procs[i].used_mib << 20;
-    }
+    for (unsigned i = 0; rc == NVML_SUCCESS && i < *infoCount; i++)
+        infos[i] = (nvmlProcessInfo_v1_t){ procs[i].pid, procs[i].used_mib << 20 };
     return rc;
 }
 
@@ -59,12 +57,9 @@ MOCK_API nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t devic
 {
     struct mock_live_proc_info procs[MOCK_LIVE_MAX_PROCS];
     nvmlReturn_t rc = compute_processes(device, infoCount, infos, procs);
-    for (unsigned i = 0; rc == NVML_SUCCESS && i < *infoCount; i++) {
-        infos[i].pid = procs[i].pid;
-        infos[i].usedGpuMemory = procs[i].used_mib << 20;
-        infos[i].gpuInstanceId = NO_INSTANCE;
-        infos[i].computeInstanceId = NO_INSTANCE;
-    }
+    for (unsigned i = 0; rc == NVML_SUCCESS && i < *infoCount; i++)
+        infos[i] = (nvmlProcessInfo_t){ procs[i].pid, procs[i].used_mib << 20, NO_INSTANCE,
+                                        NO_INSTANCE };
     return rc;
 }
 

@@ -159,6 +159,17 @@ def installed_library_with_config(root, version):
     return data if driver_tree.split_embedded_config(data)[1] is not None else None
 
 
+def read_source(params, option):
+    """The bytes of the built file an option names, or None when it is unset."""
+    if params[option] is None:
+        return None
+    source = node_args.check_abs_path(option, params[option])
+    try:
+        return fsstate.read_file(source)
+    except (IOError, OSError) as exc:
+        raise node_args.PathError("%s %s cannot be read: %s." % (option, source, exc.strerror))
+
+
 def prepare(module):
     p = module.params
     library = None
@@ -166,18 +177,9 @@ def prepare(module):
     root = node_args.check_abs_path("root", p["root"])
     dev_root = node_args.check_abs_path("dev_root", p["dev_root"])
     node = node_args.build_node(p, driver_version=p["driver_version"])
-    if p["nvml_library"] is not None and p["state"] == "present":
-        source = node_args.check_abs_path("nvml_library", p["nvml_library"])
-        try:
-            library = fsstate.read_file(source)
-        except (IOError, OSError) as exc:
-            raise node_args.PathError("nvml_library %s cannot be read: %s." % (source, exc.strerror))
-    if p["mock_ctl"] is not None and p["state"] == "present":
-        source = node_args.check_abs_path("mock_ctl", p["mock_ctl"])
-        try:
-            mock_ctl = fsstate.read_file(source)
-        except (IOError, OSError) as exc:
-            raise node_args.PathError("mock_ctl %s cannot be read: %s." % (source, exc.strerror))
+    if p["state"] == "present":
+        library = read_source(p, "nvml_library")
+        mock_ctl = read_source(p, "mock_ctl")
     config_text = nvml_config.render(node, visibility="devnodes", dev_root=dev_root)
     if library is None and p["state"] == "present":
         library = installed_library_with_config(root, node.driver_version)
