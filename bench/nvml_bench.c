@@ -3,7 +3,11 @@
  * median ns per call of the getters monitoring agents poll, init+shutdown time with an
  * 8-GPU and a 128-GPU config, and the resident memory that loading and init add.
  *
- *   nvml_bench LIB CONFIG_8_GPUS CONFIG_128_GPUS
+ *   nvml_bench LIB CONFIG_8_GPUS CONFIG_128_GPUS [STATE_FILE]
+ *
+ * With STATE_FILE, a second table compares each getter without a live state file
+ * ($MOCK_NVML_STATE naming none that can exist) and with one present and unchanged
+ * (docs/faults-and-live-values.md): the cost of being able to change values at run time.
  *
  * Works on the real libnvidia-ml.so.1 too (it ignores MOCK_NVML_CONFIG), so the same binary
  * gives the mock/real ratio on a machine with a GPU.
@@ -147,10 +151,41 @@ static double init_shutdown_us(const char *config, unsigned *gpus)
     return median(samples, CYCLES);
 }
 
+/* Every getter's median after an init with MOCK_NVML_STATE = state; 0 or -1. */
+static int getters_with_state(const char *state, double ns[G_END])
+{
+    setenv("MOCK_NVML_STATE", state, 1);
+    if (p_init() != NVML_SUCCESS || p_by_index(0, &dev) != NVML_SUCCESS)
+        return -1;
+    for (int g = 0; g < G_END; g++)
+        ns[g] = getter_ns((enum getter)g);
+    p_shutdown();
+    return 0;
+}
+
+static int state_table(const char *config, const char *state)
+{
+    double without[G_END], with[G_END];
+    setenv("MOCK_NVML_CONFIG", config, 1);
+    if (getters_with_state("/nonexistent-gpumock-bench/none.state", without) != 0 ||
+        getters_with_state(state, with) != 0) {
+        fprintf(stderr, "nvml_bench: init with a state file setting failed\n");
+        return 1;
+    }
+    printf("\n%-44s %15s %15s\n", "getter (median ns per call)", "no state file",
+           "state unchanged");
+    printf("%-44s %15s %15s\n", "--------------------------------------------",
+           "---------------", "---------------");
+    for (int g = 0; g < G_END; g++)
+        printf("%-44s %12.1f ns %12.1f ns\n", getter_names[g], without[g], with[g]);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s LIBNVIDIA_ML CONFIG_8_GPUS CONFIG_128_GPUS\n", argv[0]);
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: %s LIBNVIDIA_ML CONFIG_8_GPUS CONFIG_128_GPUS [STATE_FILE]\n",
+                argv[0]);
         return 2;
     }
     setenv("MOCK_NVML_CONFIG", argv[2], 1);
@@ -196,5 +231,5 @@ int main(int argc, char **argv)
     printf("%-44s %9.1f us %7s us\n", label, t128, "50");
     printf("%-44s %8ld KiB %6s KiB\n", "RSS added by dlopen + nvmlInit_v2 (8 GPUs)",
            rss_after - rss_before, "1024");
-    return 0;
+    return argc == 5 ? state_table(argv[2], argv[4]) : 0;
 }

@@ -40,13 +40,21 @@ $(eval $(call nvml_test_bin,test_api_asan,tests/nvml/c/test_api.c,$(NVML_SAN),$(
 $(eval $(call nvml_test_bin,garbage_calls,$(NVML_T)/garbage_calls.c,,$(NVML_BUILD)))
 $(eval $(call nvml_test_bin,garbage_calls_asan,$(NVML_T)/garbage_calls.c,$(NVML_SAN),$(NVML_BUILD)/asan))
 $(eval $(call nvml_test_bin,test_threads_tsan,tests/nvml/c/test_threads.c,$(NVML_TSAN),$(NVML_BUILD)/tsan))
+$(eval $(call nvml_test_bin,test_live_threads_tsan,tests/nvml/c/test_live_threads.c,$(NVML_TSAN),$(NVML_BUILD)/tsan))
+$(eval $(call nvml_test_bin,test_live_threads_asan,tests/nvml/c/test_live_threads.c,$(NVML_SAN),$(NVML_BUILD)/asan))
+
+# The node the control-path runs act on (an 8-GPU dgxh100), with a state file of their own.
+NVML_LIVE := $(NVML_T)/live
+$(NVML_LIVE)/gpus8.conf: bench/nvml_configs.py | collection-link
+	@$(PY) bench/nvml_configs.py $(NVML_LIVE)
+NVML_LIVE_RUN = $(1) $(NVML_BUILD)/nvidia-mock-ctl $(NVML_LIVE)/gpus8.conf $(NVML_LIVE)/$(notdir $(1)).state
 
 $(NVML_T)/nvml_probe: tests/nvml/c/nvml_probe.c nvml_src/include/nvml.h
 	@mkdir -p $(NVML_T)
 	@$(CC) $(NVML_TEST_CFLAGS) $< -o $@ -ldl
 
 NVML_TEST_BINS := $(addprefix $(NVML_T)/,test_api test_api_asan garbage_calls garbage_calls_asan \
-    test_threads_tsan nvml_probe)
+    test_threads_tsan test_live_threads_tsan test_live_threads_asan nvml_probe) $(NVML_LIVE)/gpus8.conf
 nvml-test-bins: $(NVML_TEST_BINS)
 
 # Each C run uses the built-in dgxa100 default (no config in the environment).
@@ -59,13 +67,17 @@ test-nvml: collection-link nvml-variants nvml-test-bins ## mock NVML: C, sanitiz
 	@echo "--- garbage calls, ASan+UBSan"; env -u MOCK_NVML_CONFIG $(NVML_ASAN_ENV) $(NVML_T)/garbage_calls_asan
 	@echo "--- 32 threads, TSan";         env -u MOCK_NVML_CONFIG TSAN_OPTIONS=halt_on_error=1 \
 	    setarch -R $(NVML_T)/test_threads_tsan
+	@echo "--- nvidia-mock-ctl changes under readers and event waits, TSan"; TSAN_OPTIONS=halt_on_error=1 \
+	    setarch -R $(call NVML_LIVE_RUN,$(NVML_T)/test_live_threads_tsan)
+	@echo "--- nvidia-mock-ctl changes under readers and event waits, ASan+UBSan"; $(NVML_ASAN_ENV) \
+	    $(call NVML_LIVE_RUN,$(NVML_T)/test_live_threads_asan)
 	@echo "--- pytest (pynvml, cffi)"
 	$(PY) -m pytest -q -p no:cacheprovider tests/nvml
 	@echo "--- pytest (pynvml, cffi) against the ASan+UBSan build"
 	env $(NVML_PY_ASAN_ENV) MOCK_NVML_LIB=$(NVML_BUILD)/asan/libnvidia-ml.so.1 \
 	    MOCK_NVML_PROBE=$(NVML_T)/nvml_probe $(PY) -m pytest -q -p no:cacheprovider tests/nvml \
 	    --deselect tests/nvml/test_nvidia_smi.py --deselect tests/nvml/test_nvidia_smi_no_na.py \
-	    --deselect tests/nvml/test_prototypes.py \
+	    --deselect tests/nvml/test_prototypes.py --deselect tests/nvml/test_live_tools.py \
     --deselect tests/nvml/test_symbols.py
 	@$(MAKE) --no-print-directory fuzz-nvml FUZZ_SECONDS=$(FUZZ_SECONDS)
 
@@ -96,4 +108,5 @@ $(NVML_BUILD)/bench/nvml_bench: bench/nvml_bench.c
 
 bench-nvml: nvml collection-link $(NVML_BUILD)/bench/nvml_bench ## mock NVML latency / init / RSS table
 	@$(PY) bench/nvml_configs.py $(NVML_BUILD)/bench
-	@$(NVML_BUILD)/bench/nvml_bench $(NVML_LIB) $(NVML_BUILD)/bench/gpus8.conf $(NVML_BUILD)/bench/gpus128.conf
+	@$(NVML_BUILD)/bench/nvml_bench $(NVML_LIB) $(NVML_BUILD)/bench/gpus8.conf $(NVML_BUILD)/bench/gpus128.conf \
+	    $(NVML_BUILD)/bench/live.state

@@ -8,16 +8,17 @@
 #define GRAPHICS_CLOCK_STEP_MHZ 15
 #define MAX_PSTATES 16
 
-static int current_clock(nvmlClockType_t type, unsigned *out)
+/* The graphics clock follows the SM clock nvidia-mock-ctl sets, as on the real boards. */
+static int current_clock(unsigned slot, nvmlClockType_t type, unsigned *out)
 {
     const struct mock_board *b = &g_config.board;
     switch (type) {
     case NVML_CLOCK_GRAPHICS:
     case NVML_CLOCK_SM:
-        *out = (unsigned)b->clock_graphics_idle_mhz;
+        *out = (unsigned)mock_live_value(slot, MOCK_LIVE_CLOCK_SM, b->clock_graphics_idle_mhz);
         return 0;
     case NVML_CLOCK_MEM:
-        *out = (unsigned)b->clock_mem_idle_mhz;
+        *out = (unsigned)mock_live_value(slot, MOCK_LIVE_CLOCK_MEM, b->clock_mem_idle_mhz);
         return 0;
     case NVML_CLOCK_VIDEO:
         *out = (unsigned)b->clock_video_idle_mhz;
@@ -51,9 +52,9 @@ static int max_clock(nvmlClockType_t type, unsigned *out)
 MOCK_API nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, nvmlClockType_t type,
                                              unsigned int *clock)
 {
-    MOCK_CHECK_DEVICE(device);
+    MOCK_DEVICE(dev, device);
     MOCK_REQUIRE(clock != NULL);
-    return current_clock(type, clock) ? NVML_ERROR_INVALID_ARGUMENT : NVML_SUCCESS;
+    return current_clock(dev->slot, type, clock) ? NVML_ERROR_INVALID_ARGUMENT : NVML_SUCCESS;
 }
 
 MOCK_API nvmlReturn_t nvmlDeviceGetMaxClockInfo(nvmlDevice_t device, nvmlClockType_t type,

@@ -36,8 +36,7 @@ static void report(const char *origin, const char *message)
     fprintf(stderr, "mock NVML: %s:%s\n", origin, message);
 }
 
-/* Read a whole file; NULL with errno set on failure. */
-static char *read_file(const char *path, size_t *len_out)
+char *mock_read_file(const char *path, size_t *len_out)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -151,7 +150,7 @@ static nvmlReturn_t parse_text(const char *origin, char *text, size_t len,
 static nvmlReturn_t parse_file(const char *path, struct mock_config *out)
 {
     size_t len = 0;
-    char *text = read_file(path, &len);
+    char *text = mock_read_file(path, &len);
     if (text == NULL) {
         char msg[320];
         snprintf(msg, sizeof msg, " cannot read the NVML config: %s", strerror(errno));
@@ -199,22 +198,33 @@ static int relative_config_path(const char *library, char *buf, size_t size)
     return (n < 0 || (size_t)n >= size) ? -1 : 0;
 }
 
-nvmlReturn_t mock_config_load(struct mock_config *out)
+/* parse_file, remembering which file it was (the live state's location follows from it). */
+static nvmlReturn_t parse_origin(const char *path, struct mock_config *out, char *origin,
+                                 size_t origin_size)
 {
+    int n = snprintf(origin, origin_size, "%s", path);
+    if (n < 0 || (size_t)n >= origin_size)
+        origin[0] = '\0';
+    return parse_file(path, out);
+}
+
+nvmlReturn_t mock_config_load(struct mock_config *out, char *origin, size_t origin_size)
+{
+    origin[0] = '\0';
     const char *env = getenv("MOCK_NVML_CONFIG");
     if (env != NULL && env[0] != '\0')
-        return parse_file(env, out);
+        return parse_origin(env, out, origin, origin_size);
 
     const char *library = library_file();
     char path[4096];
     if (library != NULL && relative_config_path(library, path, sizeof path) == 0 &&
         access(path, F_OK) == 0)
-        return parse_file(path, out);
+        return parse_origin(path, out, origin, origin_size);
     nvmlReturn_t rc;
     if (library != NULL && parse_embedded(library, out, &rc) == 0)
         return rc;
     if (access(SYSTEM_CONFIG, F_OK) == 0)
-        return parse_file(SYSTEM_CONFIG, out);
+        return parse_origin(SYSTEM_CONFIG, out, origin, origin_size);
 
     char err[512];
     if (mock_config_parse(mock_default_config, mock_default_config_len, out, err,

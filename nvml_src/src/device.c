@@ -31,6 +31,9 @@ MOCK_API nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevi
 {
     MOCK_REQUIRE_LIVE();
     MOCK_REQUIRE(device != NULL && index < g_device_count);
+    /* As for a real GPU that fell off the bus: nvidia-smi then prints "[GPU is lost]". */
+    if (mock_live_lost(g_devices[index].slot))
+        return NVML_ERROR_GPU_IS_LOST;
     *device = &g_devices[index];
     return NVML_SUCCESS;
 }

@@ -1,7 +1,10 @@
 /*
- * Event sets. Nothing ever happens on a mock GPU, so a wait blocks for its whole timeout and
- * returns NVML_ERROR_TIMEOUT, as the real library does on a quiet GPU. Sets come from a fixed
- * pool so a handle can be checked without dereferencing it.
+ * Event sets. The only events are the XIDs nvidia-mock-ctl posts to the node's live state
+ * (live_state.h): a wait delivers each one posted after the set was created, for a GPU the set
+ * is registered on for XIDs, in every process. Otherwise it blocks for its whole timeout and
+ * returns NVML_ERROR_TIMEOUT, as the real library does on a quiet GPU; while it blocks it looks
+ * at the state's XID count every POLL_MS. Sets come from a fixed pool so a handle can be checked
+ * without dereferencing it.
  */
 #include <pthread.h>
 #include <string.h>
@@ -10,10 +13,14 @@
 #include "mock.h"
 
 #define MAX_EVENT_SETS 256
+#define POLL_MS 10
+#define NO_INSTANCE 0xFFFFFFFFu      /* the instance ids of an event of a whole GPU */
 
-struct nvmlEventSet_st {
-    int in_use;                      /* guarded by g_event_lock */
+struct nvmlEventSet_st {             /* guarded by g_event_lock */
+    int in_use;
     unsigned long long registered;
+    unsigned char xid_gpus[(MOCK_MAX_GPU + 7) / 8];  /* by NVML index: registered for XIDs */
+    uint64_t xids_seen;              /* the live state's XID count last looked at */
 };
 
 static struct nvmlEventSet_st g_sets[MAX_EVENT_SETS];
@@ -76,6 +83,8 @@ MOCK_API nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t *set)
         if (!g_sets[i].in_use) {
             g_sets[i].in_use = 1;
             g_sets[i].registered = 0;
+            memset(g_sets[i].xid_gpus, 0, sizeof g_sets[i].xid_gpus);
+            g_sets[i].xids_seen = mock_live_xid_count();
             *set = &g_sets[i];
             pthread_mutex_unlock(&g_event_lock);
             return NVML_SUCCESS;
@@ -88,15 +97,70 @@ MOCK_API nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t *set)
 MOCK_API nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t device, unsigned long long eventTypes,
                                                nvmlEventSet_t set)
 {
-    MOCK_CHECK_DEVICE(device);
+    MOCK_DEVICE(dev, device);
     if (eventTypes & ~supported_events())
         return NVML_ERROR_NOT_SUPPORTED;
     pthread_mutex_lock(&g_event_lock);
     struct nvmlEventSet_st *s = event_set(set);
-    if (s != NULL)
+    if (s != NULL) {
         s->registered |= eventTypes;
+        if (eventTypes & nvmlEventTypeXidCriticalError)
+            s->xid_gpus[dev->index / 8] |= (unsigned char)(1u << (dev->index % 8));
+    }
     pthread_mutex_unlock(&g_event_lock);
     return s != NULL ? NVML_SUCCESS : NVML_ERROR_INVALID_ARGUMENT;
+}
+
+/* t + ms on the monotonic clock. */
+static struct timespec after_ms(struct timespec t, unsigned ms)
+{
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+static int before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* The enumerated device of a config position registered in s for XIDs, or NULL. */
+static struct nvmlDevice_st *xid_device(const struct nvmlEventSet_st *s, unsigned slot)
+{
+    for (unsigned i = 0; i < g_device_count; i++) {
+        if (g_devices[i].slot == slot)
+            return (s->xid_gpus[i / 8] >> (i % 8)) & 1 ? &g_devices[i] : NULL;
+    }
+    return NULL;
+}
+
+/* The next XID for s that the ctl posted since s last looked: 0 with data filled, or -1. XIDs
+ * the ring no longer holds are skipped, as a real driver drops events nobody read in time. */
+static int next_xid(struct nvmlEventSet_st *s, nvmlEventData_t *data)
+{
+    uint64_t count = mock_live_xid_count();
+    if (count > s->xids_seen + MOCK_LIVE_XID_RING)
+        s->xids_seen = count - MOCK_LIVE_XID_RING;
+    while (s->xids_seen < count) {
+        unsigned slot;
+        unsigned long long code;
+        if (mock_live_xid(++s->xids_seen, &slot, &code) != 0)
+            continue;
+        struct nvmlDevice_st *dev = xid_device(s, slot);
+        if (dev == NULL)
+            continue;
+        data->device = dev;
+        data->eventType = nvmlEventTypeXidCriticalError;
+        data->eventData = code;
+        data->gpuInstanceId = NO_INSTANCE;
+        data->computeInstanceId = NO_INSTANCE;
+        return 0;
+    }
+    return -1;
 }
 
 MOCK_API nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data,
@@ -105,26 +169,31 @@ MOCK_API nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *d
     MOCK_REQUIRE_LIVE();
     MOCK_REQUIRE(data != NULL);
     pthread_once(&g_cond_once, init_cond);
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeoutms / 1000;
-    deadline.tv_nsec += (long)(timeoutms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    const struct timespec deadline = after_ms(now, timeoutms);
     pthread_mutex_lock(&g_event_lock);
-    if (event_set(set) == NULL) {
+    struct nvmlEventSet_st *s = event_set(set);
+    if (s == NULL) {
         pthread_mutex_unlock(&g_event_lock);
         return NVML_ERROR_INVALID_ARGUMENT;
     }
-    /* No event is ever posted; only freeing the set (or the timeout) ends the wait. */
-    while (event_set(set) != NULL) {
-        if (pthread_cond_timedwait(&g_event_cond, &g_event_lock, &deadline) != 0)
+    /* Until an XID comes, the set is freed, or the timeout passes. */
+    nvmlReturn_t rc = NVML_ERROR_TIMEOUT;
+    while (event_set(set) == s) {
+        if (next_xid(s, data) == 0) {
+            rc = NVML_SUCCESS;
             break;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (!before(&now, &deadline))
+            break;
+        struct timespec poll = after_ms(now, POLL_MS);
+        pthread_cond_timedwait(&g_event_cond, &g_event_lock,
+                               before(&poll, &deadline) ? &poll : &deadline);
     }
     pthread_mutex_unlock(&g_event_lock);
-    return NVML_ERROR_TIMEOUT;
+    return rc;
 }
 
 MOCK_API nvmlReturn_t nvmlEventSetWait(nvmlEventSet_t set, nvmlEventData_t *data,

@@ -64,6 +64,25 @@ static const char *visible_dev_root(void)
     return (env != NULL && env[0] != '\0') ? env : g_config.system.dev_root;
 }
 
+/*
+ * Map the node's live state (live_state.h) for the getters, creating the file when it is missing
+ * and its directory lets us, so that nvidia-mock-ctl's later changes reach this process. A
+ * re-init of the same node keeps the mapping; a re-init with another config maps that node's
+ * (no reference is held then, so no getter is reading the old one).
+ */
+static void map_live_state(const char *config_path)
+{
+    static char mapped_path[4096];
+    char path[sizeof mapped_path];
+    if (mock_live_path(config_path, path, sizeof path) != 0)
+        path[0] = '\0';
+    if (g_live_file != NULL && strcmp(path, mapped_path) == 0)
+        return;
+    mock_live_unmap(g_live_file);
+    g_live_file = path[0] != '\0' ? mock_live_map(path, 1) : NULL;
+    memcpy(mapped_path, path, sizeof path);
+}
+
 static void build_devices(void)
 {
     unsigned char present[MOCK_MAX_GPU];
@@ -78,6 +97,7 @@ static void build_devices(void)
             continue;
         struct nvmlDevice_st *dev = &g_devices[count];
         dev->index = count;
+        dev->slot = i;
         dev->minor = (unsigned)entry->minor;
         dev->numa_node = (unsigned)entry->numa_node;
         dev->mig_mode = (unsigned)entry->mig_mode;
@@ -100,12 +120,14 @@ MOCK_API nvmlReturn_t nvmlInitWithFlags(unsigned int flags)
     (void)flags;                     /* NO_GPUS / NO_ATTACH change nothing for a mock */
     pthread_mutex_lock(&g_init_lock);
     if (g_refcount == 0) {
-        nvmlReturn_t rc = mock_config_load(&g_config);
+        char config_path[4096];
+        nvmlReturn_t rc = mock_config_load(&g_config, config_path, sizeof config_path);
         if (rc != NVML_SUCCESS) {
             g_device_count = 0;
             pthread_mutex_unlock(&g_init_lock);
             return rc;
         }
+        map_live_state(config_path);
         build_devices();
         atomic_store_explicit(&g_live, 1, memory_order_release);
     }

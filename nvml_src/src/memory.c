@@ -3,29 +3,51 @@
 
 #include "mock.h"
 
+/* What applications use: nvidia-mock-ctl's memory.used (MiB), else nothing. */
+static unsigned long long live_used_bytes(const struct nvmlDevice_st *dev)
+{
+    return mock_live_value(dev->slot, MOCK_LIVE_MEM_USED, 0) << 20;
+}
+
+/* The ECC counter nvidia-mock-ctl sets for a kind of error and counter (0 until it does). */
+static unsigned long long live_ecc(const struct nvmlDevice_st *dev,
+                                   nvmlMemoryErrorType_t errorType,
+                                   nvmlEccCounterType_t counterType)
+{
+    static const enum mock_live_key keys[NVML_MEMORY_ERROR_TYPE_COUNT][NVML_ECC_COUNTER_TYPE_COUNT] = {
+        [NVML_MEMORY_ERROR_TYPE_CORRECTED] = { [NVML_VOLATILE_ECC] = MOCK_LIVE_ECC_CORR_VOL,
+                                               [NVML_AGGREGATE_ECC] = MOCK_LIVE_ECC_CORR_AGG },
+        [NVML_MEMORY_ERROR_TYPE_UNCORRECTED] = { [NVML_VOLATILE_ECC] = MOCK_LIVE_ECC_UNC_VOL,
+                                                 [NVML_AGGREGATE_ECC] = MOCK_LIVE_ECC_UNC_AGG },
+    };
+    return mock_live_value(dev->slot, keys[errorType][counterType], 0);
+}
+
 MOCK_API nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory)
 {
-    MOCK_CHECK_DEVICE(device);
+    MOCK_DEVICE(dev, device);
     MOCK_REQUIRE(memory != NULL);
     const struct mock_board *b = &g_config.board;
+    unsigned long long used = live_used_bytes(dev);
     /* v1 counts the driver's reservation as used, as the real library does. */
     memory->total = b->memory_total_bytes;
-    memory->used = b->memory_reserved_bytes;
-    memory->free = b->memory_total_bytes - b->memory_reserved_bytes;
+    memory->used = b->memory_reserved_bytes + used;
+    memory->free = b->memory_total_bytes - b->memory_reserved_bytes - used;
     return NVML_SUCCESS;
 }
 
 MOCK_API nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *memory)
 {
-    MOCK_CHECK_DEVICE(device);
+    MOCK_DEVICE(dev, device);
     MOCK_REQUIRE(memory != NULL);
     if (memory->version != nvmlMemory_v2)
         return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
     const struct mock_board *b = &g_config.board;
+    unsigned long long used = live_used_bytes(dev);
     memory->total = b->memory_total_bytes;
     memory->reserved = b->memory_reserved_bytes;
-    memory->used = 0;
-    memory->free = b->memory_total_bytes - b->memory_reserved_bytes;
+    memory->used = used;
+    memory->free = b->memory_total_bytes - b->memory_reserved_bytes - used;
     return NVML_SUCCESS;
 }
 
@@ -72,7 +94,6 @@ MOCK_API nvmlReturn_t nvmlDeviceGetConfComputeProtectedMemoryUsage(nvmlDevice_t 
 
 #define MOCK_ECC_DEVICE(var, handle)                                                         \
     MOCK_DEVICE(var, handle);                                                                \
-    (void)var;                                                                               \
     if (!g_config.board.ecc_supported)                                                       \
         return NVML_ERROR_NOT_SUPPORTED
 
@@ -106,7 +127,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t device,
     MOCK_REQUIRE(eccCounts != NULL);
     MOCK_REQUIRE((unsigned)errorType < NVML_MEMORY_ERROR_TYPE_COUNT);
     MOCK_REQUIRE((unsigned)counterType < NVML_ECC_COUNTER_TYPE_COUNT);
-    *eccCounts = 0;
+    *eccCounts = live_ecc(dev, errorType, counterType);
     return NVML_SUCCESS;
 }
 
@@ -120,6 +141,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetDetailedEccErrors(nvmlDevice_t device,
     MOCK_REQUIRE((unsigned)errorType < NVML_MEMORY_ERROR_TYPE_COUNT);
     MOCK_REQUIRE((unsigned)counterType < NVML_ECC_COUNTER_TYPE_COUNT);
     memset(eccCounts, 0, sizeof *eccCounts);
+    eccCounts->deviceMemory = live_ecc(dev, errorType, counterType);
     return NVML_SUCCESS;
 }
 
@@ -134,7 +156,9 @@ MOCK_API nvmlReturn_t nvmlDeviceGetMemoryErrorCounter(nvmlDevice_t device,
     MOCK_REQUIRE((unsigned)errorType < NVML_MEMORY_ERROR_TYPE_COUNT);
     MOCK_REQUIRE((unsigned)counterType < NVML_ECC_COUNTER_TYPE_COUNT);
     MOCK_REQUIRE((unsigned)locationType < NVML_MEMORY_LOCATION_COUNT);
-    *count = 0;
+    /* Every error nvidia-mock-ctl counts is in device memory (DRAM). */
+    *count = locationType == NVML_MEMORY_LOCATION_DEVICE_MEMORY ?
+             live_ecc(dev, errorType, counterType) : 0;
     return NVML_SUCCESS;
 }
 

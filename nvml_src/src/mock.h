@@ -28,10 +28,12 @@ struct mock_bus_id {
  * by gen_schema.py. MOCK_MAX_GPU is 254: minors 0..253; 254 and 255 are modeset and ctl.
  */
 #include "config_schema.h"
+#include "live_state.h"
 
 /* One enumerated GPU: what every getter reads, precomputed at init. */
 struct nvmlDevice_st {
     unsigned index;                  /* NVML index after visibility filtering */
+    unsigned slot;                   /* position in g_config.gpu: its record in the live state */
     unsigned minor;
     unsigned numa_node;
     unsigned mig_mode;
@@ -69,11 +71,19 @@ int mock_parse_bus_id(const char *text, size_t len, int allow_short, struct mock
 /* Fill an NVML PCI info (ids from the board, busId and busIdLegacy formatted) for a location. */
 void mock_pci_info(nvmlPciInfo_t *pci, const struct mock_bus_id *id);
 
-/* Find and parse the config that applies to this process (see docs/nvml-config.md). */
-nvmlReturn_t mock_config_load(struct mock_config *out);
+/* Find and parse the config that applies to this process (see docs/nvml-config.md); path gets
+ * the file it came from ("" for a config embedded in the library or built in). */
+nvmlReturn_t mock_config_load(struct mock_config *out, char *path, size_t path_size);
+
+/* Read a whole regular file (at most 4 MiB) into a NUL-terminated buffer to free; NULL with
+ * errno set on failure. */
+char *mock_read_file(const char *path, size_t *len_out);
 
 /* Fill a bitmap of the minors whose <dev_root>/nvidia<minor> exists. */
 void mock_visible_minors(const char *dev_root, unsigned char present[MOCK_MAX_GPU]);
+
+/* The name nvidia-mock-ctl gave a process of pid on any enumerated GPU: 0, or -1 if none. */
+int mock_live_process_name(unsigned pid, char out[MOCK_LIVE_NAME_MAX + 1]);
 
 /* Copy a string into a caller's buffer, NVML style. */
 nvmlReturn_t mock_copy_string(char *dst, unsigned int length, const char *src);
@@ -115,18 +125,20 @@ static inline struct nvmlDevice_st *mock_device(nvmlDevice_t handle)
 
 /*
  * The preamble of every device getter: UNINITIALIZED before init, INVALID_ARGUMENT for a
- * handle that is not ours. MOCK_DEVICE names the device for the getter; MOCK_CHECK_DEVICE is
- * for a getter whose answer is the same for every GPU.
+ * handle that is not ours, GPU_IS_LOST for a GPU nvidia-mock-ctl marked lost. MOCK_DEVICE names
+ * the device for the getter; MOCK_CHECK_DEVICE is for a getter whose answer is the same for
+ * every GPU.
  */
 #define MOCK_DEVICE(var, handle)                                                             \
     MOCK_REQUIRE_LIVE();                                                                     \
     struct nvmlDevice_st *var = mock_device(handle);                                         \
     if (var == NULL)                                                                         \
-        return NVML_ERROR_INVALID_ARGUMENT
+        return NVML_ERROR_INVALID_ARGUMENT;                                                  \
+    if (mock_live_lost(var->slot))                                                           \
+        return NVML_ERROR_GPU_IS_LOST
 
 #define MOCK_CHECK_DEVICE(handle)                                                            \
-    MOCK_REQUIRE_LIVE();                                                                     \
-    if (mock_device(handle) == NULL)                                                         \
-        return NVML_ERROR_INVALID_ARGUMENT
+    MOCK_DEVICE(mock_checked_device_, handle);                                               \
+    (void)mock_checked_device_
 
 #endif /* GPUMOCK_NVML_MOCK_H */

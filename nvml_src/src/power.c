@@ -13,7 +13,9 @@ static nvmlReturn_t power_value(nvmlDevice_t device, unsigned int *out, unsigned
 
 MOCK_API nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int *power)
 {
-    return power_value(device, power, g_config.board.power_idle_mw);
+    MOCK_DEVICE(dev, device);
+    return power_value(device, power,
+                       mock_live_value(dev->slot, MOCK_LIVE_POWER, g_config.board.power_idle_mw));
 }
 
 MOCK_API nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t device, unsigned int *limit)

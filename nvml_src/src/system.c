@@ -45,11 +45,15 @@ MOCK_API nvmlReturn_t nvmlSystemGetDriverBranch(nvmlSystemDriverBranchInfo_t *br
     return mock_copy_string(branchInfo->branch, room, branch);
 }
 
-/* The command name of a process, as /proc/<pid>/comm gives it. */
+/* The command name of a process: the one nvidia-mock-ctl gave a GPU process of that pid, else
+ * what /proc/<pid>/comm says. */
 MOCK_API nvmlReturn_t nvmlSystemGetProcessName(unsigned int pid, char *name, unsigned int length)
 {
     MOCK_REQUIRE_LIVE();
     MOCK_REQUIRE(name != NULL && length > 0);
+    char live[MOCK_LIVE_NAME_MAX + 1];
+    if (mock_live_process_name(pid, live) == 0)
+        return mock_copy_string(name, length, live);
     char path[64];
     snprintf(path, sizeof path, "/proc/%u/comm", pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);

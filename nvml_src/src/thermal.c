@@ -5,19 +5,20 @@ MOCK_API nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device,
                                                nvmlTemperatureSensors_t sensorType,
                                                unsigned int *temp)
 {
-    MOCK_CHECK_DEVICE(device);
+    MOCK_DEVICE(dev, device);
     MOCK_REQUIRE(temp != NULL);
     MOCK_REQUIRE(sensorType == NVML_TEMPERATURE_GPU);
-    *temp = (unsigned)g_config.board.temp_idle_c;
+    *temp = (unsigned)mock_live_value(dev->slot, MOCK_LIVE_TEMP, g_config.board.temp_idle_c);
     return NVML_SUCCESS;
 }
 
 MOCK_API nvmlReturn_t nvmlDeviceGetTemperatureV(nvmlDevice_t device, nvmlTemperature_t *temperature)
 {
-    MOCK_CHECK_DEVICE(device);
+    MOCK_DEVICE(dev, device);
     MOCK_REQUIRE(temperature != NULL);
     MOCK_REQUIRE(temperature->sensorType == NVML_TEMPERATURE_GPU);
-    temperature->temperature = (int)g_config.board.temp_idle_c;
+    temperature->temperature =
+        (int)mock_live_value(dev->slot, MOCK_LIVE_TEMP, g_config.board.temp_idle_c);
     return NVML_SUCCESS;
 }
 

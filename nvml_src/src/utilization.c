@@ -9,10 +9,13 @@
 MOCK_API nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device,
                                                     nvmlUtilization_t *utilization)
 {
-    MOCK_CHECK_DEVICE(device);
+    MOCK_DEVICE(dev, device);
     MOCK_REQUIRE(utilization != NULL);
-    utilization->gpu = 0;
-    utilization->memory = 0;
+    static const enum mock_live_key keys[] = { MOCK_LIVE_GPU_UTIL, MOCK_LIVE_MEM_UTIL };
+    uint64_t rates[] = { 0, 0 };     /* an idle GPU */
+    mock_live_values(dev->slot, 2, keys, rates);
+    utilization->gpu = (unsigned)rates[0];
+    utilization->memory = (unsigned)rates[1];
     return NVML_SUCCESS;
 }
 

@@ -17,6 +17,9 @@ Layout below the tree root R, for driver version V:
   (copied from ``nvml_library``); the others are empty placeholders.
 * ``usr/bin/nvidia-*``: the driver's tools as executable placeholder scripts, created only
   where no file exists yet, so that a real binary installed later is left alone.
+* ``usr/bin/nvidia-mock-ctl``: the mock's own control tool (faults and live values at run time,
+  docs/faults-and-live-values.md), copied from ``mock_ctl``. It is not a driver file: the CDI
+  spec does not mount it (``driver_files()`` does not list it).
 * ``lib/firmware/nvidia/V/gsp_*.bin``: GSP firmware placeholders (nvidia-ctk mounts them).
 * ``proc/driver/nvidia/{version,params,registry,gpus/<bus>/information}`` in the real format.
 * ``etc/nvidia-mock/nvml.conf``: the NVML config (``nvml_config.render``).
@@ -38,6 +41,11 @@ LIB_DIR = "usr/lib/x86_64-linux-gnu"
 BIN_DIR = "usr/bin"
 PROC_DIR = "proc/driver/nvidia"
 NVML_CONFIG = "etc/nvidia-mock/nvml.conf"
+MOCK_CTL = "usr/bin/nvidia-mock-ctl"
+# The live state that nvidia-mock-ctl (and the library) create beside the NVML config, by the
+# library's rule nvml.conf -> nvml.state (nvml_src/src/live_state.c, mock_live_path). Never
+# planned while present (its content is run-time state); removed with the tree.
+LIVE_STATE = "etc/nvidia-mock/nvml.state"
 TOOLKIT_CONFIG = "etc/nvidia-container-runtime/config.toml"
 
 # The NVML config embedded in the library file, for containers that get the library and their
@@ -245,12 +253,21 @@ def tool_placeholder_text(tool):
             "exit 0\n" % tool)
 
 
-def tree_entries(node, driver_version, root, nvml_config_text, nvml_library=None, uid=None, gid=None):
+def mock_ctl_placeholder_text():
+    return ("#!/bin/sh\n"
+            "# A placeholder of gpumock.nvidia: the driver tree was made without a built nvidia-mock-ctl.\n"
+            "echo \"nvidia-mock-ctl: not installed (build nvml_src and give its path to the driver tree)\" >&2\n"
+            "exit 1\n")
+
+
+def tree_entries(node, driver_version, root, nvml_config_text, nvml_library=None, uid=None, gid=None,
+                 mock_ctl=None):
     """fsstate entries of the whole tree (relative to ``root``).
 
     ``nvml_library`` is the mock NVML's bytes, installed with ``nvml_config_text`` embedded
     (``embed_nvml_config``), or None to leave whatever library is there (an empty placeholder
-    is created only if none is).
+    is created only if none is). ``mock_ctl`` is nvidia-mock-ctl's bytes, or None to leave
+    whatever is at ``MOCK_CTL`` (a placeholder that says so is created only if nothing is).
     """
     dirs = set()
     entries = []
@@ -283,6 +300,10 @@ def tree_entries(node, driver_version, root, nvml_config_text, nvml_library=None
             add(f.path, fsstate.FILE, mode=0o755, content=tool_placeholder_text(name), keep_content=True)
         else:
             add(f.path, fsstate.FILE, mode=0o644, content=b"")
+    if mock_ctl is None:
+        add(MOCK_CTL, fsstate.FILE, mode=0o755, content=mock_ctl_placeholder_text(), keep_content=True)
+    else:
+        add(MOCK_CTL, fsstate.FILE, mode=0o755, content=mock_ctl)
     add(PROC_DIR + "/version", fsstate.FILE, mode=0o444, content=version_text(driver_version))
     add(PROC_DIR + "/params", fsstate.FILE, mode=0o444, content=params_text())
     add(PROC_DIR + "/registry", fsstate.FILE, mode=0o644, content='Binary: ""\n')

@@ -25,11 +25,14 @@ description:
     A config embedded in O(nvml_library) itself is replaced, so the result does not depend on it.
   - C(usr/bin/nvidia-smi) and the other driver tools as executable placeholder scripts, created
     only where no file exists (a real tool installed later is left alone).
+  - C(usr/bin/nvidia-mock-ctl), the mock's control tool (faults and live values at run time), from
+    O(mock_ctl); the CDI spec does not mount it.
   - C(lib/firmware/nvidia/<version>/gsp_*.bin) placeholders;
     C(proc/driver/nvidia/{version,params,registry,gpus/<bus>/information}) in the real format.
   - C(etc/nvidia-mock/nvml.conf), the config the mock NVML reads (written from the profile), and
     C(etc/nvidia-container-runtime/config.toml), the container toolkit's config.
-  - With O(state=absent) removes exactly those files and links, and the driver's own directories
+  - With O(state=absent) removes exactly those files and links, the live state file
+    C(etc/nvidia-mock/nvml.state) that C(nvidia-mock-ctl) creates, and the driver's own directories
     when they are empty; shared directories such as C(usr/lib/x86_64-linux-gnu) are never removed,
     so O(root=/) is safe.
 author:
@@ -45,6 +48,13 @@ options:
         C(usr/lib/x86_64-linux-gnu/libnvidia-ml.so.<driver_version>).
       - When unset, an existing library there is kept (only the NVML config embedded in it, if it has
         one, is brought up to date) and an empty placeholder is created if there is none.
+    type: path
+  mock_ctl:
+    description:
+      - Path of a built C(nvidia-mock-ctl) (C(nvml_src/build/nvidia-mock-ctl)) on the target, installed as
+        C(usr/bin/nvidia-mock-ctl).
+      - When unset, an existing file there is kept, and a placeholder that says it is missing is created if
+        there is none.
     type: path
   dev_root:
     description: Directory where the mock NVML looks for C(nvidia<i>) nodes to decide which GPUs are visible (written to the NVML config).
@@ -101,6 +111,11 @@ nvml_library:
   returned: always
   type: str
   sample: /var/lib/nvidia-mock/driver/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.550.54.15
+mock_ctl:
+  description: Path of nvidia-mock-ctl in the tree.
+  returned: always
+  type: str
+  sample: /var/lib/nvidia-mock/driver/usr/bin/nvidia-mock-ctl
 nvml_config:
   description: Path of the NVML config in the tree.
   returned: always
@@ -141,29 +156,41 @@ def installed_library_with_config(root, version):
     return data if driver_tree.split_embedded_config(data)[1] is not None else None
 
 
+def read_source(params, option):
+    """The bytes of the built file an option names, or None when it is unset."""
+    if params[option] is None:
+        return None
+    source = node_args.check_abs_path(option, params[option])
+    try:
+        return fsstate.read_file(source)
+    except (IOError, OSError) as exc:
+        raise node_args.PathError("%s %s cannot be read: %s." % (option, source, exc.strerror))
+
+
 def prepare(module):
     p = module.params
     library = None
+    mock_ctl = None
     root = node_args.check_abs_path("root", p["root"])
     dev_root = node_args.check_abs_path("dev_root", p["dev_root"])
     node = node_args.build_node(p, driver_version=p["driver_version"])
-    if p["nvml_library"] is not None and p["state"] == "present":
-        source = node_args.check_abs_path("nvml_library", p["nvml_library"])
-        try:
-            library = fsstate.read_file(source)
-        except (IOError, OSError) as exc:
-            raise node_args.PathError("nvml_library %s cannot be read: %s." % (source, exc.strerror))
+    if p["state"] == "present":
+        library = read_source(p, "nvml_library")
+        mock_ctl = read_source(p, "mock_ctl")
     config_text = nvml_config.render(node, visibility="devnodes", dev_root=dev_root)
     if library is None and p["state"] == "present":
         library = installed_library_with_config(root, node.driver_version)
     version = node.driver_version
     uid, gid = node_args.owner_ids()
-    entries = driver_tree.tree_entries(node, version, root, config_text, library, uid, gid)
+    entries = driver_tree.tree_entries(node, version, root, config_text, library, uid, gid, mock_ctl)
+    if p["state"] == "absent":
+        entries.append(fsstate.Entry(driver_tree.LIVE_STATE, fsstate.FILE, uid=uid, gid=gid))
     result = dict(
         root=root,
         driver_version=version,
         nvml_library="%s/%s" % (root.rstrip("/"), driver_tree.nvml_library_path(version)),
         nvml_config="%s/%s" % (root.rstrip("/"), driver_tree.NVML_CONFIG),
+        mock_ctl="%s/%s" % (root.rstrip("/"), driver_tree.MOCK_CTL),
         files=[f.path for f in driver_tree.driver_files(version)],
     )
     return _runner.Job(root, entries, p["state"], result=result, report_actions=True, warn_kept=True)
@@ -174,6 +201,7 @@ def main():
     argument_spec.update(
         root=dict(type="path", default="/var/lib/nvidia-mock/driver"),
         nvml_library=dict(type="path"),
+        mock_ctl=dict(type="path"),
         dev_root=dict(type="path", default="/dev"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )

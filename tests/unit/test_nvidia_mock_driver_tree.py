@@ -220,3 +220,59 @@ def test_merged_usr_symlinks_of_a_root_filesystem_are_kept(run, root):
     assert run(root=str(root), gpu_count=1)["changed"] is False
     run(root=str(root), gpu_count=1, state="absent")
     assert os.readlink(root / "lib") == "usr/lib"
+
+
+@pytest.fixture
+def fake_ctl(tmp_path):
+    path = tmp_path / "nvidia-mock-ctl.build"
+    path.write_bytes(b"\x7fELF mock ctl")
+    return path
+
+
+CTL = driver_tree.MOCK_CTL
+
+
+def test_installs_nvidia_mock_ctl_beside_the_tools(run, root, fake_ctl):
+    result = run(root=str(root), gpu_count=1, mock_ctl=str(fake_ctl))
+    assert (root / CTL).read_bytes() == b"\x7fELF mock ctl"
+    assert stat.S_IMODE((root / CTL).stat().st_mode) == 0o755
+    assert result["mock_ctl"] == str(root / CTL)
+
+
+def test_a_rebuilt_nvidia_mock_ctl_is_installed_again(run, root, fake_ctl):
+    run(root=str(root), gpu_count=1, mock_ctl=str(fake_ctl))
+    fake_ctl.write_bytes(b"\x7fELF rebuilt ctl")
+    assert run(check=True, root=str(root), gpu_count=1, mock_ctl=str(fake_ctl))["changed"] is True
+    assert (root / CTL).read_bytes() == b"\x7fELF mock ctl"
+    assert run(root=str(root), gpu_count=1, mock_ctl=str(fake_ctl))["changed"] is True
+    assert (root / CTL).read_bytes() == b"\x7fELF rebuilt ctl"
+    assert run(root=str(root), gpu_count=1, mock_ctl=str(fake_ctl))["changed"] is False
+
+
+def test_without_mock_ctl_an_installed_one_is_kept(run, root, fake_ctl):
+    run(root=str(root), gpu_count=1, mock_ctl=str(fake_ctl))
+    assert run(root=str(root), gpu_count=1)["changed"] is False
+    assert (root / CTL).read_bytes() == b"\x7fELF mock ctl"
+
+
+def test_without_mock_ctl_a_placeholder_says_it_is_missing(run, root):
+    run(root=str(root), gpu_count=1)
+    assert "not installed" in (root / CTL).read_text()
+
+
+def test_nvidia_mock_ctl_is_not_a_driver_file_the_cdi_spec_mounts(run, root, fake_ctl):
+    result = run(root=str(root), gpu_count=1, mock_ctl=str(fake_ctl))
+    assert CTL not in result["files"]
+
+
+def test_unreadable_mock_ctl_is_named(run, root, tmp_path):
+    result = run(root=str(root), gpu_count=1, mock_ctl=str(tmp_path / "missing"))
+    assert result["failed"] and result["msg"].startswith("mock_ctl %s cannot be read" % (tmp_path / "missing"))
+
+
+def test_absent_removes_the_live_state_file_and_its_directory(run, root, fake_ctl):
+    run(root=str(root), gpu_count=1, mock_ctl=str(fake_ctl))
+    (root / driver_tree.LIVE_STATE).write_bytes(b"GPUMOCK-LIVE state")
+    run(root=str(root), gpu_count=1, state="absent")
+    assert not (root / "etc" / "nvidia-mock").exists()
+    assert not (root / CTL).exists()
