@@ -54,8 +54,12 @@ stop_pid() {  # stop_pid PIDFILE PROGRAM SECONDS
 
 write_configs() {
   mkdir -p "$RUN" "$DATA" "$(dirname "$LOG")"
-  # dockerd wants a runtime path; the stub runs the wrapper from this checkout.
-  printf '#!/bin/sh\nexec python3 %s "$@"\n' "$ROOT/scripts/docker/runc-capfix.py" >"$RUN/runc-capfix"
+  # dockerd wants a runtime path; the stub runs the wrapper from this checkout with the system's
+  # python3 (not whatever python3 the caller's PATH finds first, such as a project venv that a
+  # rebuild may remove while the engine runs).
+  local python
+  python=$(PATH=/usr/bin:/bin command -v python3) || { echo "dockerd: python3 is missing in /usr/bin" >&2; return 1; }
+  printf '#!/bin/sh\nexec %s %s "$@"\n' "$python" "$ROOT/scripts/docker/runc-capfix.py" >"$RUN/runc-capfix"
   chmod 0755 "$RUN/runc-capfix"
   cat >"$RUN/containerd.toml" <<EOF
 version = 2
