@@ -51,5 +51,8 @@ sanity: sanity-copy $(SANITY_VENV)/bin/ansible-test ## ansible-test sanity (pyth
 bench-modules: collection-link ## wall time of each node module for 8 and 128 GPUs (printed table)
 	$(PY) bench/modules_bench.py
 
+# Without the ANSIBLE_* path variables ansible-lint runs isolated: it installs this collection
+# into the venv's own .ansible/, not into ~/.ansible/collections of whoever runs it.
 lint: collection-link ## ansible-lint, production profile (config: .ansible-lint)
-	$(VENV)/bin/ansible-lint --profile production
+	env -u ANSIBLE_COLLECTIONS_PATH -u ANSIBLE_HOME -u ANSIBLE_LIBRARY -u ANSIBLE_ROLES_PATH \
+	    VIRTUAL_ENV=$(VENV) $(VENV)/bin/ansible-lint --profile production
