@@ -141,6 +141,12 @@ def record_build_times(made):
                 timing("cold build of %s (Go module proxy, recorded when built)" % name, float(seconds))
     except OSError:
         pass
+    for tool in ("nvidia-device-plugin", "gpu-feature-discovery", "nfd-master", "nfd-worker", "nvidia-cdi-hook"):
+        try:
+            with open(os.path.join(pinned("CONFORMANCE_BIN"), tool + ".build-seconds"), encoding="utf-8") as f:
+                timing("cold build of %s (Go module proxy, recorded when built)" % tool, float(f.read()))
+        except OSError:
+            pass
     label = made.docker("image", "inspect", made.node_image, "--format",
                         '{{ index .Config.Labels "gpumock.build-inputs" }}').stdout.strip()
     try:

@@ -92,12 +92,17 @@ def test_each_gpu_node_offers_all_its_gpus_through_the_device_plugin(cluster):
     timing("device plugin: rollout done to all GPUs allocatable", time.monotonic() - start)
 
 
-@pytest.mark.parametrize("node", NODES)
-def test_gpu_feature_discovery_in_the_cluster_labels_like_the_playbook(cluster, node):
+def gfd_labels(cluster, node):
+    """The labels GPU feature discovery wrote on the node (waits for its first file)."""
     path = FEATURES_DIR + "/gfd"
     cluster.wait("GFD's feature file on " + node,
                  lambda: cluster.docker("exec", node, "test", "-s", path, check=False).returncode == 0)
-    gfd = labels.parse_features_file(cluster.node_file(node, path))
+    return labels.parse_features_file(cluster.node_file(node, path))
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_gpu_feature_discovery_in_the_cluster_labels_like_the_playbook(cluster, node):
+    gfd = gfd_labels(cluster, node)
     ours = labels.parse_features_file(cluster.node_file(node, FEATURES_DIR + "/gpumock"))
     assert {k: v for k, v in gfd.items() if k not in HOST_LABELS} == \
         {k: v for k, v in ours.items() if k not in NOT_GFD_LABELS}
@@ -105,10 +110,7 @@ def test_gpu_feature_discovery_in_the_cluster_labels_like_the_playbook(cluster, 
 
 @pytest.mark.parametrize("node", NODES)
 def test_node_feature_discovery_puts_gpu_feature_discoverys_labels_on_the_node(cluster, node):
-    path = FEATURES_DIR + "/gfd"
-    cluster.wait("GFD's feature file on " + node,
-                 lambda: cluster.docker("exec", node, "test", "-s", path, check=False).returncode == 0)
-    gfd = labels.parse_features_file(cluster.node_file(node, path))
+    gfd = gfd_labels(cluster, node)
 
     def published():
         meta = cluster.kubectl_json("get", "node", node)["metadata"]
