@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Loads local Docker images into the nodes of a kind cluster that lack them (same image ID under
 # the same name), as `kind load docker-image` does, so a second run loads nothing. One look into
-# each node (crictl images). Prints "IMAGE -> NODE" for each load (made, or only planned with
-# --check).
+# each node (crictl images), one `kind load` per set of nodes that lack the same images. Prints
+# "IMAGE -> NODE" for each load (made, or only planned with --check).
 # usage: kind-load-images.sh [--check] KIND CLUSTER "NODE..." IMAGE...
 set -u
 check=false
@@ -44,15 +44,25 @@ for pair in sys.argv[2:]:
         print(image)
 PY
 }
+# Which images each node lacks; then one `kind load` per set of nodes that lack the same images
+# (kind saves those images once and loads them into the nodes in parallel).
+declare -A lacking   # image -> "node,node"
 for node in $nodes; do
   pairs=()
   for image in "$@"; do pairs+=("$image=${want[$image]}"); done
   have=$(docker exec "$node" crictl images --output json 2>/dev/null || true)
   for image in $(missing "$have" "${pairs[@]}"); do
     echo "$image -> $node"
-    if ! $check; then
-      "$kind" load docker-image --name "$cluster" --nodes "$node" "$image" >&2 || status=1
-    fi
+    lacking[$image]=${lacking[$image]:+${lacking[$image]},}$node
   done
+done
+$check && exit 0
+declare -A group     # "node,node" -> "image image"
+for image in "${!lacking[@]}"; do
+  group[${lacking[$image]}]="${group[${lacking[$image]}]:-} $image"
+done
+for targets in "${!group[@]}"; do
+  # shellcheck disable=SC2086 # the image names are words
+  "$kind" load docker-image --name "$cluster" --nodes "$targets" ${group[$targets]} >&2 || status=1
 done
 exit $status
