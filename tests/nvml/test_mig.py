@@ -9,11 +9,9 @@ import textwrap
 
 import pytest
 
-from conftest import LIB, ROOT, build_node, write_config
+from conftest import LIB, build_node
 
 LAYOUT = ["3g.20gb", "2g.10gb", "1g.5gb"]   # on dgxa100: GI ids 1 (0:4), 5 (4:2), 13 (6:1)
-NVIDIA_SMI = {"535": ROOT / ".build" / "nvidia" / "bookworm" / "nvidia-smi",
-              "550": ROOT / ".build" / "nvidia" / "trixie" / "nvidia-smi"}
 
 
 @pytest.fixture
@@ -444,41 +442,6 @@ def test_config_instances_that_overlap_fail_init(pynvml, use_config):
     use_config(nvml_config.render(node, visibility="all") + "\n[mig_instance]\ngpu = 0\nprofile_id = 19\nstart = 2\n")
     with pytest.raises(pynvml.NVMLError):
         pynvml.nvmlInit()
-
-
-# --- nvidia-smi -------------------------------------------------------------------------------
-
-def smi(version, config, *args):
-    binary = NVIDIA_SMI[version]
-    if not binary.exists():
-        pytest.fail("%s is missing: run scripts/deps/install.d/nvidia-debs.sh" % binary)
-    env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "LD_LIBRARY_PATH": str(LIB.parent), "MOCK_NVML_CONFIG": str(config)}
-    res = subprocess.run([str(binary), *args], env=env, capture_output=True, text=True, timeout=60, check=False)
-    assert res.returncode == 0, res.stdout + res.stderr
-    return res.stdout
-
-
-@pytest.mark.parametrize("version", sorted(NVIDIA_SMI))
-def test_nvidia_smi_lists_the_mig_devices_of_the_layout(version, mig_node, tmp_path, mig):
-    out = smi(version, write_config(tmp_path, mig_node, name="smi.conf"), "-L")
-    uuid = mig.nvmlDeviceGetUUID(mig.nvmlDeviceGetMigDeviceHandleByIndex(gpu(mig), 0))
-    assert "  MIG 3g.20gb     Device  0: (UUID: %s)" % uuid in out.splitlines()
-
-
-@pytest.mark.parametrize("version", sorted(NVIDIA_SMI))
-def test_nvidia_smi_lists_the_gpu_instances(version, mig_node, tmp_path):
-    out = smi(version, write_config(tmp_path, mig_node, name="smi.conf"), "mig", "-lgi")
-    rows = [line.split()[2:7] for line in out.splitlines() if line.startswith("|   0  MIG")]
-    assert sorted(rows) == [["MIG", "1g.5gb", "19", "13", "6:1"], ["MIG", "2g.10gb", "14", "5", "4:2"],
-                            ["MIG", "3g.20gb", "9", "1", "0:4"]]
-
-
-@pytest.mark.parametrize("version", sorted(NVIDIA_SMI))
-def test_nvidia_smi_lists_the_compute_instances(version, mig_node, tmp_path):
-    out = smi(version, write_config(tmp_path, mig_node, name="smi.conf"), "mig", "-lci")
-    rows = [line.split()[2:7] for line in out.splitlines() if line.startswith("|   1 ")]
-    assert sorted(rows) == [["1", "MIG", "3g.20gb", "2", "0"], ["13", "MIG", "1g.5gb", "0", "0"],
-                            ["5", "MIG", "2g.10gb", "1", "0"]]
 
 
 def test_ctl_clear_brings_back_the_configs_layout(mig):
