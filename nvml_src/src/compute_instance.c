@@ -13,27 +13,6 @@
  * exist on no board the mock imitates). */
 static const unsigned ci_slices[NVML_COMPUTE_INSTANCE_PROFILE_COUNT] = { 1, 2, 3, 4, 7, 8, 6, 1 };
 
-static unsigned char g_ci_handles[MOCK_MAX_GPU][MOCK_MIG_MAX_GI][MOCK_MIG_MAX_CI];
-
-nvmlComputeInstance_t mock_ci_handle(unsigned device, unsigned gi, unsigned ci)
-{
-    return (nvmlComputeInstance_t)(void *)&g_ci_handles[device][gi][ci];
-}
-
-int mock_ci_decode(nvmlComputeInstance_t handle, unsigned *device, unsigned *gi, unsigned *ci)
-{
-    uintptr_t base = (uintptr_t)g_ci_handles, addr = (uintptr_t)handle;
-    if (addr < base || addr - base >= sizeof g_ci_handles)
-        return -1;
-    uintptr_t offset = addr - base;
-    if (offset / (MOCK_MIG_MAX_GI * MOCK_MIG_MAX_CI) >= g_device_count)
-        return -1;
-    *device = (unsigned)(offset / (MOCK_MIG_MAX_GI * MOCK_MIG_MAX_CI));
-    *gi = (unsigned)(offset / MOCK_MIG_MAX_CI % MOCK_MIG_MAX_GI);
-    *ci = (unsigned)(offset % MOCK_MIG_MAX_CI);
-    return 0;
-}
-
 int mock_ci_shape(unsigned gi_slices, unsigned ci_profile, struct mock_ci_shape *out)
 {
     if (ci_profile > NVML_COMPUTE_INSTANCE_PROFILE_7_SLICE || gi_slices == 0)
@@ -89,28 +68,11 @@ static void fill_profile(nvmlComputeInstanceProfileInfo_t *info, const struct mo
     info->sharedOfaCount = (unsigned)p->ofa_count;
 }
 
-MOCK_API nvmlReturn_t nvmlGpuInstanceGetComputeInstanceProfileInfo(
-    nvmlGpuInstance_t gpuInstance, unsigned int profile, unsigned int engProfile,
-    nvmlComputeInstanceProfileInfo_t *info)
-{
-    struct nvmlDevice_st *dev;
-    unsigned gi;
-    struct mock_mig_state st;
-    nvmlReturn_t rc = mock_gi_lookup(gpuInstance, &dev, &gi, &st);
-    if (rc != NVML_SUCCESS)
-        return rc;
-    MOCK_REQUIRE(info != NULL && engProfile < NVML_COMPUTE_INSTANCE_ENGINE_PROFILE_COUNT);
-    const struct mock_mig_profile *p;
-    struct mock_ci_shape shape;
-    rc = gi_and_shape(&st, gi, profile, &p, &shape);
-    if (rc == NVML_SUCCESS)
-        fill_profile(info, p, profile, &shape);
-    return rc;
-}
-
-MOCK_API nvmlReturn_t nvmlGpuInstanceGetComputeInstanceProfileInfoV(
-    nvmlGpuInstance_t gpuInstance, unsigned int profile, unsigned int engProfile,
-    nvmlComputeInstanceProfileInfo_v2_t *info)
+/* A profile query on the GPU instance a handle names: its profile and the compute-instance
+ * profile's shape. `version` is the caller's struct version (NULL for the unversioned call). */
+static nvmlReturn_t query_profile(nvmlGpuInstance_t gpuInstance, unsigned profile,
+                                  unsigned engProfile, const void *info, const unsigned *version,
+                                  const struct mock_mig_profile **p, struct mock_ci_shape *shape)
 {
     struct nvmlDevice_st *dev;
     unsigned gi;
@@ -120,11 +82,31 @@ MOCK_API nvmlReturn_t nvmlGpuInstanceGetComputeInstanceProfileInfoV(
         return rc;
     MOCK_REQUIRE(info != NULL && engProfile < NVML_COMPUTE_INSTANCE_ENGINE_PROFILE_COUNT);
     /* 0 is accepted, as for the GPU-instance profiles (mig.c): pynvml passes it. */
-    if (info->version != 0 && info->version != nvmlComputeInstanceProfileInfo_v2)
+    if (version != NULL && *version != 0 && *version != nvmlComputeInstanceProfileInfo_v2)
         return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+    return gi_and_shape(&st, gi, profile, p, shape);
+}
+
+MOCK_API nvmlReturn_t nvmlGpuInstanceGetComputeInstanceProfileInfo(
+    nvmlGpuInstance_t gpuInstance, unsigned int profile, unsigned int engProfile,
+    nvmlComputeInstanceProfileInfo_t *info)
+{
     const struct mock_mig_profile *p;
     struct mock_ci_shape shape;
-    rc = gi_and_shape(&st, gi, profile, &p, &shape);
+    nvmlReturn_t rc = query_profile(gpuInstance, profile, engProfile, info, NULL, &p, &shape);
+    if (rc == NVML_SUCCESS)
+        fill_profile(info, p, profile, &shape);
+    return rc;
+}
+
+MOCK_API nvmlReturn_t nvmlGpuInstanceGetComputeInstanceProfileInfoV(
+    nvmlGpuInstance_t gpuInstance, unsigned int profile, unsigned int engProfile,
+    nvmlComputeInstanceProfileInfo_v2_t *info)
+{
+    const struct mock_mig_profile *p;
+    struct mock_ci_shape shape;
+    nvmlReturn_t rc = query_profile(gpuInstance, profile, engProfile, info,
+                                    info != NULL ? &info->version : NULL, &p, &shape);
     if (rc != NVML_SUCCESS)
         return rc;
     nvmlComputeInstanceProfileInfo_t v1;
@@ -206,22 +188,32 @@ static nvmlReturn_t create(struct mock_mig_state *st, void *ctx)
     return NVML_SUCCESS;
 }
 
+/* A create of a compute-instance profile in the GPU instance a handle names (out: not NULL). */
+static nvmlReturn_t prepare(nvmlGpuInstance_t gpuInstance, unsigned profile, const void *out,
+                            struct nvmlDevice_st **dev, struct mock_mig_state *st,
+                            struct create_ctx *c)
+{
+    nvmlReturn_t rc = mock_gi_lookup(gpuInstance, dev, &c->gi, st);
+    if (rc != NVML_SUCCESS)
+        return rc;
+    MOCK_REQUIRE(out != NULL);
+    const struct mock_mig_profile *p;
+    rc = gi_and_shape(st, c->gi, profile, &p, &c->shape);
+    c->profile = profile;
+    c->gi_slices = rc == NVML_SUCCESS ? (unsigned)p->slice_count : 0;
+    return rc;
+}
+
 static nvmlReturn_t create_ci(nvmlGpuInstance_t gpuInstance, unsigned profile,
                               const nvmlComputeInstancePlacement_t *placement,
                               nvmlComputeInstance_t *out)
 {
     struct nvmlDevice_st *dev;
     struct mock_mig_state st;
-    struct create_ctx c = { .profile = profile };
-    nvmlReturn_t rc = mock_gi_lookup(gpuInstance, &dev, &c.gi, &st);
+    struct create_ctx c = { .placed = 0 };
+    nvmlReturn_t rc = prepare(gpuInstance, profile, out, &dev, &st, &c);
     if (rc != NVML_SUCCESS)
         return rc;
-    MOCK_REQUIRE(out != NULL);
-    const struct mock_mig_profile *p;
-    rc = gi_and_shape(&st, c.gi, profile, &p, &c.shape);
-    if (rc != NVML_SUCCESS)
-        return rc;
-    c.gi_slices = (unsigned)p->slice_count;
     if (placement != NULL) {
         if (placement->size != c.shape.slices ||
             !start_allowed(&c.shape, c.gi_slices, placement->start))
@@ -258,21 +250,22 @@ MOCK_API nvmlReturn_t nvmlGpuInstanceGetComputeInstanceRemainingCapacity(
 {
     struct nvmlDevice_st *dev;
     struct mock_mig_state st;
-    struct create_ctx c = { .profile = profileId };
-    nvmlReturn_t rc = mock_gi_lookup(gpuInstance, &dev, &c.gi, &st);
+    struct create_ctx c = { .placed = 0 };
+    nvmlReturn_t rc = prepare(gpuInstance, profileId, count, &dev, &st, &c);
     if (rc != NVML_SUCCESS)
         return rc;
-    MOCK_REQUIRE(count != NULL);
-    const struct mock_mig_profile *p;
-    rc = gi_and_shape(&st, c.gi, profileId, &p, &c.shape);
-    if (rc != NVML_SUCCESS)
-        return rc;
-    c.gi_slices = (unsigned)p->slice_count;
     unsigned n = 0;
     while (create(&st, &c) == NVML_SUCCESS)
         n++;
     *count = n;
     return NVML_SUCCESS;
+}
+
+static void put_placement(void *out, unsigned i, unsigned start, unsigned size)
+{
+    nvmlComputeInstancePlacement_t *placements = out;
+    placements[i].start = start;
+    placements[i].size = size;
 }
 
 MOCK_API nvmlReturn_t nvmlGpuInstanceGetComputeInstancePossiblePlacements(
@@ -291,27 +284,10 @@ MOCK_API nvmlReturn_t nvmlGpuInstanceGetComputeInstancePossiblePlacements(
     rc = gi_and_shape(&st, gi, profileId, &p, &shape);
     if (rc != NVML_SUCCESS)
         return rc;
-    unsigned gi_slices = (unsigned)p->slice_count, n = 0;
+    unsigned gi_slices = (unsigned)p->slice_count, starts = 0;
     for (unsigned start = 0; start < gi_slices; start++)
-        n += (unsigned)start_allowed(&shape, gi_slices, start);
-    if (placements == NULL) {
-        *count = n;
-        return NVML_SUCCESS;
-    }
-    if (*count < n) {
-        *count = n;
-        return NVML_ERROR_INSUFFICIENT_SIZE;
-    }
-    unsigned i = 0;
-    for (unsigned start = 0; start < gi_slices; start++) {
-        if (start_allowed(&shape, gi_slices, start)) {
-            placements[i].start = start;
-            placements[i].size = shape.slices;
-            i++;
-        }
-    }
-    *count = n;
-    return NVML_SUCCESS;
+        starts |= (unsigned)start_allowed(&shape, gi_slices, start) << start;
+    return mock_mig_placements(starts, shape.slices, placements, count, put_placement);
 }
 
 /* The compute instance a handle names, if it exists now. */
@@ -322,13 +298,10 @@ static nvmlReturn_t existing_ci(nvmlComputeInstance_t handle, struct nvmlDevice_
     MOCK_REQUIRE_LIVE();
     if (mock_ci_decode(handle, &index, gi, ci) != 0)
         return NVML_ERROR_INVALID_ARGUMENT;
-    *dev = &g_devices[index];
-    if (mock_live_lost((*dev)->slot))
-        return NVML_ERROR_GPU_IS_LOST;
-    mock_mig_read((*dev)->slot, st);
-    if (!(st->gi_mask >> *gi & 1) || !(st->gi[*gi].ci_mask >> *ci & 1))
-        return NVML_ERROR_INVALID_ARGUMENT;
-    return NVML_SUCCESS;
+    nvmlReturn_t rc = mock_mig_gpu(index, dev, st);
+    if (rc == NVML_SUCCESS && (!(st->gi_mask >> *gi & 1) || !(st->gi[*gi].ci_mask >> *ci & 1)))
+        rc = NVML_ERROR_INVALID_ARGUMENT;
+    return rc;
 }
 
 struct ci_ref {

@@ -9,26 +9,6 @@
 
 #define MOCK_MIG_COMPUTE_SLICES 7
 
-static unsigned char g_gi_handles[MOCK_MAX_GPU][MOCK_MIG_MAX_GI];
-
-nvmlGpuInstance_t mock_gi_handle(unsigned device, unsigned gi)
-{
-    return (nvmlGpuInstance_t)(void *)&g_gi_handles[device][gi];
-}
-
-int mock_gi_decode(nvmlGpuInstance_t handle, unsigned *device, unsigned *gi)
-{
-    uintptr_t base = (uintptr_t)g_gi_handles, addr = (uintptr_t)handle;
-    if (addr < base || addr - base >= sizeof g_gi_handles)
-        return -1;
-    uintptr_t offset = addr - base;
-    if (offset / MOCK_MIG_MAX_GI >= g_device_count)
-        return -1;
-    *device = (unsigned)(offset / MOCK_MIG_MAX_GI);
-    *gi = (unsigned)(offset % MOCK_MIG_MAX_GI);
-    return 0;
-}
-
 /* Memory slices the GPU's instances take (bit mask), and their compute slices. */
 static unsigned used_memory(const struct mock_mig_state *st)
 {
@@ -96,17 +76,27 @@ static nvmlReturn_t create(struct mock_mig_state *st, void *ctx)
     return NVML_SUCCESS;
 }
 
+/* The profile an instance of the device is asked for: INVALID_ARGUMENT for an unknown id,
+ * NOT_SUPPORTED on a GPU out of MIG mode. */
+static nvmlReturn_t profile_on(const struct nvmlDevice_st *dev, unsigned profileId,
+                               const struct mock_mig_profile **out)
+{
+    *out = mock_mig_profile_by_id(profileId);
+    if (*out == NULL)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    return dev->mig_mode ? NVML_SUCCESS : NVML_ERROR_NOT_SUPPORTED;
+}
+
 static nvmlReturn_t create_gi(nvmlDevice_t device, unsigned profileId,
                               const nvmlGpuInstancePlacement_t *placement, nvmlGpuInstance_t *out)
 {
     MOCK_DEVICE(dev, device);
     MOCK_MIG_SUPPORTED();
     MOCK_REQUIRE(out != NULL);
-    struct create_ctx c = { .profile = mock_mig_profile_by_id(profileId) };
-    if (c.profile == NULL)
-        return NVML_ERROR_INVALID_ARGUMENT;
-    if (!dev->mig_mode)
-        return NVML_ERROR_NOT_SUPPORTED;
+    struct create_ctx c = { .placed = 0 };
+    nvmlReturn_t rc = profile_on(dev, profileId, &c.profile);
+    if (rc != NVML_SUCCESS)
+        return rc;
     if (placement != NULL) {
         if (placement->size != c.profile->placement_size ||
             !mock_mig_start_allowed(c.profile, placement->start))
@@ -114,7 +104,7 @@ static nvmlReturn_t create_gi(nvmlDevice_t device, unsigned profileId,
         c.placed = 1;
         c.start = placement->start;
     }
-    nvmlReturn_t rc = mock_mig_change(dev->slot, create, &c);
+    rc = mock_mig_change(dev->slot, create, &c);
     if (rc == NVML_SUCCESS)
         *out = mock_gi_handle(dev->index, c.id);
     return rc;
@@ -156,11 +146,10 @@ nvmlReturn_t mock_gi_lookup(nvmlGpuInstance_t handle, struct nvmlDevice_st **dev
     MOCK_REQUIRE_LIVE();
     if (mock_gi_decode(handle, &index, id) != 0)
         return NVML_ERROR_INVALID_ARGUMENT;
-    *dev = &g_devices[index];
-    if (mock_live_lost((*dev)->slot))
-        return NVML_ERROR_GPU_IS_LOST;
-    mock_mig_read((*dev)->slot, st);
-    return (st->gi_mask >> *id & 1) ? NVML_SUCCESS : NVML_ERROR_INVALID_ARGUMENT;
+    nvmlReturn_t rc = mock_mig_gpu(index, dev, st);
+    if (rc == NVML_SUCCESS && !(st->gi_mask >> *id & 1))
+        rc = NVML_ERROR_INVALID_ARGUMENT;
+    return rc;
 }
 
 MOCK_API nvmlReturn_t nvmlGpuInstanceDestroy(nvmlGpuInstance_t gpuInstance)
@@ -196,10 +185,10 @@ MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstances(nvmlDevice_t device, unsigned in
     MOCK_DEVICE(dev, device);
     MOCK_MIG_SUPPORTED();
     MOCK_REQUIRE(count != NULL && gpuInstances != NULL);
-    if (mock_mig_profile_by_id(profileId) == NULL)
-        return NVML_ERROR_INVALID_ARGUMENT;
-    if (!dev->mig_mode)
-        return NVML_ERROR_NOT_SUPPORTED;
+    const struct mock_mig_profile *profile;
+    nvmlReturn_t rc = profile_on(dev, profileId, &profile);
+    if (rc != NVML_SUCCESS)
+        return rc;
     struct mock_mig_state st;
     mock_mig_read(dev->slot, &st);
     unsigned n = 0;
@@ -235,11 +224,10 @@ MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceRemainingCapacity(nvmlDevice_t dev
     MOCK_DEVICE(dev, device);
     MOCK_MIG_SUPPORTED();
     MOCK_REQUIRE(count != NULL);
-    struct create_ctx c = { .profile = mock_mig_profile_by_id(profileId) };
-    if (c.profile == NULL)
-        return NVML_ERROR_INVALID_ARGUMENT;
-    if (!dev->mig_mode)
-        return NVML_ERROR_NOT_SUPPORTED;
+    struct create_ctx c = { .placed = 0 };
+    nvmlReturn_t rc = profile_on(dev, profileId, &c.profile);
+    if (rc != NVML_SUCCESS)
+        return rc;
     struct mock_mig_state st;
     mock_mig_read(dev->slot, &st);
     unsigned n = 0;

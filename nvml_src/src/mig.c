@@ -177,6 +177,30 @@ MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfoByIdV(nvmlDevice_t devi
     return NVML_SUCCESS;
 }
 
+nvmlReturn_t mock_mig_placements(unsigned starts, unsigned size, void *out, unsigned *count,
+                                 void (*put)(void *out, unsigned i, unsigned start, unsigned size))
+{
+    unsigned n = 0;
+    for (unsigned start = 0; start < 32; start++)
+        n += starts >> start & 1;
+    if (out != NULL && *count < n) {
+        *count = n;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    for (unsigned start = 0, i = 0; out != NULL && start < 32; start++)
+        if (starts >> start & 1)
+            put(out, i++, start, size);
+    *count = n;
+    return NVML_SUCCESS;
+}
+
+static void put_placement(void *out, unsigned i, unsigned start, unsigned size)
+{
+    nvmlGpuInstancePlacement_t *placements = out;
+    placements[i].start = start;
+    placements[i].size = size;
+}
+
 /* Every placement of the profile, whatever exists now (as the real call answers). */
 static nvmlReturn_t placements(nvmlDevice_t device, unsigned int profileId,
                                nvmlGpuInstancePlacement_t *out, unsigned int *count)
@@ -187,27 +211,10 @@ static nvmlReturn_t placements(nvmlDevice_t device, unsigned int profileId,
     const struct mock_mig_profile *p = mock_mig_profile_by_id(profileId);
     if (p == NULL)
         return NVML_ERROR_INVALID_ARGUMENT;
-    unsigned n = 0;
+    unsigned starts = 0;
     for (unsigned start = 0; start < MOCK_MIG_MEMORY_SLICES; start++)
-        n += (unsigned)mock_mig_start_allowed(p, start);
-    if (out == NULL) {
-        *count = n;
-        return NVML_SUCCESS;
-    }
-    if (*count < n) {
-        *count = n;
-        return NVML_ERROR_INSUFFICIENT_SIZE;
-    }
-    unsigned i = 0;
-    for (unsigned start = 0; start < MOCK_MIG_MEMORY_SLICES; start++) {
-        if (mock_mig_start_allowed(p, start)) {
-            out[i].start = start;
-            out[i].size = (unsigned)p->placement_size;
-            i++;
-        }
-    }
-    *count = n;
-    return NVML_SUCCESS;
+        starts |= (unsigned)mock_mig_start_allowed(p, start) << start;
+    return mock_mig_placements(starts, (unsigned)p->placement_size, out, count, put_placement);
 }
 
 MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstancePossiblePlacements_v2(

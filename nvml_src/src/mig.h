@@ -2,6 +2,7 @@
  * gpumock.nvidia mock NVML: MIG internals shared by the MIG files (not installed, not exported).
  *
  * mig.c            MIG mode, GPU-instance profiles and their placements
+ * mig_handles.c    the handle tables
  * mig_state.c      the instances of each GPU: the config's layout, then the live state's records
  * gpu_instance.c   GPU instances: create, destroy, enumerate, info
  * compute_instance.c  compute instances: profiles, placements, create, destroy, enumerate, info
@@ -80,12 +81,19 @@ void mock_ci_name(const struct mock_mig_profile *gi, unsigned ci_slices, char *o
 /* The compute-instance profile that spans a GPU instance of `slices` compute slices. */
 unsigned mock_ci_full_profile(unsigned slices);
 
-/* Handles. The decoders check only the range (and the device index); see above. */
+/* Handles (mig_handles.c). The decoders check only the range and the device index; see above. */
 nvmlGpuInstance_t mock_gi_handle(unsigned device, unsigned gi);
 int mock_gi_decode(nvmlGpuInstance_t handle, unsigned *device, unsigned *gi);
 nvmlComputeInstance_t mock_ci_handle(unsigned device, unsigned gi, unsigned ci);
 int mock_ci_decode(nvmlComputeInstance_t handle, unsigned *device, unsigned *gi, unsigned *ci);
 nvmlDevice_t mock_mig_device_handle(unsigned device, unsigned gi, unsigned ci);
 int mock_mig_device_decode(nvmlDevice_t handle, unsigned *device, unsigned *gi, unsigned *ci);
+/* The enumerated GPU of a decoded handle and its instances now; GPU_IS_LOST for a lost GPU. */
+nvmlReturn_t mock_mig_gpu(unsigned device, struct nvmlDevice_st **dev, struct mock_mig_state *st);
+
+/* Answer a placements query, NVML style, from the bit mask of allowed starts: the count alone
+ * when out is NULL, INSUFFICIENT_SIZE when *count is short; put() writes the i-th placement. */
+nvmlReturn_t mock_mig_placements(unsigned starts, unsigned size, void *out, unsigned *count,
+                                 void (*put)(void *out, unsigned i, unsigned start, unsigned size));
 
 #endif /* GPUMOCK_NVML_MIG_H */

@@ -8,25 +8,6 @@
 
 #include "mig.h"
 
-static unsigned char g_mig_handles[MOCK_MAX_GPU][MOCK_MIG_MAX_GI][MOCK_MIG_MAX_CI];
-
-nvmlDevice_t mock_mig_device_handle(unsigned device, unsigned gi, unsigned ci)
-{
-    return (nvmlDevice_t)(void *)&g_mig_handles[device][gi][ci];
-}
-
-int mock_mig_device_decode(nvmlDevice_t handle, unsigned *device, unsigned *gi, unsigned *ci)
-{
-    uintptr_t base = (uintptr_t)g_mig_handles, addr = (uintptr_t)handle;
-    if (addr < base || addr - base >= sizeof g_mig_handles)
-        return -1;
-    uintptr_t offset = addr - base;
-    *device = (unsigned)(offset / (MOCK_MIG_MAX_GI * MOCK_MIG_MAX_CI));
-    *gi = (unsigned)(offset / MOCK_MIG_MAX_CI % MOCK_MIG_MAX_GI);
-    *ci = (unsigned)(offset % MOCK_MIG_MAX_CI);
-    return 0;
-}
-
 static uint64_t fnv1a(uint64_t hash, const char *text)
 {
     for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
@@ -93,17 +74,12 @@ int mock_mig_device(nvmlDevice_t handle, struct mock_mig_device *out, nvmlReturn
     *rc = NVML_ERROR_UNINITIALIZED;
     if (!mock_live())
         return 1;
-    *rc = NVML_ERROR_INVALID_ARGUMENT;
-    if (index >= g_device_count)
-        return 1;
-    struct nvmlDevice_st *parent = &g_devices[index];
-    *rc = NVML_ERROR_GPU_IS_LOST;
-    if (mock_live_lost(parent->slot))
-        return 1;
+    struct nvmlDevice_st *parent;
     struct mock_mig_state st;
-    mock_mig_read(parent->slot, &st);
-    *rc = NVML_ERROR_INVALID_ARGUMENT;
-    if (!exists(&st, gi, ci))
+    *rc = mock_mig_gpu(index, &parent, &st);
+    if (*rc == NVML_SUCCESS && !exists(&st, gi, ci))
+        *rc = NVML_ERROR_INVALID_ARGUMENT;
+    if (*rc != NVML_SUCCESS)
         return 1;
     describe(parent, &st, gi, ci, out);
     *rc = NVML_SUCCESS;
@@ -196,26 +172,26 @@ static nvmlReturn_t mig_only(nvmlDevice_t device, struct mock_mig_device *mig)
     return NVML_ERROR_INVALID_ARGUMENT;
 }
 
-MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t device, unsigned int *id)
+/* The GPU-instance (compute = 0) or compute-instance id of a MIG device. */
+static nvmlReturn_t instance_id(nvmlDevice_t device, unsigned int *id, int compute)
 {
     struct mock_mig_device mig;
     nvmlReturn_t rc = mig_only(device, &mig);
     if (rc != NVML_SUCCESS)
         return rc;
     MOCK_REQUIRE(id != NULL);
-    *id = mig.gi;
+    *id = compute ? mig.ci : mig.gi;
     return NVML_SUCCESS;
+}
+
+MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t device, unsigned int *id)
+{
+    return instance_id(device, id, 0);
 }
 
 MOCK_API nvmlReturn_t nvmlDeviceGetComputeInstanceId(nvmlDevice_t device, unsigned int *id)
 {
-    struct mock_mig_device mig;
-    nvmlReturn_t rc = mig_only(device, &mig);
-    if (rc != NVML_SUCCESS)
-        return rc;
-    MOCK_REQUIRE(id != NULL);
-    *id = mig.ci;
-    return NVML_SUCCESS;
+    return instance_id(device, id, 1);
 }
 
 MOCK_API nvmlReturn_t nvmlDeviceGetDeviceHandleFromMigDeviceHandle(nvmlDevice_t migDevice,

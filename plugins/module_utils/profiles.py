@@ -406,19 +406,19 @@ def _layout_profiles(board, gpu_index, names):
         if wanted > profile.instance_count:
             raise ProfileError("mig_layout: GPU %d cannot have %d instances of %s: %s allows at most %d."
                                % (gpu_index, wanted, mig_profile_name(profile), board.name, profile.instance_count))
-    compute = 0
-    for profile in chosen:
-        compute += profile.slice_count
-        if compute > MIG_COMPUTE_SLICES:
-            raise ProfileError("mig_layout: GPU %d has no room for %s: the layout needs more than the %d compute "
-                               "slices of a GPU." % (gpu_index, mig_profile_name(profile), MIG_COMPUTE_SLICES))
-    memory = 0
-    for profile in chosen:
-        memory += profile.placement_size
-        if memory > MIG_MEMORY_SLICES:
-            raise ProfileError("mig_layout: GPU %d has no room for %s: the layout needs more than the %d memory "
-                               "slices of a GPU." % (gpu_index, mig_profile_name(profile), MIG_MEMORY_SLICES))
+    _check_room(chosen, gpu_index, "slice_count", MIG_COMPUTE_SLICES, "compute")
+    _check_room(chosen, gpu_index, "placement_size", MIG_MEMORY_SLICES, "memory")
     return chosen
+
+
+def _check_room(chosen, gpu_index, field_name, limit, kind):
+    """ProfileError naming the first profile that takes the layout past ``limit`` slices of a kind."""
+    total = 0
+    for profile in chosen:
+        total += getattr(profile, field_name)
+        if total > limit:
+            raise ProfileError("mig_layout: GPU %d has no room for %s: the layout needs more than the %d %s "
+                               "slices of a GPU." % (gpu_index, mig_profile_name(profile), limit, kind))
 
 
 def _starts(profile):

@@ -284,7 +284,8 @@ def test_compute_instance_placements_in_a_3g(mig):
 # --- create and destroy -----------------------------------------------------------------------
 
 def test_remaining_capacity_counts_the_free_placements(mig):
-    assert mig.nvmlDeviceGetGpuInstanceRemainingCapacity(gpu(mig), 19) == 0   # 7 compute slices... 3+2+1 used
+    # Memory slice 7 is the only one free, and no 1g.5gb starts there; no 2g.10gb fits at all.
+    assert mig.nvmlDeviceGetGpuInstanceRemainingCapacity(gpu(mig), 19) == 0
     assert mig.nvmlDeviceGetGpuInstanceRemainingCapacity(gpu(mig), 14) == 0
 
 
@@ -450,3 +451,9 @@ def test_ctl_clear_brings_back_the_configs_layout(mig):
     mig.nvmlComputeInstanceDestroy(mig.nvmlGpuInstanceGetComputeInstanceById(gi, 0))
     ctl("clear", "0")
     assert len(mig_devices(mig, gpu(mig))) == 3
+
+
+def test_remaining_capacity_of_an_empty_gpu_is_the_profiles_instance_count(pynvml, use_config):
+    use_config(build_node("dgxa100", gpu_count=1, mig_enabled=True))
+    pynvml.nvmlInit()
+    assert pynvml.nvmlDeviceGetGpuInstanceRemainingCapacity(gpu(pynvml), 19) == 7

@@ -6,10 +6,15 @@ import subprocess
 import pytest
 
 from conftest import LIB, ROOT, build_node, write_config
-from test_mig import LAYOUT, gpu, mig, mig_devices, mig_node  # noqa: F401 (fixtures)
+from test_mig import LAYOUT, gpu, mig_devices
 
 NVIDIA_SMI = {"535": ROOT / ".build" / "nvidia" / "bookworm" / "nvidia-smi",
               "550": ROOT / ".build" / "nvidia" / "trixie" / "nvidia-smi"}
+
+
+@pytest.fixture
+def mig_node():
+    return build_node("dgxa100", gpu_count=2, mig_enabled=True, mig_layout=LAYOUT)
 
 
 def smi(version, config, *args):
@@ -23,9 +28,10 @@ def smi(version, config, *args):
 
 
 @pytest.mark.parametrize("version", sorted(NVIDIA_SMI))
-def test_nvidia_smi_lists_the_mig_devices_of_the_layout(version, mig_node, tmp_path, mig):
-    out = smi(version, write_config(tmp_path, mig_node, name="smi.conf"), "-L")
-    uuid = mig.nvmlDeviceGetUUID(mig.nvmlDeviceGetMigDeviceHandleByIndex(gpu(mig), 0))
+def test_nvidia_smi_lists_the_mig_devices_of_the_layout(version, mig_node, pynvml, use_config):
+    out = smi(version, use_config(mig_node), "-L")
+    pynvml.nvmlInit()
+    uuid = pynvml.nvmlDeviceGetUUID(pynvml.nvmlDeviceGetMigDeviceHandleByIndex(gpu(pynvml), 0))
     assert "  MIG 3g.20gb     Device  0: (UUID: %s)" % uuid in out.splitlines()
 
 
