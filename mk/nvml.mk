@@ -42,6 +42,8 @@ $(eval $(call nvml_test_bin,garbage_calls_asan,$(NVML_T)/garbage_calls.c,$(NVML_
 $(eval $(call nvml_test_bin,test_threads_tsan,tests/nvml/c/test_threads.c,$(NVML_TSAN),$(NVML_BUILD)/tsan))
 $(eval $(call nvml_test_bin,test_live_threads_tsan,tests/nvml/c/test_live_threads.c,$(NVML_TSAN),$(NVML_BUILD)/tsan))
 $(eval $(call nvml_test_bin,test_live_threads_asan,tests/nvml/c/test_live_threads.c,$(NVML_SAN),$(NVML_BUILD)/asan))
+$(eval $(call nvml_test_bin,test_mig_threads_tsan,tests/nvml/c/test_mig_threads.c,$(NVML_TSAN),$(NVML_BUILD)/tsan))
+$(eval $(call nvml_test_bin,test_mig_threads_asan,tests/nvml/c/test_mig_threads.c,$(NVML_SAN),$(NVML_BUILD)/asan))
 
 # The node the control-path runs act on (an 8-GPU dgxh100), with a state file of their own.
 NVML_LIVE := $(NVML_T)/live
@@ -49,12 +51,21 @@ $(NVML_LIVE)/gpus8.conf: bench/nvml_configs.py | collection-link
 	@$(PY) bench/nvml_configs.py $(NVML_LIVE)
 NVML_LIVE_RUN = $(1) $(NVML_BUILD)/nvidia-mock-ctl $(NVML_LIVE)/gpus8.conf $(NVML_LIVE)/$(notdir $(1)).state
 
+# The node the MIG runs act on: one A100 in MIG mode with two GPU instances and room for two more 1g.
+$(NVML_LIVE)/mig.conf: mk/nvml.mk plugins/module_utils/profiles.py plugins/module_utils/nvml_config.py | collection-link
+	@mkdir -p $(NVML_LIVE)
+	@$(PY) -c 'import sys; sys.path.insert(0, ".build/collections"); \
+	    from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config, profiles; \
+	    print(nvml_config.render(profiles.build_node("dgxa100", gpu_count=1, node_id="mig-threads", \
+	        mig_enabled=True, mig_layout=["3g.20gb", "1g.5gb"]), visibility="all"), end="")' > $@
+
 $(NVML_T)/nvml_probe: tests/nvml/c/nvml_probe.c nvml_src/include/nvml.h
 	@mkdir -p $(NVML_T)
 	@$(CC) $(NVML_TEST_CFLAGS) $< -o $@ -ldl
 
 NVML_TEST_BINS := $(addprefix $(NVML_T)/,test_api test_api_asan garbage_calls garbage_calls_asan \
-    test_threads_tsan test_live_threads_tsan test_live_threads_asan nvml_probe) $(NVML_LIVE)/gpus8.conf
+    test_threads_tsan test_live_threads_tsan test_live_threads_asan test_mig_threads_tsan \
+    test_mig_threads_asan nvml_probe) $(NVML_LIVE)/gpus8.conf $(NVML_LIVE)/mig.conf
 nvml-test-bins: $(NVML_TEST_BINS)
 
 # Each C run uses the built-in dgxa100 default (no config in the environment).
@@ -71,12 +82,17 @@ test-nvml: collection-link nvml-variants nvml-test-bins ## mock NVML: C, sanitiz
 	    setarch -R $(call NVML_LIVE_RUN,$(NVML_T)/test_live_threads_tsan)
 	@echo "--- nvidia-mock-ctl changes under readers and event waits, ASan+UBSan"; $(NVML_ASAN_ENV) \
 	    $(call NVML_LIVE_RUN,$(NVML_T)/test_live_threads_asan)
+	@echo "--- MIG instances created and destroyed under readers, TSan"; TSAN_OPTIONS=halt_on_error=1 \
+	    setarch -R $(NVML_T)/test_mig_threads_tsan $(NVML_LIVE)/mig.conf $(NVML_LIVE)/mig-tsan.state
+	@echo "--- MIG instances created and destroyed under readers, ASan+UBSan"; $(NVML_ASAN_ENV) \
+	    $(NVML_T)/test_mig_threads_asan $(NVML_LIVE)/mig.conf $(NVML_LIVE)/mig-asan.state
 	@echo "--- pytest (pynvml, cffi)"
 	$(PY) -m pytest -q -p no:cacheprovider tests/nvml
 	@echo "--- pytest (pynvml, cffi) against the ASan+UBSan build"
 	env $(NVML_PY_ASAN_ENV) MOCK_NVML_LIB=$(NVML_BUILD)/asan/libnvidia-ml.so.1 \
 	    MOCK_NVML_PROBE=$(NVML_T)/nvml_probe $(PY) -m pytest -q -p no:cacheprovider tests/nvml \
 	    --deselect tests/nvml/test_nvidia_smi.py --deselect tests/nvml/test_nvidia_smi_no_na.py \
+	    --deselect tests/nvml/test_nvidia_smi_mig.py \
 	    --deselect tests/nvml/test_prototypes.py --deselect tests/nvml/test_live_tools.py \
     --deselect tests/nvml/test_symbols.py
 	@$(MAKE) --no-print-directory fuzz-nvml FUZZ_SECONDS=$(FUZZ_SECONDS)

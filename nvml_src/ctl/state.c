@@ -33,6 +33,7 @@ static void clear_gpu(struct mock_live_gpu *g)
     store(&g->set, 0);
     store(&g->lost, 0);
     store(&g->proc_count, 0);
+    store(&g->mig.layout, 0);        /* MIG instances: the config's layout again */
 }
 
 /* The n-th XID ever goes into ring slot (n - 1) % ring size; readers check its number. */

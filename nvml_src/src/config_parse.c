@@ -283,6 +283,47 @@ static int set_value(struct parser *p, const char *key, size_t key_len, const ch
     return store(p, d, val, val_len);
 }
 
+static const struct mock_mig_profile *profile_with_id(const struct mock_config *cfg,
+                                                     unsigned long long id)
+{
+    for (unsigned i = 0; i < cfg->mig_profile_count; i++)
+        if (cfg->mig_profile[i].profile_id == id)
+            return &cfg->mig_profile[i];
+    return NULL;
+}
+
+/* Each [mig_instance] on a MIG-mode GPU of the file, at one of its profile's placements, and
+ * clear of the GPU's other instances (memory slices, bit per slice, per GPU). */
+static int check_mig_instances(struct parser *p)
+{
+    const struct mock_config *cfg = p->cfg;
+    unsigned char used[MOCK_MAX_GPU];
+    memset(used, 0, sizeof used);
+    for (unsigned i = 0; i < cfg->mig_instance_count; i++) {
+        const struct mock_mig_instance *m = &cfg->mig_instance[i];
+        if (m->gpu >= cfg->gpu_count)
+            return fail(p, "[mig_instance] %u: gpu %llu is not a [gpu] of the file", i, m->gpu);
+        if (!cfg->gpu[m->gpu].mig_mode)
+            return fail(p, "[mig_instance] %u: GPU %llu is not in MIG mode", i, m->gpu);
+        const struct mock_mig_profile *prof = profile_with_id(cfg, m->profile_id);
+        if (prof == NULL)
+            return fail(p, "[mig_instance] %u: no [mig_profile] has profile_id %llu", i,
+                        m->profile_id);
+        /* Sizes 1, 2, 4 or 8 at a multiple of the size: the placements GPU-instance ids name. */
+        if (m->start >= 8 || prof->placement_size == 0 || prof->placement_size > 8 ||
+            (prof->placement_size & (prof->placement_size - 1)) != 0 || m->start + prof->placement_size > 8 ||
+            !(prof->placement_starts >> m->start & 1) || m->start % prof->placement_size != 0)
+            return fail(p, "[mig_instance] %u: %s cannot start at memory slice %llu", i,
+                        prof->name, m->start);
+        unsigned span = ((1u << prof->placement_size) - 1) << m->start;
+        if (used[m->gpu] & span)
+            return fail(p, "[mig_instance] %u: %s at memory slice %llu overlaps another "
+                        "instance of GPU %llu", i, prof->name, m->start, m->gpu);
+        used[m->gpu] |= (unsigned char)span;
+    }
+    return 0;
+}
+
 static int is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r';
@@ -377,5 +418,5 @@ int mock_config_parse(const char *text, size_t len, struct mock_config *out, cha
             return fail(&p, "GPU %u reuses minor %llu", i, m);
         minor_used[m] = 1;
     }
-    return 0;
+    return check_mig_instances(&p);
 }

@@ -53,6 +53,8 @@ MOCK_API nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *
             return NVML_SUCCESS;
         }
     }
+    if (strncmp(uuid, "MIG-", 4) == 0)
+        return mock_mig_device_by_uuid(uuid, device);
     return NVML_ERROR_NOT_FOUND;
 }
 
@@ -149,6 +151,14 @@ MOCK_API nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t device, unsigned int *inde
 
 MOCK_API nvmlReturn_t nvmlDeviceGetMinorNumber(nvmlDevice_t device, unsigned int *minorNumber)
 {
+    struct mock_mig_device mig;
+    nvmlReturn_t rc;
+    if (mock_mig_device(device, &mig, &rc)) {      /* a MIG device: its GPU's /dev/nvidia<minor> */
+        if (rc == NVML_SUCCESS)
+            device = mig.parent;
+        else
+            return rc;
+    }
     MOCK_DEVICE(dev, device);
     MOCK_REQUIRE(minorNumber != NULL);
     *minorNumber = dev->minor;
@@ -157,6 +167,10 @@ MOCK_API nvmlReturn_t nvmlDeviceGetMinorNumber(nvmlDevice_t device, unsigned int
 
 MOCK_API nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int length)
 {
+    struct mock_mig_device mig;
+    nvmlReturn_t rc;
+    if (mock_mig_device(device, &mig, &rc))
+        return rc != NVML_SUCCESS ? rc : mock_copy_string(uuid, length, mig.uuid);
     MOCK_DEVICE(dev, device);
     return mock_copy_string(uuid, length, dev->uuid);
 }
@@ -169,6 +183,10 @@ MOCK_API nvmlReturn_t nvmlDeviceGetSerial(nvmlDevice_t device, char *serial, uns
 
 MOCK_API nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigned int length)
 {
+    struct mock_mig_device mig;
+    nvmlReturn_t rc;
+    if (mock_mig_device(device, &mig, &rc))
+        return rc != NVML_SUCCESS ? rc : mock_copy_string(name, length, mig.name);
     MOCK_CHECK_DEVICE(device);
     return mock_copy_string(name, length, g_config.board.name);
 }

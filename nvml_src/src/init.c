@@ -72,15 +72,14 @@ static const char *visible_dev_root(void)
  */
 static void map_live_state(const char *config_path)
 {
-    static char mapped_path[4096];
-    char path[sizeof mapped_path];
+    char path[sizeof g_live_path];
     if (mock_live_path(config_path, path, sizeof path) != 0)
         path[0] = '\0';
-    if (g_live_file != NULL && strcmp(path, mapped_path) == 0)
+    if (g_live_file != NULL && strcmp(path, g_live_path) == 0)
         return;
     mock_live_unmap(g_live_file);
     g_live_file = path[0] != '\0' ? mock_live_map(path, 1) : NULL;
-    memcpy(mapped_path, path, sizeof path);
+    memcpy(g_live_path, path, sizeof path);
 }
 
 static void build_devices(void)
@@ -129,6 +128,7 @@ MOCK_API nvmlReturn_t nvmlInitWithFlags(unsigned int flags)
         }
         map_live_state(config_path);
         build_devices();
+        mock_mig_init();
         atomic_store_explicit(&g_live, 1, memory_order_release);
     }
     g_refcount++;

@@ -25,6 +25,7 @@ _Static_assert(sizeof MOCK_LIVE_MAGIC <= MOCK_LIVE_MAGIC_LEN, "magic fits");
 _Static_assert(MOCK_LIVE_KEY_COUNT <= 64, "one set bit per key");
 
 const struct mock_live_file *g_live_file;
+char g_live_path[4096];
 
 int mock_live_path(const char *config_path, char *out, size_t size)
 {
@@ -170,11 +171,7 @@ static uint64_t load(const _Atomic uint64_t *word)
     return atomic_load_explicit(word, memory_order_acquire);
 }
 
-/*
- * Run `read` on one consistent view of the active copy (it may run more than once, and must
- * only read). 0, or -1 when there is no state file or no consistent view can be had.
- */
-static int read_view(void (*read)(const struct mock_live_data *, void *), void *ctx)
+int mock_live_read_view(void (*read)(const struct mock_live_data *, void *), void *ctx)
 {
     const struct mock_live_file *f = g_live_file;
     if (f == NULL)
@@ -210,7 +207,7 @@ void mock_live_values(unsigned slot, unsigned n, const enum mock_live_key keys[]
 {
     struct values_view v = { .slot = slot, .n = n < MOCK_LIVE_KEY_COUNT ? n : MOCK_LIVE_KEY_COUNT,
                              .keys = keys };
-    if (read_view(read_values, &v) != 0)
+    if (mock_live_read_view(read_values, &v) != 0)
         return;
     for (unsigned i = 0; i < v.n; i++) {
         if ((v.set >> keys[i]) & 1)
@@ -269,7 +266,7 @@ static void read_procs(const struct mock_live_data *d, void *ctx)
 unsigned mock_live_procs(unsigned slot, struct mock_live_proc_info *out, unsigned max)
 {
     struct procs_view v = { .slot = slot, .max = max, .out = out };
-    return read_view(read_procs, &v) == 0 ? v.n : 0;
+    return mock_live_read_view(read_procs, &v) == 0 ? v.n : 0;
 }
 
 static void read_xid_count(const struct mock_live_data *d, void *ctx)
@@ -280,7 +277,7 @@ static void read_xid_count(const struct mock_live_data *d, void *ctx)
 uint64_t mock_live_xid_count(void)
 {
     uint64_t count = 0;
-    return read_view(read_xid_count, &count) == 0 ? count : 0;
+    return mock_live_read_view(read_xid_count, &count) == 0 ? count : 0;
 }
 
 struct xid_view {
@@ -299,7 +296,7 @@ static void read_xid(const struct mock_live_data *d, void *ctx)
 int mock_live_xid(uint64_t number, unsigned *slot, unsigned long long *code)
 {
     struct xid_view v = { .wanted = number };
-    if (number == 0 || read_view(read_xid, &v) != 0 || v.number != number ||
+    if (number == 0 || mock_live_read_view(read_xid, &v) != 0 || v.number != number ||
         v.gpu >= MOCK_MAX_GPU)
         return -1;
     *slot = (unsigned)v.gpu;

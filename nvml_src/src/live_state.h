@@ -22,7 +22,7 @@
 
 #define MOCK_LIVE_MAGIC "GPUMOCK-LIVE"
 #define MOCK_LIVE_MAGIC_LEN 16
-#define MOCK_LIVE_VERSION 1
+#define MOCK_LIVE_VERSION 2           /* 2: MIG instance records */
 #define MOCK_LIVE_MAX_PROCS 16
 #define MOCK_LIVE_NAME_WORDS 8       /* a process name: up to 63 bytes and a NUL */
 #define MOCK_LIVE_NAME_MAX (MOCK_LIVE_NAME_WORDS * 8 - 1)
@@ -61,6 +61,21 @@ struct mock_live_proc {
     _Atomic uint64_t name[MOCK_LIVE_NAME_WORDS];   /* bytes, little-endian, NUL-padded */
 };
 
+#define MOCK_MIG_MAX_GI 15           /* GPU-instance ids 0..14: the placements of 8 memory slices */
+#define MOCK_MIG_MAX_CI 8            /* compute-instance ids of one GPU instance */
+
+/*
+ * A GPU's MIG instances once NVML created or destroyed one (mig_state.c); until then, and again
+ * once the config's layout for the GPU changes (a re-provision), the config's [mig_instance]s are
+ * the instances.
+ */
+struct mock_live_mig {
+    _Atomic uint64_t layout;                       /* the config layout replaced (its key); 0: none */
+    _Atomic uint64_t gi_mask;                      /* bit per GPU-instance id that exists */
+    _Atomic uint64_t gi[MOCK_MIG_MAX_GI];          /* profile id | compute-instance id mask << 16 */
+    _Atomic uint64_t ci[MOCK_MIG_MAX_GI][MOCK_MIG_MAX_CI];   /* CI profile | start << 8 */
+};
+
 /* One GPU of the config (by its position there, whatever a container sees). */
 struct mock_live_gpu {
     _Atomic uint64_t set;                          /* bit per mock_live_key: value[] applies */
@@ -68,6 +83,7 @@ struct mock_live_gpu {
     _Atomic uint64_t value[MOCK_LIVE_KEY_COUNT];
     _Atomic uint64_t proc_count;
     struct mock_live_proc proc[MOCK_LIVE_MAX_PROCS];
+    struct mock_live_mig mig;
 };
 
 /* An XID as posted: the n-th one ever (1-based) sits in ring[(n - 1) % MOCK_LIVE_XID_RING]. */
@@ -92,8 +108,15 @@ struct mock_live_file {
     struct mock_live_data data[2];
 };
 
-/* The state file in use by this process's library; NULL when there is none. */
+/* The state file in use by this process's library (NULL when there is none), and its path. */
 extern const struct mock_live_file *g_live_file;
+extern char g_live_path[4096];
+
+/*
+ * Run `read` on one consistent view of the active copy (it may run more than once, and must
+ * only read). 0, or -1 when there is no state file or no consistent view can be had.
+ */
+int mock_live_read_view(void (*read)(const struct mock_live_data *, void *), void *ctx);
 
 /* A GPU the ctl marked lost (`slot` is its position in the config). */
 static inline int mock_live_lost(unsigned slot)

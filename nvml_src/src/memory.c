@@ -23,8 +23,26 @@ static unsigned long long live_ecc(const struct nvmlDevice_st *dev,
     return mock_live_value(dev->slot, keys[errorType][counterType], 0);
 }
 
+/* A MIG device's memory is its GPU instance's, all free. */
+static nvmlReturn_t mig_memory(const struct mock_mig_device *mig, unsigned long long *total)
+{
+    *total = mig->memory_bytes;
+    return NVML_SUCCESS;
+}
+
 MOCK_API nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory)
 {
+    struct mock_mig_device mig;
+    nvmlReturn_t rc;
+    if (mock_mig_device(device, &mig, &rc)) {
+        if (rc != NVML_SUCCESS)
+            return rc;
+        MOCK_REQUIRE(memory != NULL);
+        mig_memory(&mig, &memory->total);
+        memory->free = memory->total;
+        memory->used = 0;
+        return NVML_SUCCESS;
+    }
     MOCK_DEVICE(dev, device);
     MOCK_REQUIRE(memory != NULL);
     const struct mock_board *b = &g_config.board;
@@ -38,6 +56,20 @@ MOCK_API nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t 
 
 MOCK_API nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *memory)
 {
+    struct mock_mig_device mig;
+    nvmlReturn_t rc;
+    if (mock_mig_device(device, &mig, &rc)) {
+        if (rc != NVML_SUCCESS)
+            return rc;
+        MOCK_REQUIRE(memory != NULL);
+        if (memory->version != nvmlMemory_v2)
+            return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+        mig_memory(&mig, &memory->total);
+        memory->reserved = 0;
+        memory->free = memory->total;
+        memory->used = 0;
+        return NVML_SUCCESS;
+    }
     MOCK_DEVICE(dev, device);
     MOCK_REQUIRE(memory != NULL);
     if (memory->version != nvmlMemory_v2)

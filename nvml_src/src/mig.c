@@ -1,12 +1,12 @@
 /*
- * MIG: mode and the GPU-instance profiles of the board. The mock creates no GPU instances, so
- * a MIG-enabled GPU looks like one right after `nvidia-smi -mig 1`, before any are created.
+ * MIG: the mode and the GPU-instance profiles of the board, with their placements. The
+ * instances themselves: gpu_instance.c, compute_instance.c, mig_device.c (mig.h).
  */
 #include <string.h>
 
-#include "mock.h"
+#include "mig.h"
 
-static const struct mock_mig_profile *find_profile(unsigned index)
+const struct mock_mig_profile *mock_mig_profile_by_index(unsigned index)
 {
     for (unsigned i = 0; i < g_config.mig_profile_count; i++)
         if (g_config.mig_profile[i].index == index)
@@ -14,7 +14,7 @@ static const struct mock_mig_profile *find_profile(unsigned index)
     return NULL;
 }
 
-static const struct mock_mig_profile *find_profile_id(unsigned id)
+const struct mock_mig_profile *mock_mig_profile_by_id(unsigned id)
 {
     for (unsigned i = 0; i < g_config.mig_profile_count; i++)
         if (g_config.mig_profile[i].profile_id == id)
@@ -22,10 +22,36 @@ static const struct mock_mig_profile *find_profile_id(unsigned id)
     return NULL;
 }
 
-/* After the device check: a board without MIG supports none of the MIG queries. */
-#define MOCK_MIG_SUPPORTED()                                                                 \
-    if (!g_config.board.mig_capable)                                                         \
-        return NVML_ERROR_NOT_SUPPORTED
+/* Sizes 8, 4, 2 and 1 memory slices, and the first id of each. */
+static const unsigned gi_sizes[] = { 8, 4, 2, 1 };
+static const unsigned gi_first_id[] = { 0, 1, 3, 7 };
+
+unsigned mock_mig_gi_id(unsigned start, unsigned size)
+{
+    for (unsigned i = 0; i < 4; i++)
+        if (size == gi_sizes[i] && start % size == 0 && start + size <= MOCK_MIG_MEMORY_SLICES)
+            return gi_first_id[i] + start / size;
+    return ~0u;
+}
+
+nvmlGpuInstancePlacement_t mock_mig_gi_placement(unsigned id)
+{
+    nvmlGpuInstancePlacement_t out = { 0, 0 };
+    for (unsigned i = 4; i-- > 0;) {
+        if (id >= gi_first_id[i]) {
+            out.size = gi_sizes[i];
+            out.start = (id - gi_first_id[i]) * gi_sizes[i];
+            return out;
+        }
+    }
+    return out;
+}
+
+int mock_mig_start_allowed(const struct mock_mig_profile *p, unsigned start)
+{
+    return start < MOCK_MIG_MEMORY_SLICES && (p->placement_starts >> start & 1) &&
+           start + p->placement_size <= MOCK_MIG_MEMORY_SLICES;
+}
 
 MOCK_API nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int *currentMode,
                                            unsigned int *pendingMode)
@@ -36,77 +62,6 @@ MOCK_API nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int *cu
     *currentMode = dev->mig_mode;
     *pendingMode = dev->mig_mode;
     return NVML_SUCCESS;
-}
-
-MOCK_API nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t device, unsigned int *count)
-{
-    MOCK_DEVICE(dev, device);
-    MOCK_MIG_SUPPORTED();
-    MOCK_REQUIRE(count != NULL);
-    unsigned most = 0;
-    if (dev->mig_mode)
-        for (unsigned i = 0; i < g_config.mig_profile_count; i++)
-            if (g_config.mig_profile[i].instance_count > most)
-                most = (unsigned)g_config.mig_profile[i].instance_count;
-    *count = most;
-    return NVML_SUCCESS;
-}
-
-MOCK_API nvmlReturn_t nvmlDeviceIsMigDeviceHandle(nvmlDevice_t device, unsigned int *isMigDevice)
-{
-    MOCK_CHECK_DEVICE(device);
-    MOCK_REQUIRE(isMigDevice != NULL);
-    *isMigDevice = 0;
-    return NVML_SUCCESS;
-}
-
-/* The GPU-instance and compute-instance ids exist only for MIG device handles. */
-MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t device, unsigned int *id)
-{
-    MOCK_CHECK_DEVICE(device);
-    (void)id;
-    return NVML_ERROR_INVALID_ARGUMENT;
-}
-
-MOCK_API nvmlReturn_t nvmlDeviceGetComputeInstanceId(nvmlDevice_t device, unsigned int *id)
-{
-    MOCK_CHECK_DEVICE(device);
-    (void)id;
-    return NVML_ERROR_INVALID_ARGUMENT;
-}
-
-MOCK_API nvmlReturn_t nvmlDeviceGetDeviceHandleFromMigDeviceHandle(nvmlDevice_t migDevice,
-                                                                  nvmlDevice_t *device)
-{
-    MOCK_CHECK_DEVICE(migDevice);
-    (void)device;
-    return NVML_ERROR_INVALID_ARGUMENT;
-}
-
-MOCK_API nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, unsigned int index,
-                                                          nvmlDevice_t *migDevice)
-{
-    MOCK_DEVICE(dev, device);
-    MOCK_MIG_SUPPORTED();
-    (void)index;
-    MOCK_REQUIRE(migDevice != NULL);
-    if (!dev->mig_mode)
-        return NVML_ERROR_INVALID_ARGUMENT;
-    return NVML_ERROR_NOT_FOUND;
-}
-
-/* Full-board attributes are what a MIG device reports; a whole GPU has none. */
-MOCK_API nvmlReturn_t nvmlDeviceGetAttributes_v2(nvmlDevice_t device,
-                                                 nvmlDeviceAttributes_t *attributes)
-{
-    MOCK_CHECK_DEVICE(device);
-    MOCK_REQUIRE(attributes != NULL);
-    return NVML_ERROR_NOT_SUPPORTED;
-}
-
-MOCK_API nvmlReturn_t nvmlDeviceGetAttributes(nvmlDevice_t device, nvmlDeviceAttributes_t *attributes)
-{
-    return nvmlDeviceGetAttributes_v2(device, attributes);
 }
 
 static void fill_v1(nvmlGpuInstanceProfileInfo_t *info, const struct mock_mig_profile *p)
@@ -150,7 +105,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfo(nvmlDevice_t device, u
     MOCK_CHECK_DEVICE(device);
     MOCK_MIG_SUPPORTED();
     MOCK_REQUIRE(info != NULL && profile < NVML_GPU_INSTANCE_PROFILE_COUNT);
-    const struct mock_mig_profile *p = find_profile(profile);
+    const struct mock_mig_profile *p = mock_mig_profile_by_index(profile);
     if (p == NULL)
         return NVML_ERROR_NOT_SUPPORTED;
     fill_v1(info, p);
@@ -199,7 +154,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfoV(nvmlDevice_t device, 
     MOCK_REQUIRE(info != NULL && profile < NVML_GPU_INSTANCE_PROFILE_COUNT);
     if (!profile_version_ok(info->version))
         return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
-    const struct mock_mig_profile *p = find_profile(profile);
+    const struct mock_mig_profile *p = mock_mig_profile_by_index(profile);
     if (p == NULL)
         return NVML_ERROR_NOT_SUPPORTED;
     fill_versioned(info, p);
@@ -215,84 +170,51 @@ MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfoByIdV(nvmlDevice_t devi
     MOCK_REQUIRE(info != NULL);
     if (!profile_version_ok(info->version))
         return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
-    const struct mock_mig_profile *p = find_profile_id(profileId);
+    const struct mock_mig_profile *p = mock_mig_profile_by_id(profileId);
     if (p == NULL)
         return NVML_ERROR_INVALID_ARGUMENT;
     fill_versioned(info, p);
     return NVML_SUCCESS;
 }
 
-MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceRemainingCapacity(nvmlDevice_t device,
-                                                                unsigned int profileId,
-                                                                unsigned int *count)
+nvmlReturn_t mock_mig_placements(unsigned starts, unsigned size, void *out, unsigned *count,
+                                 void (*put)(void *out, unsigned i, unsigned start, unsigned size))
 {
-    MOCK_DEVICE(dev, device);
-    MOCK_MIG_SUPPORTED();
-    MOCK_REQUIRE(count != NULL);
-    const struct mock_mig_profile *p = find_profile_id(profileId);
-    if (p == NULL)
-        return NVML_ERROR_INVALID_ARGUMENT;
-    if (!dev->mig_mode)
-        return NVML_ERROR_INVALID_STATE;
-    *count = (unsigned)p->instance_count;
+    unsigned n = 0;
+    for (unsigned start = 0; start < 32; start++)
+        n += starts >> start & 1;
+    if (out != NULL && *count < n) {
+        *count = n;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    for (unsigned start = 0, i = 0; out != NULL && start < 32; start++)
+        if (starts >> start & 1)
+            put(out, i++, start, size);
+    *count = n;
     return NVML_SUCCESS;
 }
 
-MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstances(nvmlDevice_t device, unsigned int profileId,
-                                                nvmlGpuInstance_t *gpuInstances, unsigned int *count)
+static void put_placement(void *out, unsigned i, unsigned start, unsigned size)
 {
-    MOCK_DEVICE(dev, device);
-    MOCK_MIG_SUPPORTED();
-    (void)gpuInstances;
-    MOCK_REQUIRE(count != NULL);
-    if (find_profile_id(profileId) == NULL)
-        return NVML_ERROR_INVALID_ARGUMENT;
-    if (!dev->mig_mode)
-        return NVML_ERROR_INVALID_STATE;
-    *count = 0;
-    return NVML_SUCCESS;
+    nvmlGpuInstancePlacement_t *placements = out;
+    placements[i].start = start;
+    placements[i].size = size;
 }
 
-MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceById(nvmlDevice_t device, unsigned int id,
-                                                   nvmlGpuInstance_t *gpuInstance)
-{
-    MOCK_DEVICE(dev, device);
-    MOCK_MIG_SUPPORTED();
-    (void)id;
-    MOCK_REQUIRE(gpuInstance != NULL);
-    if (!dev->mig_mode)
-        return NVML_ERROR_INVALID_STATE;
-    return NVML_ERROR_NOT_FOUND;
-}
-
-/* Placements: the instances of a profile spread evenly over the GPU's 8 memory slices. */
+/* Every placement of the profile, whatever exists now (as the real call answers). */
 static nvmlReturn_t placements(nvmlDevice_t device, unsigned int profileId,
                                nvmlGpuInstancePlacement_t *out, unsigned int *count)
 {
     MOCK_CHECK_DEVICE(device);
     MOCK_MIG_SUPPORTED();
     MOCK_REQUIRE(count != NULL);
-    const struct mock_mig_profile *p = find_profile_id(profileId);
+    const struct mock_mig_profile *p = mock_mig_profile_by_id(profileId);
     if (p == NULL)
         return NVML_ERROR_INVALID_ARGUMENT;
-    unsigned size = p->slice_count == 7 ? 8 : (unsigned)p->slice_count;
-    unsigned n = (unsigned)p->instance_count;
-    if (n == 0 || n > 8)
-        n = 0;
-    if (out == NULL) {
-        *count = n;
-        return NVML_SUCCESS;
-    }
-    if (*count < n) {
-        *count = n;
-        return NVML_ERROR_INSUFFICIENT_SIZE;
-    }
-    for (unsigned i = 0; i < n; i++) {
-        out[i].start = i * (8 / n);
-        out[i].size = size;
-    }
-    *count = n;
-    return NVML_SUCCESS;
+    unsigned starts = 0;
+    for (unsigned start = 0; start < MOCK_MIG_MEMORY_SLICES; start++)
+        starts |= (unsigned)mock_mig_start_allowed(p, start) << start;
+    return mock_mig_placements(starts, (unsigned)p->placement_size, out, count, put_placement);
 }
 
 MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstancePossiblePlacements_v2(

@@ -85,6 +85,30 @@ void mock_visible_minors(const char *dev_root, unsigned char present[MOCK_MAX_GP
 /* The name nvidia-mock-ctl gave a process of pid on any enumerated GPU: 0, or -1 if none. */
 int mock_live_process_name(unsigned pid, char out[MOCK_LIVE_NAME_MAX + 1]);
 
+/* What a MIG device handle names (mig_device.c). */
+struct mock_mig_device {
+    struct nvmlDevice_st *parent;
+    unsigned gi, ci;                 /* GPU- and compute-instance ids */
+    unsigned gi_slices, ci_slices;
+    unsigned long long memory_bytes; /* the GPU instance's */
+    char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
+    char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
+    nvmlDeviceAttributes_t attributes;
+};
+
+/*
+ * 1 when `handle` is a MIG device handle, with *rc NVML_SUCCESS and *out filled while its compute
+ * instance exists (else the error a getter returns for it); 0 for any other handle. The getters
+ * that answer for MIG devices too ask this first.
+ */
+int mock_mig_device(nvmlDevice_t handle, struct mock_mig_device *out, nvmlReturn_t *rc);
+
+/* The MIG device of a MIG-… UUID on any enumerated GPU: NVML_SUCCESS or NOT_FOUND. */
+nvmlReturn_t mock_mig_device_by_uuid(const char *uuid, nvmlDevice_t *device);
+
+/* Derive the MIG layout keys and initial instances from the config (mig_state.c); at init. */
+void mock_mig_init(void);
+
 /* Copy a string into a caller's buffer, NVML style. */
 nvmlReturn_t mock_copy_string(char *dst, unsigned int length, const char *src);
 

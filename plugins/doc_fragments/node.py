@@ -34,6 +34,13 @@ options:
     description: Whether the GPUs are in MIG mode; the board must support MIG.
     type: bool
     default: false
+  mig_layout:
+    description:
+      - GPU instances every GPU is provisioned with, as a list of MIG profile names of the board such as
+        V([3g.20gb, 2g.10gb, 1g.5gb]) on dgxa100; or a dictionary from GPU index to such a list for some GPUs.
+      - Each GPU instance gets the compute instance that spans it. NVML sees them until it destroys them.
+      - Requires O(mig_enabled); a layout the board cannot place fails naming the GPU and the profile.
+    type: raw
   driver_version:
     description:
       - Driver version the node imitates (digits and dots, such as V(550.54.15)); the profile's when unset.

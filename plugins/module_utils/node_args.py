@@ -20,7 +20,7 @@ from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
 
 # The options that name a node, in every node module (doc fragment gpumock.nvidia.node), in the
 # action group gpumock.nvidia.node (meta/runtime.yml) and in the node_problem filter.
-NODE_OPTIONS = ("profile", "gpu_count", "node_id", "mig_enabled", "driver_version")
+NODE_OPTIONS = ("profile", "gpu_count", "node_id", "mig_enabled", "driver_version", "mig_layout")
 
 
 def node_argument_spec():
@@ -31,6 +31,7 @@ def node_argument_spec():
         node_id=dict(type="str"),
         mig_enabled=dict(type="bool", default=False),
         driver_version=dict(type="str"),
+        mig_layout=dict(type="raw"),
     )
 
 
@@ -41,7 +42,8 @@ def build_node(params, driver_version=None):
         node_id = profiles.default_node_id()
     return profiles.build_node(profile=params["profile"], gpu_count=params.get("gpu_count"),
                                node_id=node_id, driver_version=driver_version,
-                               mig_enabled=params.get("mig_enabled") or None)
+                               mig_enabled=params.get("mig_enabled") or None,
+                               mig_layout=params.get("mig_layout"))
 
 
 class NodeOptionsError(ValueError):

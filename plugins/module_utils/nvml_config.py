@@ -16,7 +16,7 @@ __metaclass__ = type
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_schema
 from ansible_collections.gpumock.nvidia.plugins.module_utils.nvml_schema import (
-    BOARD, BOOL, CHOICE, GPU, MIG_PROFILE, STRING, SYSTEM, UINT)
+    BOARD, BOOL, CHOICE, GPU, MIG_INSTANCE, MIG_PROFILE, STRING, SYSTEM, UINT)
 
 VISIBILITY_MODES = SYSTEM.key("visibility").choices
 MAX_GPUS = GPU.max_count
@@ -93,4 +93,7 @@ def render(node, visibility="devnodes", dev_root="/dev"):
         _section(lines, MIG_PROFILE, profile)
     for gpu in gpus:
         _section(lines, GPU, gpu)
+    for gpu in gpus:
+        for instance in gpu.mig_instances:
+            _section(lines, MIG_INSTANCE, instance)
     return "\n".join(lines) + "\n"

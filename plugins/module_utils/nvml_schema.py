@@ -206,6 +206,11 @@ MIG_PROFILE = Section("mig_profile", (
     uint("encoder_count", "`encoderCount`"),
     uint("jpeg_count", "`jpegCount`"),
     uint("ofa_count", "`ofaCount`"),
+    uint("placement_size",
+         "memory slices an instance occupies (`nvmlGpuInstancePlacement_t.size`; 8 for the whole GPU)"),
+    uint("placement_starts",
+         "bit mask of the memory slices an instance may start at "
+         "(`nvmlDeviceGetGpuInstancePossiblePlacements_v2`; bit n: start n)", hexadecimal=True),
 ), 16, False, "One GPU-instance profile as `nvmlDeviceGetGpuInstanceProfileInfo(_v2/_v3)` "
               "reports it; keys are the fields of `profiles.MigProfile`.")
 
@@ -220,7 +225,16 @@ GPU = Section("gpu", (
     boolean("mig_mode", "current and pending MIG mode", attr="mig_enabled"),
 ), 254, True, "One per GPU. UUIDs, serials, bus ids and minors must be unique.")
 
-SECTIONS = (SYSTEM, BOARD, MIG_PROFILE, GPU)
+MIG_INSTANCE = Section("mig_instance", (
+    uint("gpu", "the `[gpu]` (its `index`) the GPU instance is on; that GPU must have `mig_mode = 1`"),
+    uint("profile_id", "the `[mig_profile]` (its `profile_id`) the GPU instance has"),
+    uint("start", "first memory slice (one of the profile's `placement_starts`; instances of a GPU "
+                  "must not overlap)"),
+), 254 * 7, False, "The node's MIG layout: one GPU instance, with the compute instance that spans it, "
+                   "that exists from provisioning until NVML destroys it (`docs/mig.md`); "
+                   "fields of `profiles.MigInstance`.")
+
+SECTIONS = (SYSTEM, BOARD, MIG_PROFILE, GPU, MIG_INSTANCE)
 
 
 def dataclass_fields(section):

@@ -54,6 +54,15 @@ Board = make_dataclass(
                "__module__": __name__})
 
 
+MigInstance = make_dataclass(
+    "MigInstance", nvml_schema.dataclass_fields(nvml_schema.MIG_INSTANCE), frozen=True,
+    namespace={"__doc__": "One GPU instance of a node's MIG layout (with the compute instance spanning it).",
+               "__module__": __name__})
+
+MIG_MEMORY_SLICES = 8       # memory slices of a MIG-capable GPU (placement starts 0..7)
+MIG_COMPUTE_SLICES = 7      # compute slices of one
+
+
 @dataclass(frozen=True)
 class Gpu:
     index: int
@@ -67,6 +76,7 @@ class Gpu:
     numa_node: int
     mig_enabled: bool
     board: Board
+    mig_instances: tuple = ()       # MigInstance, by start: the GPU instances it is provisioned with
 
     @property
     def pci_bus_id(self):
@@ -82,6 +92,7 @@ class Gpu:
 
     def to_dict(self):
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "board"}
+        data["mig_instances"] = [asdict(m) for m in self.mig_instances]
         data["pci_bus_id"] = self.pci_bus_id
         data["pci_bus_id_legacy"] = self.pci_bus_id_legacy
         return data
@@ -145,7 +156,10 @@ class Profile:
 
 
 # index, profile_id, name, slice_count, instance_count, multiprocessor_count, memory_size_mb,
-# copy_engine_count, decoder_count, encoder_count, jpeg_count, ofa_count (the [mig_profile] keys).
+# copy_engine_count, decoder_count, encoder_count, jpeg_count, ofa_count, placement_size, placement_starts
+# (the [mig_profile] keys). Placements are NVIDIA's (MIG user guide, `nvidia-smi mig -lgipp`), the same on
+# A100, H100, H200 and B200: 1g at memory slice 0..6; 1g with twice the memory and 2g on two slices at
+# 0, 2, 4 (and 6 for the 1g); 3g on four slices at 0 or 4; 4g on four slices at 0; 7g on all 8 at 0.
 _mig = MigProfile
 
 
@@ -169,13 +183,13 @@ A100_SXM4_40GB = Board(
     inforom_image_version="G506.0200.00.04", num_fans=0, nvlink_count=12, gsp_firmware=False,
     ecc_supported=True, mig_capable=True,
     mig_profiles=(
-        _mig(0, 19, "MIG 1g.5gb", 1, 7, 14, 4864, 1, 0, 0, 0, 0),
-        _mig(1, 14, "MIG 2g.10gb", 2, 3, 28, 9856, 2, 1, 0, 0, 0),
-        _mig(2, 9, "MIG 3g.20gb", 3, 2, 42, 19968, 3, 2, 0, 0, 0),
-        _mig(3, 5, "MIG 4g.20gb", 4, 1, 56, 19968, 4, 2, 0, 0, 0),
-        _mig(4, 0, "MIG 7g.40gb", 7, 1, 98, 40192, 7, 5, 0, 1, 1),
-        _mig(7, 20, "MIG 1g.5gb+me", 1, 1, 14, 4864, 1, 1, 0, 1, 1),
-        _mig(9, 15, "MIG 1g.10gb", 1, 4, 14, 9856, 1, 1, 0, 0, 0),
+        _mig(0, 19, "MIG 1g.5gb", 1, 7, 14, 4864, 1, 0, 0, 0, 0, 1, 0x7F),
+        _mig(1, 14, "MIG 2g.10gb", 2, 3, 28, 9856, 2, 1, 0, 0, 0, 2, 0x15),
+        _mig(2, 9, "MIG 3g.20gb", 3, 2, 42, 19968, 3, 2, 0, 0, 0, 4, 0x11),
+        _mig(3, 5, "MIG 4g.20gb", 4, 1, 56, 19968, 4, 2, 0, 0, 0, 4, 0x01),
+        _mig(4, 0, "MIG 7g.40gb", 7, 1, 98, 40192, 7, 5, 0, 1, 1, 8, 0x01),
+        _mig(7, 20, "MIG 1g.5gb+me", 1, 1, 14, 4864, 1, 1, 0, 1, 1, 1, 0x7F),
+        _mig(9, 15, "MIG 1g.10gb", 1, 4, 14, 9856, 1, 1, 0, 0, 0, 2, 0x55),
     ),
 )
 
@@ -195,13 +209,13 @@ H100_SXM5_80GB = Board(
     inforom_image_version="G520.0200.00.05", num_fans=0, nvlink_count=18, gsp_firmware=True,
     ecc_supported=True, mig_capable=True,
     mig_profiles=(
-        _mig(0, 19, "MIG 1g.10gb", 1, 7, 16, 9984, 1, 1, 0, 1, 0),
-        _mig(1, 14, "MIG 2g.20gb", 2, 3, 32, 20096, 2, 2, 0, 2, 0),
-        _mig(2, 9, "MIG 3g.40gb", 3, 2, 60, 40448, 3, 3, 0, 3, 0),
-        _mig(3, 5, "MIG 4g.40gb", 4, 1, 64, 40448, 4, 4, 0, 4, 0),
-        _mig(4, 0, "MIG 7g.80gb", 7, 1, 132, 81152, 8, 7, 0, 7, 1),
-        _mig(7, 20, "MIG 1g.10gb+me", 1, 1, 16, 9984, 1, 1, 0, 1, 1),
-        _mig(9, 15, "MIG 1g.20gb", 1, 4, 26, 20096, 1, 1, 0, 1, 0),
+        _mig(0, 19, "MIG 1g.10gb", 1, 7, 16, 9984, 1, 1, 0, 1, 0, 1, 0x7F),
+        _mig(1, 14, "MIG 2g.20gb", 2, 3, 32, 20096, 2, 2, 0, 2, 0, 2, 0x15),
+        _mig(2, 9, "MIG 3g.40gb", 3, 2, 60, 40448, 3, 3, 0, 3, 0, 4, 0x11),
+        _mig(3, 5, "MIG 4g.40gb", 4, 1, 64, 40448, 4, 4, 0, 4, 0, 4, 0x01),
+        _mig(4, 0, "MIG 7g.80gb", 7, 1, 132, 81152, 8, 7, 0, 7, 1, 8, 0x01),
+        _mig(7, 20, "MIG 1g.10gb+me", 1, 1, 16, 9984, 1, 1, 0, 1, 1, 1, 0x7F),
+        _mig(9, 15, "MIG 1g.20gb", 1, 4, 26, 20096, 1, 1, 0, 1, 0, 2, 0x55),
     ),
 )
 
@@ -213,13 +227,13 @@ H200_SXM5_141GB = replace(
     vbios_version="96.00.AF.00.05", board_part_number="692-2G520-0280-000", gpu_part_number="2335-885-A1",
     inforom_image_version="G520.0280.00.01",
     mig_profiles=(
-        _mig(0, 19, "MIG 1g.18gb", 1, 7, 16, 16384, 1, 1, 0, 1, 0),
-        _mig(1, 14, "MIG 2g.35gb", 2, 3, 32, 32768, 2, 2, 0, 2, 0),
-        _mig(2, 9, "MIG 3g.71gb", 3, 2, 60, 69632, 3, 3, 0, 3, 0),
-        _mig(3, 5, "MIG 4g.71gb", 4, 1, 64, 69632, 4, 4, 0, 4, 0),
-        _mig(4, 0, "MIG 7g.141gb", 7, 1, 132, 143360, 8, 7, 0, 7, 1),
-        _mig(7, 20, "MIG 1g.18gb+me", 1, 1, 16, 16384, 1, 1, 0, 1, 1),
-        _mig(9, 15, "MIG 1g.35gb", 1, 4, 26, 32768, 1, 1, 0, 1, 0),
+        _mig(0, 19, "MIG 1g.18gb", 1, 7, 16, 16384, 1, 1, 0, 1, 0, 1, 0x7F),
+        _mig(1, 14, "MIG 2g.35gb", 2, 3, 32, 32768, 2, 2, 0, 2, 0, 2, 0x15),
+        _mig(2, 9, "MIG 3g.71gb", 3, 2, 60, 69632, 3, 3, 0, 3, 0, 4, 0x11),
+        _mig(3, 5, "MIG 4g.71gb", 4, 1, 64, 69632, 4, 4, 0, 4, 0, 4, 0x01),
+        _mig(4, 0, "MIG 7g.141gb", 7, 1, 132, 143360, 8, 7, 0, 7, 1, 8, 0x01),
+        _mig(7, 20, "MIG 1g.18gb+me", 1, 1, 16, 16384, 1, 1, 0, 1, 1, 1, 0x7F),
+        _mig(9, 15, "MIG 1g.35gb", 1, 4, 26, 32768, 1, 1, 0, 1, 0, 2, 0x55),
     ),
 )
 
@@ -239,13 +253,13 @@ B200_SXM6_180GB = Board(
     inforom_image_version="G525.0220.00.02", num_fans=0, nvlink_count=18, gsp_firmware=True,
     ecc_supported=True, mig_capable=True,
     mig_profiles=(
-        _mig(0, 19, "MIG 1g.23gb", 1, 7, 18, 23296, 1, 1, 0, 1, 0),
-        _mig(1, 14, "MIG 2g.45gb", 2, 3, 36, 45824, 2, 2, 0, 2, 0),
-        _mig(2, 9, "MIG 3g.90gb", 3, 2, 68, 91648, 3, 3, 0, 3, 0),
-        _mig(3, 5, "MIG 4g.90gb", 4, 1, 72, 91648, 4, 4, 0, 4, 0),
-        _mig(4, 0, "MIG 7g.180gb", 7, 1, 148, 182784, 8, 7, 0, 7, 1),
-        _mig(7, 20, "MIG 1g.23gb+me", 1, 1, 18, 23296, 1, 1, 0, 1, 1),
-        _mig(9, 15, "MIG 1g.45gb", 1, 4, 26, 45824, 1, 1, 0, 1, 0),
+        _mig(0, 19, "MIG 1g.23gb", 1, 7, 18, 23296, 1, 1, 0, 1, 0, 1, 0x7F),
+        _mig(1, 14, "MIG 2g.45gb", 2, 3, 36, 45824, 2, 2, 0, 2, 0, 2, 0x15),
+        _mig(2, 9, "MIG 3g.90gb", 3, 2, 68, 91648, 3, 3, 0, 3, 0, 4, 0x11),
+        _mig(3, 5, "MIG 4g.90gb", 4, 1, 72, 91648, 4, 4, 0, 4, 0, 4, 0x01),
+        _mig(4, 0, "MIG 7g.180gb", 7, 1, 148, 182784, 8, 7, 0, 7, 1, 8, 0x01),
+        _mig(7, 20, "MIG 1g.23gb+me", 1, 1, 18, 23296, 1, 1, 0, 1, 1, 1, 0x7F),
+        _mig(9, 15, "MIG 1g.45gb", 1, 4, 26, 45824, 1, 1, 0, 1, 0, 2, 0x55),
     ),
 )
 
@@ -370,8 +384,107 @@ def _check_driver_version(version):
     return version
 
 
+def mig_profile_name(profile):
+    """'3g.20gb' for 'MIG 3g.20gb': how mig_layout names a profile."""
+    return profile.name[4:] if profile.name.startswith("MIG ") else profile.name
+
+
+def _layout_profiles(board, gpu_index, names):
+    """The board's MigProfile of each name, checked against its instance counts and slices."""
+    known = dict((mig_profile_name(p), p) for p in board.mig_profiles)
+    if not isinstance(names, (list, tuple)):
+        raise ProfileError("mig_layout for GPU %d must be a list of MIG profile names, got %r." % (gpu_index, names))
+    chosen = []
+    for name in names:
+        key = name[4:] if isinstance(name, str) and name.startswith("MIG ") else name
+        if key not in known:
+            raise ProfileError("mig_layout: GPU %d cannot have %r: %s has the MIG profiles %s."
+                               % (gpu_index, name, board.name, ", ".join(known)))
+        chosen.append(known[key])
+    for profile in chosen:
+        wanted = chosen.count(profile)
+        if wanted > profile.instance_count:
+            raise ProfileError("mig_layout: GPU %d cannot have %d instances of %s: %s allows at most %d."
+                               % (gpu_index, wanted, mig_profile_name(profile), board.name, profile.instance_count))
+    _check_room(chosen, gpu_index, "slice_count", MIG_COMPUTE_SLICES, "compute")
+    _check_room(chosen, gpu_index, "placement_size", MIG_MEMORY_SLICES, "memory")
+    return chosen
+
+
+def _check_room(chosen, gpu_index, field_name, limit, kind):
+    """ProfileError naming the first profile that takes the layout past ``limit`` slices of a kind."""
+    total = 0
+    for profile in chosen:
+        total += getattr(profile, field_name)
+        if total > limit:
+            raise ProfileError("mig_layout: GPU %d has no room for %s: the layout needs more than the %d %s "
+                               "slices of a GPU." % (gpu_index, mig_profile_name(profile), limit, kind))
+
+
+def _starts(profile):
+    return [s for s in range(MIG_MEMORY_SLICES) if profile.placement_starts >> s & 1]
+
+
+def _place(profiles, used):
+    """Starts for ``profiles`` (in order) on memory slices not in the bit mask ``used``; None if none fit."""
+    if not profiles:
+        return []
+    first = profiles[0]
+    for start in _starts(first):
+        span = ((1 << first.placement_size) - 1) << start
+        if start + first.placement_size > MIG_MEMORY_SLICES or used & span:
+            continue
+        rest = _place(profiles[1:], used | span)
+        if rest is not None:
+            return [start] + rest
+    return None
+
+
+def mig_instances(board, gpu_index, names):
+    """The GPU instances of one GPU's layout (MigInstance, by start); ProfileError if it cannot exist."""
+    chosen = _layout_profiles(board, gpu_index, names)
+    # Largest first, as the driver's own placement favours: small instances then fill the gaps.
+    order = sorted(chosen, key=lambda p: (-p.placement_size, -p.slice_count, p.profile_id))
+    starts = _place(order, 0)
+    if starts is None:
+        stuck = order[-1]
+        for count in range(1, len(order) + 1):
+            if _place(order[:count], 0) is None:
+                stuck = order[count - 1]
+                break
+        raise ProfileError("mig_layout: GPU %d has no placement left for %s: its starts (memory slice %s) "
+                           "overlap the other instances of the layout."
+                           % (gpu_index, mig_profile_name(stuck), ", ".join(str(s) for s in _starts(stuck))))
+    placed = sorted(zip(starts, order), key=lambda pair: pair[0])
+    return tuple(MigInstance(gpu=gpu_index, profile_id=p.profile_id, start=start) for start, p in placed)
+
+
+def _layout_by_gpu(mig_layout, gpu_count, mig_enabled):
+    """{GPU index: list of names} for every GPU the option names."""
+    if mig_layout is None:
+        return {}
+    if not mig_enabled:
+        raise ProfileError("mig_layout requires mig_enabled.")
+    if isinstance(mig_layout, (list, tuple)):
+        return dict((index, mig_layout) for index in range(gpu_count))
+    if not isinstance(mig_layout, dict):
+        raise ProfileError("mig_layout must be a list of MIG profile names or a dictionary from GPU index to "
+                           "such a list, got %r." % (mig_layout,))
+    layout = {}
+    for key, names in mig_layout.items():
+        try:
+            index = int(key)
+        except (TypeError, ValueError):
+            index = -1
+        if isinstance(key, bool) or not 0 <= index < gpu_count:
+            raise ProfileError("mig_layout: GPU %r does not exist (the node has GPUs 0 to %d)."
+                               % (key, gpu_count - 1))
+        layout[index] = names
+    return layout
+
+
 def build_node(profile=DEFAULT_PROFILE, gpu_count=None, node_id="localhost", driver_version=None,
-               overrides=None, mig_enabled=None, cuda_driver_version=None):
+               overrides=None, mig_enabled=None, cuda_driver_version=None, mig_layout=None):
     """Build the Node for a profile, a node identity and optional custom values.
 
     Raises ProfileError with one sentence naming the offending option.
@@ -402,6 +515,8 @@ def build_node(profile=DEFAULT_PROFILE, gpu_count=None, node_id="localhost", dri
         board = replace(board, **{k: _coerce_override(k, v) for k, v in overrides.items()})
     if mig_enabled and not board.mig_capable:
         raise ProfileError("mig_enabled is not possible: %s has no MIG support." % board.name)
+    layout = _layout_by_gpu(mig_layout, gpu_count, mig_enabled)
+    instances = dict((index, mig_instances(board, index, names)) for index, names in sorted(layout.items()))
 
     gpus = []
     for index in range(gpu_count):
@@ -415,6 +530,7 @@ def build_node(profile=DEFAULT_PROFILE, gpu_count=None, node_id="localhost", dri
             numa_node=(index // spec.gpus_per_numa_node) % max(1, (spec.gpu_count // spec.gpus_per_numa_node)),
             mig_enabled=bool(mig_enabled),
             board=board,
+            mig_instances=instances.get(index, ()),
         ))
     return Node(profile=profile, node_id=node_id, system_name=spec.system_name,
                 driver_version=driver_version, cuda_driver_version=cuda_driver_version,
