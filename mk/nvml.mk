@@ -47,12 +47,14 @@ $(eval $(call nvml_test_bin,test_mig_threads_asan,tests/nvml/c/test_mig_threads.
 
 # The node the control-path runs act on (an 8-GPU dgxh100), with a state file of their own.
 NVML_LIVE := $(NVML_T)/live
-$(NVML_LIVE)/gpus8.conf: bench/nvml_configs.py | collection-link
+# Rendered from the profiles: the same Python the library's generators read (python-sources.txt).
+NVML_CONF_INPUTS := nvml_src/python-sources.txt $(shell sed -e 's/\#.*//' nvml_src/python-sources.txt)
+$(NVML_LIVE)/gpus8.conf: bench/nvml_configs.py $(NVML_CONF_INPUTS) | collection-link
 	@$(PY) bench/nvml_configs.py $(NVML_LIVE)
 NVML_LIVE_RUN = $(1) $(NVML_BUILD)/nvidia-mock-ctl $(NVML_LIVE)/gpus8.conf $(NVML_LIVE)/$(notdir $(1)).state
 
 # The node the MIG runs act on: one A100 in MIG mode with two GPU instances and room for two more 1g.
-$(NVML_LIVE)/mig.conf: mk/nvml.mk plugins/module_utils/profiles.py plugins/module_utils/nvml_config.py | collection-link
+$(NVML_LIVE)/mig.conf: mk/nvml.mk $(NVML_CONF_INPUTS) | collection-link
 	@mkdir -p $(NVML_LIVE)
 	@$(PY) -c 'import sys; sys.path.insert(0, ".build/collections"); \
 	    from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config, profiles; \
