@@ -91,6 +91,25 @@ def test_version_comes_from_the_containerd_binary_when_creating(run, tmp_path, m
     assert tomllib.loads(path.read_text())["version"] == 3
 
 
+def test_if_missing_skip_changes_nothing_on_a_node_without_containerd(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    path = tmp_path / "config.toml"
+    result = run(path=str(path), if_missing="skip")
+    assert (result["changed"], result["found"]) == (False, False)
+    assert not path.exists()
+
+
+def test_if_missing_skip_still_writes_the_config_where_containerd_is_installed(run, tmp_path, monkeypatch):
+    fake = tmp_path / "bin" / "containerd"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'containerd github.com/containerd/containerd v1.7.24 abc'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    path = tmp_path / "config.toml"
+    result = run(path=str(path), if_missing="skip")
+    assert (result["changed"], result["found"], result["created"]) == (True, True, True)
+
+
 def test_not_toml_fails_with_one_sentence_and_writes_nothing(run, config):
     config.write_text("version = 2\n[plugins\n")
     result = run(path=str(config))
