@@ -33,6 +33,10 @@ class ActionModule(ActionBase):
         """{option: controller path} of the built files given as ``<option>_src``; sets their sha256 in ``args``."""
         sources = {}
         for option in node_jobs.BUILT_FILES:
+            # A null path is no path (a role may pass one): it must not count as set against the sha256.
+            for name in (option, option + "_sha256"):
+                if name in args and args[name] is None:
+                    del args[name]
             src = args.pop(option + "_src", None)
             if src is None:
                 continue

@@ -21,7 +21,7 @@ options:
     description:
       - The node options, as the node modules take them
         (C(profile), C(gpu_count), C(node_id), C(mig_enabled), C(driver_version)), and any other option of
-        M(gpumock.nvidia.nvidia_mock_node) (C(cdi_path), C(features_file), C(mig_strategy)...): those are
+        M(gpumock.nvidia.nvidia_mock_node) (C(cdi_path), C(features_file), C(mig_strategy) and so on), which are
         checked as that module checks them before it looks at the node.
       - An omitted or null option takes the modules' default.
     type: dict
