@@ -116,15 +116,19 @@ def majors(params):
 
 # Driver tree
 
-def installed_library(root, version):
-    """The bytes of the tree's NVML library file, or None when there is no regular file."""
-    path = os.path.join(root, driver_tree.nvml_library_path(version))
+def _read_regular(path):
+    """The bytes of the regular file ``path`` (not through a link), or None."""
     if os.path.islink(path) or not os.path.isfile(path):
         return None
     try:
         return fsstate.read_file(path)
     except (IOError, OSError):
         return None
+
+
+def installed_library(root, version):
+    """The bytes of the tree's NVML library file, or None when there is no regular file."""
+    return _read_regular(os.path.join(root, driver_tree.nvml_library_path(version)))
 
 
 def installed_library_with_config(root, version):
@@ -159,13 +163,7 @@ def installed_built_file(option, root, version):
     if option == "nvml_library":
         data = installed_library(root, version)
         return None if data is None else driver_tree.strip_embedded_config(data)
-    path = os.path.join(root, driver_tree.MOCK_CTL)
-    if os.path.islink(path) or not os.path.isfile(path):
-        return None
-    try:
-        return fsstate.read_file(path)
-    except (IOError, OSError):
-        return None
+    return _read_regular(os.path.join(root, driver_tree.MOCK_CTL))
 
 
 def driver_tree_job(node, root, dev_root, library=None, mock_ctl=None, state="present"):

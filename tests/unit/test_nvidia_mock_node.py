@@ -10,9 +10,16 @@ import shutil
 from unittest import mock
 
 import pytest
+from ansible.module_utils import _internal
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.gpumock.nvidia.plugins.action import nvidia_mock_node as action_plugin
+# Importing an action plugin imports Ansible's controller code, which marks this process as the
+# controller: modules would then warn through the controller's display rather than in their
+# result, for every module test of the session. The modules here run as on a target.
+_IS_CONTROLLER = _internal.is_controller
+from ansible_collections.gpumock.nvidia.plugins.action import nvidia_mock_node as action_plugin  # noqa: E402
+_internal.is_controller = _IS_CONTROLLER
+
 from ansible_collections.gpumock.nvidia.plugins.module_utils import driver_tree, fsstate, node_jobs
 from ansible_collections.gpumock.nvidia.plugins.modules import nvidia_mock_node as M
 
