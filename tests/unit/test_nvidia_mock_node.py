@@ -13,15 +13,15 @@ import pytest
 from ansible.module_utils import _internal
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.gpumock.nvidia.plugins.module_utils import driver_tree, fsstate, node_jobs
+from ansible_collections.gpumock.nvidia.plugins.modules import nvidia_mock_node as M
+
 # Importing an action plugin imports Ansible's controller code, which marks this process as the
 # controller: modules would then warn through the controller's display rather than in their
 # result, for every module test of the session. The modules here run as on a target.
 _IS_CONTROLLER = _internal.is_controller
 from ansible_collections.gpumock.nvidia.plugins.action import nvidia_mock_node as action_plugin  # noqa: E402
 _internal.is_controller = _IS_CONTROLLER
-
-from ansible_collections.gpumock.nvidia.plugins.module_utils import driver_tree, fsstate, node_jobs
-from ansible_collections.gpumock.nvidia.plugins.modules import nvidia_mock_node as M
 
 MODULE = M
 LIB = "usr/lib/x86_64-linux-gnu/libnvidia-ml.so.550.54.15"
@@ -228,3 +228,8 @@ def test_node_problem_names_the_prefixed_variable():
     assert node_jobs.node_problem({"mig_enabled": True, "features_file": "/f", "mig_strategy": "single"},
                                   prefix="gpu_mock_").startswith("gpu_mock_mig_strategy single labels MIG devices")
     assert node_jobs.node_problem({"profile": "dgxh100", "cdi_path": "/etc/cdi/nvidia.yaml"}) == ""
+
+
+def test_null_node_paths_beside_controller_sources_count_as_unset(task, paths, built):
+    result, _visits, _transfers = task(nvml_library=None, mock_ctl=None, **node_args(paths, built))
+    assert result.get("failed") is not True and result["changed"] is True
