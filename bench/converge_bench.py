@@ -1,13 +1,16 @@
 """Converge timings of the gpu_mock role on real node containers, printed as a table.
 
-1. Full converge and idempotent re-run on a fresh container, side by side with
-   bench/baseline_role, which makes the same files with builtin file/copy/command loops
-   (its lists are taken from a node the real role provisioned).
+1. Full converge and idempotent re-run on a fresh container, of this checkout's role and of the
+   role at an earlier git revision (--before, default main: today's numbers beside the new
+   ones), side by side with bench/baseline_role, which makes the same files with builtin
+   file/copy/command loops (its lists are taken from a node the real role provisioned). Besides
+   the wall time: the remote task visits of the re-run (tasks that ran a module or command on
+   the node; controller-side tasks and skipped ones not counted).
 2. N fresh node containers converged in parallel by one ansible-playbook (forks N): total time.
 
 Wall times of whole `ansible-playbook` runs, one run each: numbers to compare, not to assert on.
 Needs the Docker engine and the images (`make bench-converge` sees to both).
-Usage: .venv/bin/python bench/converge_bench.py [--nodes 16]
+Usage: .venv/bin/python bench/converge_bench.py [--nodes 16] [--before main] [--single-only]
 """
 import argparse
 import json
@@ -23,6 +26,11 @@ PLAYBOOK_BIN = os.path.join(ROOT, ".venv", "bin", "ansible-playbook")
 SINGLE_IMAGE = "gpumock/trixie-systemd"      # has python3, containerd and podman
 PARALLEL_IMAGE = "gpumock/bookworm-systemd"  # no python3: each node is bootstrapped too
 PREFIX = "bench-gpu-"
+COLLECTIONS = os.path.join(ROOT, ".build", "collections")
+# Actions that run on the controller only: never a visit of the node.
+CONTROLLER_ACTIONS = {"ansible.builtin.set_fact", "ansible.builtin.assert", "ansible.builtin.fail",
+                      "ansible.builtin.include_tasks", "ansible.builtin.import_tasks", "ansible.builtin.include_role",
+                      "ansible.builtin.debug", "ansible.builtin.meta", "ansible.builtin.validate_argument_spec"}
 # What the role makes, apart from containerd's config (the baseline does not touch containerd).
 MADE_PATHS = ["/var/lib/nvidia-mock", "/etc/cdi/nvidia.yaml", "/etc/tmpfiles.d/nvidia-mock.conf"]
 
@@ -67,8 +75,32 @@ def remove_nodes(names):
         sh("docker", "rm", "-fv", name, check=False)
 
 
-def converge(workdir, play, hosts, extra_vars=None, forks=5):
-    """Seconds of one ansible-playbook run, and the summed changed count of its recap."""
+def remote_visits(report):
+    """Task results of the json callback's report that visited a node (ran something there)."""
+    visits = 0
+    for play in report.get("plays", []):
+        for task in play["tasks"]:
+            for result in task["hosts"].values():
+                # Delegated tasks (the NVML build on the controller) do not visit the node either.
+                if result.get("skipped") or result.get("action") in CONTROLLER_ACTIONS \
+                        or "_ansible_delegated_vars" in result:
+                    continue
+                visits += len(result["results"]) if "results" in result else 1
+    return visits
+
+
+def export_collection(workdir, ref):
+    """The collection at git revision ``ref``, unpacked as a collections path; returns that path."""
+    path = os.path.join(workdir, "before", "ansible_collections", "gpumock", "nvidia")
+    os.makedirs(path)
+    archive = subprocess.run(["git", "-C", ROOT, "archive", ref], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", path], input=archive, check=True)
+    return os.path.join(workdir, "before")
+
+
+def converge(workdir, play, hosts, extra_vars=None, forks=5, collections=COLLECTIONS, stats=False):
+    """Seconds of one ansible-playbook run, and the summed changed count of its recap (and, with
+    ``stats``, the number of remote task visits)."""
     playbook = os.path.join(workdir, "play.yml")
     with open(playbook, "w") as handle:
         handle.write(play)
@@ -76,7 +108,7 @@ def converge(workdir, play, hosts, extra_vars=None, forks=5):
                "-e", "ansible_python_interpreter=/usr/bin/python3", playbook]
     if extra_vars:
         command += ["-e", "@" + extra_vars]
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build", "collections"),
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections,
                ANSIBLE_ROLES_PATH=os.path.join(ROOT, "bench"), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
                ANSIBLE_HOST_KEY_CHECKING="false")
     start = time.monotonic()
@@ -91,8 +123,11 @@ def converge(workdir, play, hosts, extra_vars=None, forks=5):
                     for item in failed[:3]:
                         sys.stderr.write("%s: %s: %s\n" % (host, task["task"]["name"], item.get("msg")))
         raise SystemExit("ansible-playbook failed (rc %d)" % done.returncode)
-    stats = json.loads(done.stdout)["stats"]
-    return seconds, sum(s["changed"] for s in stats.values())
+    report = json.loads(done.stdout)
+    changed = sum(s["changed"] for s in report["stats"].values())
+    if stats:
+        return seconds, changed, remote_visits(report)
+    return seconds, changed
 
 
 def baseline_vars(workdir, node):
@@ -124,7 +159,7 @@ def baseline_vars(workdir, node):
     return path, len(directories) + len(files) + len(links) + len(devices)
 
 
-def single_node_rows(workdir):
+def single_node_rows(workdir, before):
     rows = []
     no_containerd = os.path.join(workdir, "no-containerd.json")
     with open(no_containerd, "w") as handle:
@@ -139,20 +174,27 @@ def single_node_rows(workdir):
     finally:
         remove_nodes([reference])
 
-    cases = [
-        ("gpu_mock role (containerd CDI + restart)", ROLE_PLAY, None),
-        ("gpu_mock role, gpu_mock_containerd: false", ROLE_PLAY, no_containerd),
-        ("baseline_role (builtin loops, %d paths)" % entries, BASELINE_PLAY, variables),
-    ]
-    for label, play, extra in cases:
+    revisions = [("this checkout", COLLECTIONS)]
+    if before:
+        revisions.insert(0, (before, export_collection(workdir, before)))
+    cases = []
+    for revision, collections in revisions:
+        cases += [
+            ("gpu_mock role @ %s (containerd CDI + restart)" % revision, ROLE_PLAY, None, collections),
+            ("gpu_mock role @ %s, gpu_mock_containerd: false" % revision, ROLE_PLAY, no_containerd, collections),
+        ]
+    cases.append(("baseline_role (builtin loops, %d paths)" % entries, BASELINE_PLAY, variables, COLLECTIONS))
+    for label, play, extra, collections in cases:
         node = PREFIX + "single"
         start_nodes([node], SINGLE_IMAGE)
         try:
-            first, first_changed = converge(workdir, play, [node], extra)
-            second, second_changed = converge(workdir, play, [node], extra)
+            first, first_changed, first_visits = converge(workdir, play, [node], extra, collections=collections,
+                                                          stats=True)
+            second, second_changed, second_visits = converge(workdir, play, [node], extra,
+                                                             collections=collections, stats=True)
         finally:
             remove_nodes([node])
-        rows.append((label, first, first_changed, second, second_changed))
+        rows.append((label, first, first_changed, first_visits, second, second_changed, second_visits))
     return rows
 
 
@@ -172,22 +214,30 @@ def parallel_row(workdir, count):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=16, help="containers converged in parallel (default 16)")
+    parser.add_argument("--before", default="main",
+                        help="git revision whose role runs beside this checkout's (default main; '' for none)")
+    parser.add_argument("--single-only", action="store_true", help="only the one-node table")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="gpumock-converge-bench-")
     try:
-        rows = single_node_rows(workdir)
-        boot, seconds, changed, again, again_changed = parallel_row(workdir, args.nodes)
+        rows = single_node_rows(workdir, args.before)
+        if not args.single_only:
+            boot, seconds, changed, again, again_changed = parallel_row(workdir, args.nodes)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
     print()
     print("One fresh node (%s), wall time of ansible-playbook, controller NVML cache warm" % SINGLE_IMAGE)
     print()
-    print("| role | converge | changed | re-run | changed |")
-    print("|---|---:|---:|---:|---:|")
-    for label, first, first_changed, second, second_changed in rows:
-        print("| %s | %.1f s | %d | %.1f s | %d |" % (label, first, first_changed, second, second_changed))
+    print("| role | converge | changed | node visits | re-run | changed | node visits |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, first, first_changed, first_visits, second, second_changed, second_visits in rows:
+        print("| %s | %.1f s | %d | %d | %.1f s | %d | %d |"
+              % (label, first, first_changed, first_visits, second, second_changed, second_visits))
     print()
+    if args.single_only:
+        print("machine: %d CPUs; one run per cell" % os.cpu_count())
+        return
     print("%d fresh nodes (%s, python3 bootstrapped by the role) in one play, forks %d"
           % (args.nodes, PARALLEL_IMAGE, args.nodes))
     print()

@@ -15,5 +15,6 @@ molecule-destroy:
 test-bake: images collection-link ## playbooks/local.yml baked into a rootfs (chroot), imported, booted; NVML answers inside
 	$(PY) -m pytest -q -p no:cacheprovider tests/bake
 
-bench-converge: images collection-link ## converge timings: role vs naive baseline on one node, 16 nodes in parallel (table)
-	$(PY) bench/converge_bench.py
+BENCH_BEFORE ?= main
+bench-converge: images collection-link ## converge timings: role (this checkout and BENCH_BEFORE, default main) vs naive baseline on one node, 16 nodes in parallel (table)
+	$(PY) bench/converge_bench.py --before "$(BENCH_BEFORE)" $(BENCH_ARGS)

@@ -20,7 +20,9 @@ options:
   _input:
     description:
       - The node options, as the node modules take them
-        (C(profile), C(gpu_count), C(node_id), C(mig_enabled), C(driver_version)).
+        (C(profile), C(gpu_count), C(node_id), C(mig_enabled), C(driver_version)), and any other option of
+        M(gpumock.nvidia.nvidia_mock_node) (C(cdi_path), C(features_file), C(mig_strategy) and so on), which are
+        checked as that module checks them before it looks at the node.
       - An omitted or null option takes the modules' default.
     type: dict
     required: true
@@ -52,12 +54,12 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import node_args
+from ansible_collections.gpumock.nvidia.plugins.module_utils import node_args, node_jobs
 
 
 def node_problem(options, prefix=""):
     try:
-        return node_args.node_problem(options, prefix)
+        return node_jobs.node_problem(options, prefix)
     except node_args.NodeOptionsError as exc:
         raise AnsibleFilterError("node_problem: %s" % exc)
 

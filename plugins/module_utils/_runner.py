@@ -89,6 +89,73 @@ class Job:
                     before=self.diff_before, after=self.diff_after)
 
 
+class PartsPlan:
+    """The plans of a ``Parts`` job: one ``(name, job, plan)`` per part, in order."""
+
+    def __init__(self, parts):
+        self.parts = parts
+
+    @property
+    def changed(self):
+        return any(plan.changed for _name, _job, plan in self.parts)
+
+    @property
+    def kept(self):
+        """Paths ``absent`` left in place, absolute (the parts have different roots)."""
+        return [os.path.join(plan.root, path) for _name, job, plan in self.parts if job.warn_kept
+                for path in plan.kept]
+
+
+class Parts(Job):
+    """A job made of named jobs with roots of their own, planned and applied in order as one run.
+
+    ``parts``: ``(name, job)`` pairs. The result has each part's result under its name; the diff
+    is the diff of every part that changes, in order; ``changed`` is whether any part changed. A part's ``apply``
+    may replan it (device nodes falling back to files); ``replan(name, plans)`` lets a later part
+    follow what an earlier one did.
+    """
+
+    def __init__(self, parts, result=None):
+        super(Parts, self).__init__("/", [], result=result, warn_kept=True)
+        self.parts = list(parts)
+
+    def plan(self, entries=None):
+        planned = []
+        for name, job in self.parts:
+            job.with_diff = self.with_diff
+            planned.append((name, job, job.plan()))
+        return PartsPlan(planned)
+
+    def replan(self, name, job, plan, done):
+        """The plan of part ``name`` once the parts in ``done`` were applied (by default its own)."""
+        return plan
+
+    def apply(self, module, plan):
+        done = []
+        for name, job, part_plan in plan.parts:
+            part_plan = self.replan(name, job, part_plan, done)
+            if part_plan.changed:
+                part_plan = job.apply(module, part_plan)
+            done.append((name, job, part_plan))
+        return PartsPlan(done)
+
+    def results(self, plan, check_mode):
+        result = dict(self.result)
+        for name, job, part_plan in plan.parts:
+            result[name] = job.results(part_plan, check_mode)
+            self.warnings.extend(job.warnings)
+        return result
+
+    def diff(self, plan):
+        diffs = []
+        for _name, job, part_plan in plan.parts:
+            if not part_plan.changed:
+                continue
+            part_diff = job.diff(part_plan)
+            diffs.extend(part_diff if isinstance(part_diff, list) else [part_diff])
+        return diffs
+
+
 def run(module, prepare, fail_result=None):
     """Run the module: ``prepare(module)`` returns its Job; never returns (exit_json or fail_json).
 

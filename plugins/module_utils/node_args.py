@@ -50,34 +50,42 @@ class NodeOptionsError(ValueError):
     """node_problem() was called with something other than node options (a caller's mistake)."""
 
 
-def _prefixed(option, prefix):
-    return prefix + option if option in NODE_OPTIONS else option
+def _prefixed(option, prefix, names=NODE_OPTIONS):
+    return prefix + option if option in names else option
 
 
-def node_problem(options, prefix=""):
+def _build(params):
+    build_node(params, driver_version=params.get("driver_version"))
+
+
+def node_problem(options, prefix="", spec=None, check=None, errors=(profiles.ProfileError,)):
     """What is wrong with these node options, in the modules' own sentence; "" when nothing is.
 
     The check the node modules make (their argument spec's conversions, then build_node), for a
     controller that must stop before any node changes. ``prefix`` goes before the option's name
     (a role names its own variables); null options take the modules' defaults.
+    A module with more options passes its whole ``spec`` and its ``check(params)``, which raises
+    one of ``errors`` with a sentence that starts with the option's name.
     """
+    spec = node_argument_spec() if spec is None else spec
+    check = _build if check is None else check
     if not isinstance(options, dict):
         raise NodeOptionsError("expected a dictionary of node options, got %r." % (options,))
-    unknown = sorted(set(options) - set(NODE_OPTIONS))
+    unknown = sorted(set(options) - set(spec))
     if unknown:
-        raise NodeOptionsError("unknown node options %s (known: %s)." % (", ".join(unknown), ", ".join(NODE_OPTIONS)))
-    checked = ArgumentSpecValidator(node_argument_spec()).validate(
+        raise NodeOptionsError("unknown node options %s (known: %s)." % (", ".join(unknown), ", ".join(spec)))
+    checked = ArgumentSpecValidator(spec).validate(
         dict((name, value) for name, value in options.items() if value is not None))
     if checked.error_messages:
         # The validator's sentence names the option ("value of profile must be one of ...").
-        return re.sub(r"\b(%s)\b" % "|".join(NODE_OPTIONS),
-                      lambda match: _prefixed(match.group(1), prefix), checked.error_messages[0], count=1)
-    params = checked.validated_parameters
+        names = sorted(spec, key=len, reverse=True)
+        return re.sub(r"\b(%s)\b" % "|".join(names),
+                      lambda match: _prefixed(match.group(1), prefix, spec), checked.error_messages[0], count=1)
     try:
-        build_node(params, driver_version=params.get("driver_version"))
-    except profiles.ProfileError as exc:
+        check(checked.validated_parameters)
+    except errors as exc:
         option, rest = (str(exc).split(" ", 1) + [""])[:2]
-        return "%s %s" % (_prefixed(option, prefix), rest)
+        return "%s %s" % (_prefixed(option, prefix, spec), rest)
     return ""
 
 

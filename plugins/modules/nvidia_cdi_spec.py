@@ -129,24 +129,18 @@ spec:
   type: dict
 """
 
-import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, cdi, devnodes, fsstate, node_args
+from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, cdi, node_args, node_jobs
 
 
 def prepare(module):
     p = module.params
-    path = node_args.check_abs_path("path", p["path"])
-    if not (path.endswith(".yaml") or path.endswith(".json")):
-        raise node_args.PathError("path must end in .yaml or .json (CDI runtimes read no other files), got %r."
-                                  % path)
-    directory, name = os.path.split(path)
+    path = node_jobs.check_spec_path("path", p["path"])
     if p["state"] == "absent":
-        return _runner.Job(directory, [fsstate.Entry(name, fsstate.FILE)], "absent",
-                           result=dict(path=path), diff_file=path)
+        return node_jobs.cdi_spec_job(None, path, None, None, None, None, None, state="absent")
     driver_root = node_args.check_abs_path("driver_root", p["driver_root"])
     dev_root = node_args.check_abs_path("dev_root", p["dev_root"])
     hook_path = None
@@ -155,19 +149,10 @@ def prepare(module):
         if not os.path.isfile(hook_path):
             raise node_args.PathError("hook_path %s does not exist; install the hook binary there or "
                                       "leave hook_path unset for a spec without hooks." % hook_path)
-    uvm_major = devnodes.check_major(
-        "uvm_major", devnodes.default_uvm_major() if p["uvm_major"] is None else p["uvm_major"])
-    caps_major = devnodes.check_major(
-        "caps_major", devnodes.default_caps_major() if p["caps_major"] is None else p["caps_major"])
+    uvm_major, caps_major = node_jobs.majors(p)
     node = node_args.build_node(p, driver_version=p["driver_version"])
-    spec = cdi.build_spec(node, node.driver_version, kind=p["kind"], strategies=p["device_name_strategy"],
-                          driver_root=driver_root, dev_root=dev_root, hook_path=hook_path,
-                          uvm_major=uvm_major, caps_major=caps_major)
-    text = json.dumps(spec, indent=2) + "\n" if path.endswith(".json") else cdi.to_yaml(spec)
-    result = dict(path=path, cdi_version=spec["cdiVersion"], spec=spec,
-                  devices=["%s=%s" % (spec["kind"], d["name"]) for d in spec["devices"]])
-    return _runner.Job(directory, [fsstate.Entry(name, fsstate.FILE, mode=0o644, content=text)],
-                       result=result, diff_file=path, diff_after=text)
+    return node_jobs.cdi_spec_job(node, path, driver_root, dev_root, uvm_major, caps_major,
+                                  p["device_name_strategy"], kind=p["kind"], hook_path=hook_path)
 
 
 def main():

@@ -55,6 +55,14 @@ options:
         containerd binary it is 2.
     type: int
     choices: [2, 3]
+  if_missing:
+    description:
+      - What to do on a node that has neither the file at O(path) nor a C(containerd) binary.
+      - V(create) writes the config as for any missing file; V(skip) changes nothing and returns RV(found=false), so
+        one task both finds containerd and configures it.
+    type: str
+    choices: [create, skip]
+    default: create
   backup:
     description: Keep a timestamped copy of the file before changing it (returned as RV(backup_file)).
     type: bool
@@ -122,6 +130,11 @@ removed:
   returned: always
   type: bool
   sample: false
+found:
+  description: Whether the node has the config file or a containerd binary (with O(if_missing=skip) nothing was done when not).
+  returned: always
+  type: bool
+  sample: true
 backup_file:
   description: The copy made before the change.
   returned: when O(backup=true) and the file changed
@@ -141,9 +154,8 @@ from ansible_collections.gpumock.nvidia.plugins.module_utils.containerd_config i
     DEFAULT_CDI_SPEC_DIRS, disable_cdi, enable_cdi, render_path)
 
 
-def detect_new_file_version(module):
+def detect_new_file_version(module, binary):
     """Version for a new file: 3 for containerd 2.x, else 2 (also when containerd is missing)."""
-    binary = module.get_bin_path("containerd")
     if binary is None:
         return 2
     rc, out, dummy = module.run_command([binary, "--version"])
@@ -186,10 +198,14 @@ def prepare(module):
             before = fsstate.read_file(path).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             module.fail_json(msg="%s could not be read as UTF-8 text (%s)." % (path, to_native(exc)))
+    binary = module.get_bin_path("containerd") if before is None else None
+    if before is None and binary is None and p["if_missing"] == "skip":
+        return _runner.Job(os.path.dirname(os.path.abspath(path)), [], result=dict(
+            path=path, config_version=None, section=None, created=False, removed=False, found=False))
     if p["state"] == "present":
         version = p["new_file_version"]
         if before is None and version is None:
-            version = detect_new_file_version(module)
+            version = detect_new_file_version(module, binary)
         after, version, section = enable_cdi(before, new_file_version=version,
                                              cdi_spec_dirs=p["cdi_spec_dirs"], path=path)
     else:
@@ -200,6 +216,7 @@ def prepare(module):
         section=render_path(section) if section else None,
         created=before is None and after is not None,
         removed=before is not None and after is None,
+        found=before is not None or binary is not None,
     )
     return ContainerdJob(path, before, after, p["backup"] and before is not None, result)
 
@@ -211,6 +228,7 @@ def main():
             state=dict(type="str", choices=["present", "absent"], default="present"),
             cdi_spec_dirs=dict(type="list", elements="path", default=list(DEFAULT_CDI_SPEC_DIRS)),
             new_file_version=dict(type="int", choices=[2, 3]),
+            if_missing=dict(type="str", choices=["create", "skip"], default="create"),
             backup=dict(type="bool", default=False),
         ),
         supports_check_mode=True,

@@ -135,91 +135,18 @@ actions:
   sample: [{"op": "create", "path": "nvidia0", "kind": "chardev"}]
 """
 
-import os
-import stat
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, devnodes, fsstate, node_args
-
-
-def _report(dev_root, nodes, as_files, check_mode):
-    report = []
-    for n in nodes:
-        path = os.path.join(dev_root, n.name)
-        try:
-            st = os.lstat(path)
-            is_char = stat.S_ISCHR(st.st_mode)
-        except OSError:
-            st, is_char = None, False
-        if check_mode or st is None:
-            # What the run would leave: an existing real node is kept, otherwise the planned kind.
-            is_char = is_char or not as_files
-        report.append(dict(path=path, major=n.major, minor=n.minor, mode="%04o" % n.mode, char_device=is_char))
-    return report
-
-
-class DevnodesJob(_runner.Job):
-    """Device nodes, or regular-file stand-ins where mknod is refused (fallback)."""
-
-    def __init__(self, params, dev_root, nodes, as_files):
-        self.params = params
-        self.dev_root = dev_root
-        self.nodes = nodes
-        self.as_files = as_files
-        self.owner = node_args.owner_ids()
-        super(DevnodesJob, self).__init__(dev_root, self.node_entries(), params["state"],
-                                          report_actions=True, warn_kept=True)
-
-    def node_entries(self):
-        return devnodes.entries(self.nodes, self.as_files, *self.owner)
-
-    def apply(self, module, plan):
-        try:
-            fsstate.apply(plan)
-            return plan
-        except fsstate.MknodError as exc:
-            if self.params["fallback"] != "auto":
-                raise
-            # Refused although the probe passed (e.g. a seccomp rule on this directory's device):
-            # redo the remainder with stand-ins.
-            self.as_files = True
-            self.warnings.append("%s Falling back to regular files (fallback=auto)." % exc)
-            plan = self.plan(self.node_entries())
-            fsstate.apply(plan)
-            return plan
-
-    def results(self, plan, check_mode):
-        result = super(DevnodesJob, self).results(plan, check_mode)
-        present = self.params["state"] == "present"
-        result["nodes"] = _report(self.dev_root, self.nodes, self.as_files, check_mode) if present else []
-        result["fallback_used"] = self.as_files and present
-        return result
+from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, devnodes, node_args, node_jobs
 
 
 def prepare(module):
     p = module.params
     dev_root = node_args.check_abs_path("dev_root", p["dev_root"])
     mode = devnodes.check_mode("mode", p["mode"])
-    uvm_major = devnodes.check_major(
-        "uvm_major", devnodes.default_uvm_major() if p["uvm_major"] is None else p["uvm_major"])
-    caps_major = devnodes.check_major(
-        "caps_major", devnodes.default_caps_major() if p["caps_major"] is None else p["caps_major"])
+    uvm_major, caps_major = node_jobs.majors(p)
     node = node_args.build_node(p)
-    nodes = devnodes.device_nodes(node, uvm_major, caps_major, mode)
-    as_files = p["fallback"] == "files"
-    warning = None
-    if p["state"] == "present" and not as_files and not fsstate.can_mknod():
-        if p["fallback"] == "never":
-            raise devnodes.DevnodesError(
-                "fallback=never: this host refuses mknod (no CAP_MKNOD or a user namespace), "
-                "so character devices cannot be created under %s." % dev_root)
-        as_files = True
-        warning = "mknod is refused here; the device nodes under %s are regular files (fallback=auto)." % dev_root
-    job = DevnodesJob(p, dev_root, nodes, as_files)
-    if warning:
-        job.warnings.append(warning)
-    return job
+    return node_jobs.devnodes_job(node, dev_root, mode, uvm_major, caps_major, p["fallback"], p["state"])
 
 
 def main():

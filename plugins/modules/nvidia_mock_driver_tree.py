@@ -135,65 +135,21 @@ actions:
   sample: [{"op": "create", "path": "usr/bin/nvidia-smi", "kind": "file"}]
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import (
-    _runner, driver_tree, fsstate, node_args, nvml_config)
-
-
-def installed_library_with_config(root, version):
-    """The bytes of the tree's NVML library if it embeds a config (so the config can follow the
-    node while the library is kept), else None."""
-    path = os.path.join(root, driver_tree.nvml_library_path(version))
-    if os.path.islink(path) or not os.path.isfile(path):
-        return None
-    try:
-        data = fsstate.read_file(path)
-    except (IOError, OSError):
-        return None
-    return data if driver_tree.split_embedded_config(data)[1] is not None else None
-
-
-def read_source(params, option):
-    """The bytes of the built file an option names, or None when it is unset."""
-    if params[option] is None:
-        return None
-    source = node_args.check_abs_path(option, params[option])
-    try:
-        return fsstate.read_file(source)
-    except (IOError, OSError) as exc:
-        raise node_args.PathError("%s %s cannot be read: %s." % (option, source, exc.strerror))
+from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, node_args, node_jobs
 
 
 def prepare(module):
     p = module.params
-    library = None
-    mock_ctl = None
     root = node_args.check_abs_path("root", p["root"])
     dev_root = node_args.check_abs_path("dev_root", p["dev_root"])
     node = node_args.build_node(p, driver_version=p["driver_version"])
+    library = mock_ctl = None
     if p["state"] == "present":
-        library = read_source(p, "nvml_library")
-        mock_ctl = read_source(p, "mock_ctl")
-    config_text = nvml_config.render(node, visibility="devnodes", dev_root=dev_root)
-    if library is None and p["state"] == "present":
-        library = installed_library_with_config(root, node.driver_version)
-    version = node.driver_version
-    uid, gid = node_args.owner_ids()
-    entries = driver_tree.tree_entries(node, version, root, config_text, library, uid, gid, mock_ctl)
-    if p["state"] == "absent":
-        entries.append(fsstate.Entry(driver_tree.LIVE_STATE, fsstate.FILE, uid=uid, gid=gid))
-    result = dict(
-        root=root,
-        driver_version=version,
-        nvml_library="%s/%s" % (root.rstrip("/"), driver_tree.nvml_library_path(version)),
-        nvml_config="%s/%s" % (root.rstrip("/"), driver_tree.NVML_CONFIG),
-        mock_ctl="%s/%s" % (root.rstrip("/"), driver_tree.MOCK_CTL),
-        files=[f.path for f in driver_tree.driver_files(version)],
-    )
-    return _runner.Job(root, entries, p["state"], result=result, report_actions=True, warn_kept=True)
+        library = node_jobs.read_source("nvml_library", p["nvml_library"])
+        mock_ctl = node_jobs.read_source("mock_ctl", p["mock_ctl"])
+    return node_jobs.driver_tree_job(node, root, dev_root, library, mock_ctl, p["state"])
 
 
 def main():

@@ -114,26 +114,14 @@ path:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, fsstate, labels, node_args
+from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, labels, node_args, node_jobs
 
 
 def prepare(module):
     p = module.params
-    path = node_args.check_abs_path("path", p["path"])
-    if path == "/":
-        raise node_args.PathError("path must name a file, got '/'.")
+    path = node_jobs.check_file_path("path", p["path"])
     node = node_args.build_node(p, driver_version=p["driver_version"])
-    node_labels = labels.node_labels(node, mig_strategy=p["mig_strategy"])
-    # Planned relative to / so the engine creates the missing parents (features.d usually is one).
-    relpath = path.lstrip("/")
-    if p["state"] == "present":
-        text = labels.features_file_text(node_labels)
-        entry = fsstate.Entry(relpath, fsstate.FILE, mode=0o644, content=text)
-    else:
-        text = ""
-        entry = fsstate.Entry(relpath, fsstate.FILE)
-    return _runner.Job("/", [entry], p["state"], result=dict(path=path, labels=node_labels),
-                       diff_file=path, diff_after=text)
+    return node_jobs.labels_job(labels.node_labels(node, mig_strategy=p["mig_strategy"]), path, p["state"])
 
 
 def main():

@@ -80,15 +80,35 @@ def test_missing_file_without_containerd_binary_defaults_to_version_2(run, tmp_p
     assert tomllib.loads(path.read_text())["version"] == 2
 
 
-def test_version_comes_from_the_containerd_binary_when_creating(run, tmp_path, monkeypatch):
+def fake_containerd(tmp_path, monkeypatch, version):
+    """A containerd binary that prints ``version``, alone on PATH."""
     fake = tmp_path / "bin" / "containerd"
     fake.parent.mkdir()
-    fake.write_text("#!/bin/sh\necho 'containerd github.com/containerd/containerd/v2 v2.1.4 abc'\n")
+    fake.write_text("#!/bin/sh\necho 'containerd github.com/containerd/containerd %s abc'\n" % version)
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(fake.parent))
+
+
+def test_version_comes_from_the_containerd_binary_when_creating(run, tmp_path, monkeypatch):
+    fake_containerd(tmp_path, monkeypatch, "v2.1.4")
     path = tmp_path / "config.toml"
     run(path=str(path))
     assert tomllib.loads(path.read_text())["version"] == 3
+
+
+def test_if_missing_skip_changes_nothing_on_a_node_without_containerd(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    path = tmp_path / "config.toml"
+    result = run(path=str(path), if_missing="skip")
+    assert (result["changed"], result["found"]) == (False, False)
+    assert not path.exists()
+
+
+def test_if_missing_skip_still_writes_the_config_where_containerd_is_installed(run, tmp_path, monkeypatch):
+    fake_containerd(tmp_path, monkeypatch, "v1.7.24")
+    path = tmp_path / "config.toml"
+    result = run(path=str(path), if_missing="skip")
+    assert (result["changed"], result["found"], result["created"]) == (True, True, True)
 
 
 def test_not_toml_fails_with_one_sentence_and_writes_nothing(run, config):

@@ -1,0 +1,267 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: gpumock.nvidia contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: nvidia_mock_node
+short_description: Converge a whole mock NVIDIA node in one run
+version_added: "0.3.0"
+description:
+  - Makes, in one module run, what M(gpumock.nvidia.nvidia_mock_devnodes),
+    M(gpumock.nvidia.nvidia_mock_driver_tree) and M(gpumock.nvidia.nvidia_cdi_spec) make, from the same
+    code, plus the node's boot rule, its loader entry and, when asked, the node-feature-discovery feature
+    file of M(gpumock.nvidia.nvidia_mock_node_labels). A node that is already right costs one visit.
+  - The device nodes under O(dev_root) (regular files stand in where C(mknod) is refused), the driver tree
+    under O(driver_root) with the mock NVML and C(nvidia-mock-ctl), and the CDI spec at O(cdi_path).
+  - With O(tmpfiles=true), a C(systemd-tmpfiles) rule at O(tmpfiles_path) that re-creates the device nodes at
+    boot, where the node has C(systemd-tmpfiles) and the nodes are real character devices; otherwise that
+    file is removed.
+  - With O(register_ldconfig=true), an entry at O(ld_so_conf_path) naming the tree's library directory, and
+    C(ldconfig) run when it changed; otherwise that file is removed (and C(ldconfig) run when it was there).
+  - Returns what the node has (RV(host)), so a role needs no fact gathering.
+  - The action plugin of the same name takes the built library and tool on the controller (O(nvml_library_src),
+    O(mock_ctl_src)), sends the module only their sha256, and transfers them to the node (into the task's
+    temporary directory, removed afterwards) only when the installed copies differ, in check mode too, so that
+    check mode and diff mode report exactly what a real run changes.
+  - With O(state=absent) removes all of it, in the reverse order.
+author:
+  - gpumock maintainers (@gpumock)
+options:
+  dev_root:
+    description: Absolute directory that holds the device nodes (C(/dev) on a real node).
+    type: path
+    default: /dev
+  driver_root:
+    description: Absolute directory of the driver tree (V(/) installs into the host itself).
+    type: path
+    default: /var/lib/nvidia-mock/driver
+  cdi_path:
+    description: Absolute path of the CDI spec; must end in C(.yaml) or C(.json).
+    type: path
+    default: /etc/cdi/nvidia.yaml
+  device_name_strategy:
+    description:
+      - How the CDI spec names devices, one device per GPU and strategy (the spec always has C(all)).
+      - V(index) gives C(0), V(uuid) gives C(GPU-...), V(type-index) gives C(gpu0).
+    type: list
+    elements: str
+    choices: [index, uuid, type-index]
+    default: [index, uuid]
+  nvml_library:
+    description:
+      - Path of a built mock NVML on the target, installed as C(usr/lib/x86_64-linux-gnu/libnvidia-ml.so.<driver_version>)
+        with the node's NVML config embedded.
+      - When neither this, O(nvml_library_sha256) nor O(nvml_library_src) is set, an installed library is kept
+        and an empty placeholder is created if there is none.
+    type: path
+  nvml_library_sha256:
+    description:
+      - The sha256 of the built library (without any embedded config). When the installed library has it, it is
+        kept; when not, the module changes nothing and returns V(nvml_library) in RV(transfer).
+      - The action plugin sets it from O(nvml_library_src).
+    type: str
+  nvml_library_src:
+    description:
+      - Path of the built mock NVML on the controller (the action plugin's option). The action plugin hashes it,
+        and transfers it only when the node's copy differs.
+    type: path
+  mock_ctl:
+    description:
+      - Path of a built C(nvidia-mock-ctl) on the target, installed as C(usr/bin/nvidia-mock-ctl) of the tree.
+      - When neither this, O(mock_ctl_sha256) nor O(mock_ctl_src) is set, an installed file is kept and a
+        placeholder that says it is missing is created if there is none.
+    type: path
+  mock_ctl_sha256:
+    description:
+      - The sha256 of the built C(nvidia-mock-ctl); as O(nvml_library_sha256), for the tool.
+    type: str
+  mock_ctl_src:
+    description: Path of the built C(nvidia-mock-ctl) on the controller (the action plugin's option), as O(nvml_library_src).
+    type: path
+  tmpfiles:
+    description: Keep a C(systemd-tmpfiles) rule that re-creates the device nodes at boot (where it can work).
+    type: bool
+    default: true
+  tmpfiles_path:
+    description: Absolute path of the boot rule.
+    type: path
+    default: /etc/tmpfiles.d/nvidia-mock.conf
+  register_ldconfig:
+    description:
+      - Register the tree's library directory with the dynamic loader, so that processes of the node itself
+        load the mock NVML. It changes what every process of the node loads.
+    type: bool
+    default: false
+  ld_so_conf_path:
+    description: Absolute path of the loader entry.
+    type: path
+    default: /etc/ld.so.conf.d/nvidia-mock.conf
+  features_file:
+    description:
+      - Absolute path of a node-feature-discovery feature file to hold GPU feature discovery's labels of these GPUs
+        (as M(gpumock.nvidia.nvidia_mock_node_labels) writes). When unset, no such file is managed.
+    type: path
+  mig_strategy:
+    description:
+      - The MIG strategy the labels of O(features_file) describe (V(none) with O(mig_enabled=true)).
+    type: str
+    default: single
+    choices: [none, single, mixed]
+  state:
+    description: Whether the node's mock GPUs should exist.
+    type: str
+    default: present
+    choices: [present, absent]
+extends_documentation_fragment:
+  - gpumock.nvidia.node
+  - gpumock.nvidia.attributes
+  - gpumock.nvidia.attributes.platform
+attributes:
+  action:
+    description: An action plugin transfers the built files from the controller when, and only when, they changed.
+    support: full
+notes:
+  - To learn whether C(mknod) works the module creates and removes one device node in a private temporary
+    directory, also in check mode.
+  - O(nvml_library) and O(nvml_library_sha256) exclude each other, and so do O(mock_ctl) and O(mock_ctl_sha256).
+seealso:
+  - module: gpumock.nvidia.nvidia_mock_devnodes
+  - module: gpumock.nvidia.nvidia_mock_driver_tree
+  - module: gpumock.nvidia.nvidia_cdi_spec
+  - module: gpumock.nvidia.nvidia_mock_node_labels
+"""
+
+EXAMPLES = r"""
+- name: A DGX H100 node with the NVML built on the controller
+  gpumock.nvidia.nvidia_mock_node:
+    profile: dgxh100
+    node_id: "{{ inventory_hostname }}"
+    nvml_library_src: /home/me/gpumock/nvml_src/build/libnvidia-ml.so.550.54.15
+    mock_ctl_src: /home/me/gpumock/nvml_src/build/nvidia-mock-ctl
+  register: gpu_node
+
+- name: The same node, and GPU feature discovery's labels for node-feature-discovery
+  gpumock.nvidia.nvidia_mock_node:
+    profile: dgxh100
+    node_id: "{{ inventory_hostname }}"
+    features_file: /etc/kubernetes/node-feature-discovery/features.d/gpumock
+
+- name: Everything in a scratch directory, without a boot rule
+  gpumock.nvidia.nvidia_mock_node:
+    node_id: example-node
+    dev_root: /tmp/gpumock-example/dev
+    driver_root: /tmp/gpumock-example/driver
+    cdi_path: /tmp/gpumock-example/cdi/nvidia.yaml
+    tmpfiles: false
+
+- name: Remove it again
+  gpumock.nvidia.nvidia_mock_node:
+    node_id: example-node
+    dev_root: /tmp/gpumock-example/dev
+    driver_root: /tmp/gpumock-example/driver
+    cdi_path: /tmp/gpumock-example/cdi/nvidia.yaml
+    state: absent
+"""
+
+RETURN = r"""
+host:
+  description: What the node has, found by the module.
+  returned: always
+  type: dict
+  contains:
+    systemd_booted:
+      description: Whether systemd runs the node (C(/run/systemd/system) exists).
+      type: bool
+      sample: true
+    systemd_tmpfiles:
+      description: Path of C(systemd-tmpfiles), or null.
+      type: str
+      sample: /usr/bin/systemd-tmpfiles
+    ldconfig:
+      description: Path of C(ldconfig), or null.
+      type: str
+      sample: /usr/sbin/ldconfig
+transfer:
+  description:
+    - The built files (V(nvml_library), V(mock_ctl)) whose sha256 the installed copies do not have. Non-empty only
+      when the module ran without the action plugin; it then changed nothing.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+transferred:
+  description: The built files the action plugin sent to the node in this run.
+  returned: when the action plugin transferred a file
+  type: list
+  elements: str
+  sample: [nvml_library]
+devnodes:
+  description: What M(gpumock.nvidia.nvidia_mock_devnodes) returns (RV(devnodes.nodes), RV(devnodes.fallback_used), actions).
+  returned: when RV(transfer) is empty
+  type: dict
+  contains:
+    nodes:
+      description: Every device node with its path, major, minor, mode and whether it is a character device.
+      type: list
+      elements: dict
+    fallback_used:
+      description: Whether regular files stand in for character devices.
+      type: bool
+driver_tree:
+  description: What M(gpumock.nvidia.nvidia_mock_driver_tree) returns (root, driver_version, nvml_library, ...).
+  returned: when RV(transfer) is empty
+  type: dict
+cdi_spec:
+  description: What M(gpumock.nvidia.nvidia_cdi_spec) returns (path, cdi_version, devices, spec).
+  returned: when RV(transfer) is empty
+  type: dict
+features_file:
+  description: The feature file's path and labels.
+  returned: when O(features_file) is set and RV(transfer) is empty
+  type: dict
+labels:
+  description: GPU feature discovery's labels of these GPUs, every value a string.
+  returned: when O(features_file) is set
+  type: dict
+  sample: {"nvidia.com/gpu.count": "8", "nvidia.com/gpu.present": "true"}
+tmpfiles:
+  description: The boot rule's path.
+  returned: when RV(transfer) is empty
+  type: dict
+ld_so_conf:
+  description: The loader entry's path.
+  returned: when RV(transfer) is empty
+  type: dict
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, node_jobs
+
+
+def prepare(module):
+    host = dict(
+        # /run/systemd/system exists only while systemd runs as the init system (sd_booted()).
+        systemd_booted=os.path.isdir("/run/systemd/system"),
+        systemd_tmpfiles=module.get_bin_path("systemd-tmpfiles"),
+        ldconfig=module.get_bin_path("ldconfig"),
+    )
+    return node_jobs.node_job(module.params, host)
+
+
+def main():
+    module = AnsibleModule(argument_spec=node_jobs.node_module_argument_spec(),
+                           mutually_exclusive=node_jobs.NODE_MODULE_EXCLUSIVE, supports_check_mode=True)
+    _runner.run(module, prepare)
+
+
+if __name__ == "__main__":
+    main()

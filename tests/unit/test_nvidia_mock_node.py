@@ -1,0 +1,235 @@
+"""Specification of nvidia_mock_node and its action plugin: a whole node in one module run.
+
+The action plugin runs here with the module executed in this process (one call of
+``_execute_module`` is one visit of the node) and a local directory as the node's temporary
+directory.
+"""
+import json
+import os
+import shutil
+from unittest import mock
+
+import pytest
+from ansible.module_utils import _internal
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.gpumock.nvidia.plugins.module_utils import driver_tree, fsstate, node_jobs
+from ansible_collections.gpumock.nvidia.plugins.modules import nvidia_mock_node as M
+
+# Importing an action plugin imports Ansible's controller code, which marks this process as the
+# controller: modules would then warn through the controller's display rather than in their
+# result, for every module test of the session. The modules here run as on a target.
+_IS_CONTROLLER = _internal.is_controller
+from ansible_collections.gpumock.nvidia.plugins.action import nvidia_mock_node as action_plugin  # noqa: E402
+_internal.is_controller = _IS_CONTROLLER
+
+MODULE = M
+LIB = "usr/lib/x86_64-linux-gnu/libnvidia-ml.so.550.54.15"
+
+
+@pytest.fixture(autouse=True)
+def node_tools(monkeypatch):
+    """The node has systemd-tmpfiles and ldconfig at fixed paths; ldconfig runs are recorded."""
+    tools = {"systemd-tmpfiles": "/usr/bin/systemd-tmpfiles", "ldconfig": "/sbin/ldconfig"}
+    monkeypatch.setattr(M.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: tools.get(name))
+    calls = []
+    monkeypatch.setattr(M.AnsibleModule, "run_command", lambda self, argv, **k: calls.append(argv) or (0, "", ""))
+    return calls
+
+
+@pytest.fixture
+def paths(tmp_path):
+    return dict(node_id="unit-node", gpu_count=2, dev_root=str(tmp_path / "dev"),
+                driver_root=str(tmp_path / "driver"), cdi_path=str(tmp_path / "cdi" / "nvidia.yaml"),
+                tmpfiles_path=str(tmp_path / "tmpfiles.d" / "nvidia-mock.conf"),
+                ld_so_conf_path=str(tmp_path / "ld.so.conf.d" / "nvidia-mock.conf"))
+
+
+@pytest.fixture
+def built(tmp_path):
+    """The built library and nvidia-mock-ctl on the 'controller'."""
+    lib = tmp_path / "controller" / "libnvidia-ml.so"
+    ctl = tmp_path / "controller" / "nvidia-mock-ctl"
+    lib.parent.mkdir()
+    lib.write_bytes(b"\x7fELF mock nvml")
+    ctl.write_bytes(b"\x7fELF mock ctl")
+    return lib, ctl
+
+
+def execute(capsys, args, check, diff):
+    args = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
+    with patch_module_args(args), pytest.raises(SystemExit):
+        M.main()
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture
+def task(tmp_path, capsys):
+    """Run the action plugin: returns (result, visits, transfers)."""
+    def _task(check=False, diff=False, **args):
+        visits, transfers = [], []
+        shell = mock.Mock(tmpdir=None, join_path=os.path.join)
+        connection = mock.Mock(_shell=shell)
+        task_ = mock.Mock(args=args, async_val=0, check_mode=check)
+        plugin = action_plugin.ActionModule(task_, connection, mock.Mock(), mock.Mock(), mock.Mock(), mock.Mock())
+
+        def make_tmp(*a):
+            shell.tmpdir = str(tmp_path / "remote-tmp")
+            os.mkdir(shell.tmpdir)
+            return shell.tmpdir
+
+        def remove_tmp(path, *a):
+            if path:
+                shutil.rmtree(path)
+            shell.tmpdir = None
+
+        def run_module(module_name, module_args, task_vars):
+            visits.append(dict(module_args))
+            return execute(capsys, module_args, check, diff)
+
+        plugin._make_tmp_path = make_tmp
+        plugin._remove_tmp_path = remove_tmp
+        plugin._transfer_file = lambda local, remote: transfers.append(local) or shutil.copy(local, remote)
+        plugin._fixup_perms2 = lambda *a, **k: None
+        plugin._find_needle = lambda kind, path: path
+        plugin._execute_module = run_module
+        result = plugin.run(task_vars={})
+        assert shell.tmpdir is None and not (tmp_path / "remote-tmp").exists()
+        return result, visits, transfers
+    return _task
+
+
+def node_args(paths, built):
+    lib, ctl = built
+    return dict(paths, nvml_library_src=str(lib), mock_ctl_src=str(ctl))
+
+
+def test_a_first_run_makes_the_whole_node_in_one_task(task, paths, built):
+    result, visits, transfers = task(**node_args(paths, built))
+    assert result["changed"] is True
+    assert len(visits) == 2 and transfers == [str(built[0]), str(built[1])]
+    assert result["transferred"] == ["nvml_library", "mock_ctl"]
+    assert os.path.exists(os.path.join(paths["dev_root"], "nvidia1"))
+    assert os.path.isfile(paths["cdi_path"])
+    installed = fsstate.read_file(os.path.join(paths["driver_root"], LIB))
+    assert driver_tree.strip_embedded_config(installed) == b"\x7fELF mock nvml"
+    assert fsstate.read_file(os.path.join(paths["driver_root"], driver_tree.MOCK_CTL)) == b"\x7fELF mock ctl"
+
+
+def test_steady_state_is_one_visit_and_no_change(task, paths, built):
+    task(**node_args(paths, built))
+    result, visits, transfers = task(**node_args(paths, built))
+    assert result["changed"] is False
+    assert len(visits) == 1 and transfers == []
+    assert "transferred" not in result
+
+
+def test_a_changed_library_is_transferred_and_installed(task, paths, built):
+    task(**node_args(paths, built))
+    built[0].write_bytes(b"\x7fELF rebuilt nvml")
+    result, visits, transfers = task(**node_args(paths, built))
+    assert result["changed"] is True
+    assert transfers == [str(built[0])] and result["transferred"] == ["nvml_library"]
+    installed = fsstate.read_file(os.path.join(paths["driver_root"], LIB))
+    assert driver_tree.strip_embedded_config(installed) == b"\x7fELF rebuilt nvml"
+
+
+def test_check_mode_writes_nothing_and_reports_the_change(task, paths, built, tmp_path):
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    result, visits, transfers = task(check=True, **node_args(paths, built))
+    assert result["changed"] is True
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+
+
+def test_check_mode_reports_a_changed_library_on_a_converged_node(task, paths, built):
+    task(**node_args(paths, built))
+    built[0].write_bytes(b"\x7fELF rebuilt nvml")
+    result, _visits, _transfers = task(check=True, **node_args(paths, built))
+    assert result["changed"] is True
+    installed = fsstate.read_file(os.path.join(paths["driver_root"], LIB))
+    assert driver_tree.strip_embedded_config(installed) == b"\x7fELF mock nvml"
+
+
+def test_diff_mode_shows_each_changed_file(task, paths, built):
+    task(**node_args(paths, built))
+    os.unlink(os.path.join(paths["dev_root"], "nvidia1"))
+    os.unlink(paths["cdi_path"])
+    result, _visits, _transfers = task(diff=True, **node_args(paths, built))
+    headers = [item["before_header"] for item in result["diff"]]
+    assert headers == [os.path.join(paths["dev_root"], "nvidia1"), paths["cdi_path"]]
+
+
+def test_no_diff_is_made_without_diff_mode(task, paths, built):
+    result, _visits, _transfers = task(**node_args(paths, built))
+    assert "diff" not in result
+
+
+def test_a_bad_option_fails_with_one_sentence_naming_it(task, paths, built):
+    result, visits, _transfers = task(**dict(node_args(paths, built), cdi_path="/etc/cdi/nvidia.conf"))
+    assert result["failed"] is True
+    assert result["msg"] == ("cdi_path must end in .yaml or .json (CDI runtimes read no other files), "
+                             "got '/etc/cdi/nvidia.conf'.")
+    assert len(visits) == 1
+
+
+def test_an_unreadable_source_fails_on_the_controller(task, paths, built, tmp_path):
+    with pytest.raises(action_plugin.AnsibleActionFail, match="nvml_library_src .*/missing cannot be read"):
+        task(**dict(node_args(paths, built), nvml_library_src=str(tmp_path / "missing")))
+
+
+def test_without_the_action_a_differing_library_changes_nothing_and_is_named(run, paths):
+    result = run(**dict(paths, nvml_library_sha256="0" * 64))
+    assert result["changed"] is False and result["transfer"] == ["nvml_library"]
+    assert not os.path.exists(paths["dev_root"])
+
+
+def test_the_boot_rule_lists_every_device_node(run, paths):
+    run(**paths)
+    rule = open(paths["tmpfiles_path"]).read()
+    assert "c %s/nvidia1 0666 root root - 195:1" % paths["dev_root"] in rule.splitlines()
+    assert run(**paths)["changed"] is False
+
+
+def test_without_systemd_tmpfiles_there_is_no_boot_rule(run, paths, monkeypatch):
+    monkeypatch.setattr(M.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: None)
+    result = run(**paths)
+    assert result["host"]["systemd_tmpfiles"] is None
+    assert not os.path.exists(paths["tmpfiles_path"])
+
+
+def test_the_loader_entry_is_written_and_ldconfig_runs_once(run, paths, node_tools):
+    run(register_ldconfig=True, **paths)
+    assert open(paths["ld_so_conf_path"]).read().splitlines()[-1] == os.path.join(
+        paths["driver_root"], "usr/lib/x86_64-linux-gnu")
+    assert run(register_ldconfig=True, **paths)["changed"] is False
+    assert node_tools == [["/sbin/ldconfig"]]
+
+
+def test_the_features_file_holds_the_returned_labels(run, paths, tmp_path):
+    features = tmp_path / "features.d" / "gpumock"
+    result = run(features_file=str(features), **paths)
+    assert result["labels"]["nvidia.com/gpu.count"] == "2"
+    assert "nvidia.com/gpu.count=2" in features.read_text().splitlines()
+
+
+def test_absent_removes_everything_it_made(run, paths, tmp_path):
+    run(register_ldconfig=True, features_file=str(tmp_path / "features"), **paths)
+    result = run(state="absent", register_ldconfig=True, features_file=str(tmp_path / "features"), **paths)
+    assert result["changed"] is True
+    for path in (paths["cdi_path"], paths["tmpfiles_path"], paths["ld_so_conf_path"], str(tmp_path / "features"),
+                 os.path.join(paths["dev_root"], "nvidia0"), os.path.join(paths["driver_root"], LIB)):
+        assert not os.path.lexists(path), path
+    assert run(state="absent", **paths)["changed"] is False
+
+
+def test_node_problem_names_the_prefixed_variable():
+    assert node_jobs.node_problem({"cdi_path": "/etc/cdi/x.conf"}, prefix="gpu_mock_").startswith(
+        "gpu_mock_cdi_path must end in .yaml or .json")
+    assert node_jobs.node_problem({"mig_enabled": True, "features_file": "/f", "mig_strategy": "single"},
+                                  prefix="gpu_mock_").startswith("gpu_mock_mig_strategy single labels MIG devices")
+    assert node_jobs.node_problem({"profile": "dgxh100", "cdi_path": "/etc/cdi/nvidia.yaml"}) == ""
+
+
+def test_null_node_paths_beside_controller_sources_count_as_unset(task, paths, built):
+    result, _visits, _transfers = task(nvml_library=None, mock_ctl=None, **node_args(paths, built))
+    assert result.get("failed") is not True and result["changed"] is True
