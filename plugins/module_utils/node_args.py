@@ -84,8 +84,10 @@ def node_problem(options, prefix="", spec=None, check=None, errors=(profiles.Pro
     try:
         check(checked.validated_parameters)
     except errors as exc:
+        # The sentence starts with the option's name ("gpu_count must ...", "mig_layout: GPU 0 ...").
         option, rest = (str(exc).split(" ", 1) + [""])[:2]
-        return "%s %s" % (_prefixed(option, prefix, spec), rest)
+        colon = ":" if option.endswith(":") else ""
+        return "%s%s %s" % (_prefixed(option.rstrip(":"), prefix, spec), colon, rest)
     return ""
 
 

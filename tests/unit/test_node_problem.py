@@ -44,3 +44,8 @@ def test_strings_convert_as_in_the_modules():
 
 def test_a_gpu_count_that_is_no_number_names_the_prefixed_option():
     assert "'gpu_mock_gpu_count'" in node_problem({"gpu_count": "four"}, prefix="gpu_mock_")
+
+
+def test_an_impossible_mig_layout_names_the_prefixed_option():
+    assert node_problem({"profile": "dgxa100", "mig_enabled": True, "mig_layout": ["7g.40gb", "1g.5gb"]},
+                        prefix="gpu_mock_").startswith("gpu_mock_mig_layout: GPU 0 has no room for 1g.5gb")
