@@ -27,7 +27,7 @@ def node_uuids(node):
 
 
 def gpumock_versions(text):
-    """The name=resourceVersion words of the playbook's own objects."""
+    """The name=value words of the playbook's own objects."""
     return sorted(word for word in text.split() if word.startswith("gpumock-"))
 
 
@@ -65,16 +65,23 @@ def test_second_run_changes_nothing(cluster):
     assert changed == 0
 
 
+def managed_state(cluster):
+    """What the playbook manages: each workload's spec generation, each node's labels but the
+    GFD timestamp (GFD rewrites it every minute and node-feature-discovery publishes it)."""
+    workloads = cluster.kubectl("get", "daemonsets,deployments", "--all-namespaces", "-o",
+                                "jsonpath={range .items[*]}{.metadata.name}={.metadata.generation} {end}").stdout
+    nodes = {n["metadata"]["name"]: {k: v for k, v in n["metadata"]["labels"].items() if k != "nvidia.com/gfd.timestamp"}
+             for n in cluster.kubectl_json("get", "nodes")["items"]}
+    return gpumock_versions(workloads), nodes
+
+
 def test_check_mode_on_the_converged_cluster_changes_nothing(cluster):
-    before = cluster.kubectl("get", "daemonsets,nodes", "--all-namespaces", "-o",
-                             "jsonpath={range .items[*]}{.metadata.name}={.metadata.resourceVersion} {end}").stdout
+    before = managed_state(cluster)
     start = time.monotonic()
     changed = cluster.playbook("kind.yml", "--check")[1]
     timing("check-mode run of playbooks/kind.yml (changed=0)", time.monotonic() - start)
     assert changed == 0
-    after = cluster.kubectl("get", "daemonsets,nodes", "--all-namespaces", "-o",
-                            "jsonpath={range .items[*]}{.metadata.name}={.metadata.resourceVersion} {end}").stdout
-    assert gpumock_versions(after) == gpumock_versions(before)
+    assert managed_state(cluster) == before
 
 
 @pytest.mark.parametrize("node", NODES)
@@ -112,13 +119,20 @@ def test_gpu_feature_discovery_in_the_cluster_labels_like_the_playbook(cluster, 
 def test_node_feature_discovery_puts_gpu_feature_discoverys_labels_on_the_node(cluster, node):
     gfd = gfd_labels(cluster, node)
 
+    missing = []
+
     def published():
         meta = cluster.kubectl_json("get", "node", node)["metadata"]
         managed = meta.get("annotations", {}).get(NFD_MANAGED_LABELS, "").split(",")
-        return meta if all(k in managed for k in gfd) else None
+        missing[:] = sorted(k for k in gfd if k not in managed)
+        return meta if not missing else None
 
     start = time.monotonic()
-    meta = cluster.wait("node-feature-discovery manages GFD's labels on " + node, published, timeout=180)
+    # nfd-worker reads the feature files once a minute (its default sleep interval).
+    try:
+        meta = cluster.wait("node-feature-discovery manages GFD's labels on " + node, published, timeout=300)
+    except AssertionError as exc:
+        raise AssertionError("%s; not managed: %s" % (exc, ", ".join(missing))) from None
     timing("node-feature-discovery: GFD's labels on %s" % node, time.monotonic() - start)
     # GFD-only: the playbook never computes a timestamp.
     assert meta["labels"]["nvidia.com/gfd.timestamp"].isdigit()
