@@ -6,6 +6,7 @@ node-feature-discovery in another, and gpumock/gpu-probe for the pods. The clust
 test_real_cluster.py run in file order (create, converge, re-run, check, workloads, delete), and
 the session's timings are printed as a table at the end.
 """
+import glob
 import json
 import os
 import re
@@ -141,12 +142,11 @@ def record_build_times(made):
                 timing("cold build of %s (Go module proxy, recorded when built)" % name, float(seconds))
     except OSError:
         pass
-    for tool in ("nvidia-device-plugin", "gpu-feature-discovery", "nfd-master", "nfd-worker", "nvidia-cdi-hook"):
-        try:
-            with open(os.path.join(pinned("CONFORMANCE_BIN"), tool + ".build-seconds"), encoding="utf-8") as f:
-                timing("cold build of %s (Go module proxy, recorded when built)" % tool, float(f.read()))
-        except OSError:
-            pass
+    # Every Go tool install.d/conformance.sh built from the proxy (it records each build).
+    for record in sorted(glob.glob(os.path.join(pinned("CONFORMANCE_BIN"), "*.build-seconds"))):
+        with open(record, encoding="utf-8") as f:
+            timing("cold build of %s (Go module proxy, recorded when built)"
+                   % os.path.basename(record)[:-len(".build-seconds")], float(f.read()))
     label = made.docker("image", "inspect", made.node_image, "--format",
                         '{{ index .Config.Labels "gpumock.build-inputs" }}').stdout.strip()
     try:
