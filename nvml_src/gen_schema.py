@@ -57,7 +57,9 @@ def header(schema):
            "#ifndef GPUMOCK_NVML_CONFIG_SCHEMA_H",
            "#define GPUMOCK_NVML_CONFIG_SCHEMA_H",
            "",
-           "#define MOCK_CONFIG_FORMAT %d" % schema.FORMAT_VERSION]
+           "#define MOCK_CONFIG_FORMAT %d" % schema.FORMAT_VERSION,
+           "#define MOCK_CONFIG_MAX_LINE %d" % schema.MAX_LINE,
+           "#define MOCK_CONFIG_MAX_BYTES %d" % schema.MAX_CONFIG_BYTES]
     for section in schema.SECTIONS:
         out.append("#define %s %d" % (c_max(section), section.max_count))
     out.append("")
@@ -118,17 +120,30 @@ def tables(schema):
                        if key.kind == schema.CHOICE else "NULL")
             expected = " or ".join(key.choices) if key.kind == schema.CHOICE else None
             max_len = key.max_len if key.kind == schema.STRING else 0
-            out.append("    { %s, %s, %d, offsetof(%s, %s), %s, %s, %s }," % (
+            maximum = "%dULL" % key.maximum if key.kind == schema.UINT else "0"
+            out.append("    { %s, %s, %d, offsetof(%s, %s), %s, %s, %s, %s }," % (
                 c_string(key.name), kinds[key.kind], max_len, c_struct(section), key.name,
-                choices, c_string(expected), c_string(key.default)))
+                choices, c_string(expected), c_string(key.default), maximum))
         out.append("};")
+        # The section's rules, as positions in its key table.
+        if section.unique:
+            out.append("static const unsigned char %s_unique[] = { %s };" % (
+                section.name, ", ".join(str(section.names.index(k)) for k in section.unique)))
+        if section.not_above:
+            out.append("static const struct key_pair %s_not_above[] = { %s };" % (
+                section.name, ", ".join("{ %d, %d }" % (section.names.index(a), section.names.index(b))
+                                        for a, b in section.not_above)))
     out += ["", "static const struct section_desc sections[MOCK_SECTION_COUNT] = {"]
     for section in schema.SECTIONS:
+        unique = ("%s_unique, %d" % (section.name, len(section.unique))
+                  if section.unique else "NULL, 0")
+        not_above = ("%s_not_above, %d" % (section.name, len(section.not_above))
+                     if section.not_above else "NULL, 0")
         out.append("    { %s, %s_keys, %d, %s, %d, offsetof(struct mock_config, %s), sizeof(%s), "
-                   "offsetof(struct mock_config, %s_count) }," % (
+                   "offsetof(struct mock_config, %s_count), %s, %s }," % (
                        c_string(section.name), section.name, len(section.keys), c_max(section),
                        1 if section.required else 0, section.name, c_struct(section),
-                       section.name))
+                       section.name, unique, not_above))
     out += ["};", ""]
     return "\n".join(out)
 
@@ -140,13 +155,34 @@ def docs_type(schema, key):
         text = " or ".join("`%s`" % c for c in key.choices)
     elif key.kind == schema.BUS_ID:
         text = "PCI bus id"
-    elif key.hexadecimal:
-        text = "uint, written in hex"
+    elif key.kind == schema.UINT:
+        text = "uint to %s" % power_of_two(key.maximum)
+        if key.hexadecimal:
+            text += ", written in hex"
     else:
         text = key.kind
     if key.default is not None:
         text += "; optional, default `%s`" % key.default
     return text
+
+
+def power_of_two(value):
+    """'2^32-1' for 4294967295: how the docs write a maximum."""
+    bits = (value + 1).bit_length() - 1
+    return "2^%d-1" % bits if value + 1 == 1 << bits else str(value)
+
+
+def docs_rules(section):
+    """The sentences of a section's rules (unique keys, values bounded by others), or []."""
+    out = []
+    if section.unique:
+        names = ["`%s`" % k for k in section.unique]
+        out.append("No two `[%s]` sections may share a %s." % (
+            section.name, ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]))
+    if section.not_above:
+        out.append("These must hold: %s." % ", ".join(
+            "`%s` <= `%s`" % pair for pair in section.not_above))
+    return out
 
 
 def docs_tables(schema, path):
@@ -156,7 +192,7 @@ def docs_tables(schema, path):
         title = "## `[%s]`" % section.name
         if section.max_count > 1:
             title += " (repeated, at most %d)" % section.max_count
-        out += ["", title, "", section.doc, "",
+        out += ["", title, "", " ".join([section.doc] + docs_rules(section)), "",
                 "| key | type | meaning |", "| --- | --- | --- |"]
         for key in section.keys:
             out.append("| `%s` | %s | %s |" % (key.name, docs_type(schema, key), key.doc))

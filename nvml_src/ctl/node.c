@@ -53,9 +53,10 @@ int ctl_find_node(struct ctl_node *node, const char *root)
         return -1;
     }
     size_t len = 0;
-    char *text = mock_read_file(node->config_path, &len);
+    char why[160];
+    char *text = mock_read_file(node->config_path, &len, why, sizeof why);
     if (text == NULL) {
-        ctl_error("", node->config_path, "cannot read the NVML config: %s", strerror(errno));
+        ctl_error("", node->config_path, "cannot read the NVML config: %s", why);
         return -1;
     }
     char err[512];

@@ -154,9 +154,10 @@ static void wait_until(const struct timespec *start, uint64_t ms)
 int ctl_play(const struct ctl_node *node, const char *file)
 {
     size_t len = 0;
-    char *text = mock_read_file(file, &len);
+    char why[160];
+    char *text = mock_read_file(file, &len, why, sizeof why);
     if (text == NULL) {
-        ctl_error("", file, "cannot read the script: %s", strerror(errno));
+        ctl_error("", file, "cannot read the script: %s", why);
         return -1;
     }
     size_t count = 0;

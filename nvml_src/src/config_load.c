@@ -24,7 +24,7 @@
 
 #include "mock.h"
 
-#define MAX_CONFIG_BYTES (4 * 1024 * 1024)
+#define MAX_CONFIG_BYTES MOCK_CONFIG_MAX_BYTES
 #define SYSTEM_CONFIG "/etc/nvidia-mock/nvml.conf"
 #define EMBED_MAGIC "GPUMOCK-NVMLCFG1"
 #define EMBED_MAGIC_LEN 16
@@ -36,23 +36,65 @@ static void report(const char *origin, const char *message)
     fprintf(stderr, "mock NVML: %s:%s\n", origin, message);
 }
 
-char *mock_read_file(const char *path, size_t *len_out)
+/* What a file of this type is, for a message saying that it is not a regular file. */
+static const char *file_type(mode_t mode)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_CONFIG_BYTES) {
-        int saved = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    return "something else";
+}
+
+/* Close fd (when open), set errno and return NULL: mock_read_file's failure. */
+static char *refuse(int fd, int err)
+{
+    if (fd >= 0)
         close(fd);
-        errno = saved;
-        return NULL;
+    errno = err;
+    return NULL;
+}
+
+/*
+ * Opened without blocking (opening a FIFO with no writer would wait for one) and refused unless
+ * fstat says it is a regular file: a directory, FIFO, socket or device (/dev/zero never ends)
+ * is named for what it is, and a file is read up to MAX_CONFIG_BYTES.
+ */
+char *mock_read_file(const char *path, size_t *len_out, char *why, size_t why_size)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    int err = errno;
+    /* Where open failed, stat still says what the path is (a socket cannot be opened). */
+    if (fd >= 0 ? fstat(fd, &st) != 0 : stat(path, &st) != 0) {
+        if (fd >= 0)
+            err = errno;
+        snprintf(why, why_size, "%s", strerror(err));
+        return refuse(fd, err);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(why, why_size, "it is %s, not a regular file", file_type(st.st_mode));
+        return refuse(fd, S_ISDIR(st.st_mode) ? EISDIR : EINVAL);
+    }
+    if (fd < 0) {
+        snprintf(why, why_size, "%s", strerror(err));
+        return refuse(fd, err);
+    }
+    if (st.st_size > MAX_CONFIG_BYTES) {
+        snprintf(why, why_size, "it is larger than %d bytes", MAX_CONFIG_BYTES);
+        return refuse(fd, EFBIG);
     }
     size_t size = (size_t)st.st_size;
     char *buf = malloc(size + 1);
     if (buf == NULL) {
-        close(fd);
-        return NULL;
+        snprintf(why, why_size, "%s", strerror(ENOMEM));
+        return refuse(fd, ENOMEM);
     }
     size_t got = 0;
     while (got < size) {
@@ -147,13 +189,17 @@ static nvmlReturn_t parse_text(const char *origin, char *text, size_t len,
     return NVML_SUCCESS;
 }
 
-static nvmlReturn_t parse_file(const char *path, struct mock_config *out)
+/* source: where the path came from, for the message ("MOCK_NVML_CONFIG" or NULL). */
+static nvmlReturn_t parse_file(const char *path, const char *source, struct mock_config *out)
 {
     size_t len = 0;
-    char *text = mock_read_file(path, &len);
+    char why[160];
+    char *text = mock_read_file(path, &len, why, sizeof why);
     if (text == NULL) {
         char msg[320];
-        snprintf(msg, sizeof msg, " cannot read the NVML config: %s", strerror(errno));
+        snprintf(msg, sizeof msg, " cannot read the NVML config%s%s%s: %s",
+                 source != NULL ? " that " : "", source != NULL ? source : "",
+                 source != NULL ? " names" : "", why);
         report(path, msg);
         return NVML_ERROR_UNKNOWN;
     }
@@ -199,13 +245,13 @@ static int relative_config_path(const char *library, char *buf, size_t size)
 }
 
 /* parse_file, remembering which file it was (the live state's location follows from it). */
-static nvmlReturn_t parse_origin(const char *path, struct mock_config *out, char *origin,
-                                 size_t origin_size)
+static nvmlReturn_t parse_origin(const char *path, const char *source, struct mock_config *out,
+                                 char *origin, size_t origin_size)
 {
     int n = snprintf(origin, origin_size, "%s", path);
     if (n < 0 || (size_t)n >= origin_size)
         origin[0] = '\0';
-    return parse_file(path, out);
+    return parse_file(path, source, out);
 }
 
 nvmlReturn_t mock_config_load(struct mock_config *out, char *origin, size_t origin_size)
@@ -213,18 +259,18 @@ nvmlReturn_t mock_config_load(struct mock_config *out, char *origin, size_t orig
     origin[0] = '\0';
     const char *env = getenv("MOCK_NVML_CONFIG");
     if (env != NULL && env[0] != '\0')
-        return parse_origin(env, out, origin, origin_size);
+        return parse_origin(env, "MOCK_NVML_CONFIG", out, origin, origin_size);
 
     const char *library = library_file();
     char path[4096];
     if (library != NULL && relative_config_path(library, path, sizeof path) == 0 &&
         access(path, F_OK) == 0)
-        return parse_origin(path, out, origin, origin_size);
+        return parse_origin(path, NULL, out, origin, origin_size);
     nvmlReturn_t rc;
     if (library != NULL && parse_embedded(library, out, &rc) == 0)
         return rc;
     if (access(SYSTEM_CONFIG, F_OK) == 0)
-        return parse_origin(SYSTEM_CONFIG, out, origin, origin_size);
+        return parse_origin(SYSTEM_CONFIG, NULL, out, origin, origin_size);
 
     char err[512];
     if (mock_config_parse(mock_default_config, mock_default_config_len, out, err,

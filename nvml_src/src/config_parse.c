@@ -6,7 +6,9 @@
  * (config_tables.h); the renderer writes keys in the same order, so the lookup starts at the
  * key after the previous one and usually hits at once, which keeps a 128-GPU file well under
  * the init budget. Bus ids are parsed here once, into struct mock_bus_id; the library's
- * lookup by bus id uses the same parser (mock_parse_bus_id).
+ * lookup by bus id uses the same parser (mock_parse_bus_id). The schema's rules between values
+ * (a section's not_above pairs and unique keys) come from the same tables. Its Python twin,
+ * nvml_config.problem, makes the same checks with the same messages: change both together.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +27,12 @@ struct key_desc {
     const char *const *choices;      /* choices: the words, NULL-terminated */
     const char *expected;            /* choices: the words for a message ("devnodes or all") */
     const char *default_value;       /* optional keys: the text their default is read from */
+    unsigned long long maximum;      /* unsigned integers: the largest value accepted */
+};
+
+/* A section's rule that the value of one key (by position) is not above another's. */
+struct key_pair {
+    unsigned char key, limit;
 };
 
 struct section_desc {
@@ -36,6 +44,10 @@ struct section_desc {
     size_t offset;                   /* of its struct (or array) in struct mock_config */
     size_t size;                     /* of one struct */
     size_t count_offset;             /* of its count in struct mock_config */
+    const unsigned char *unique;     /* keys no two of its structs may share (positions) */
+    unsigned unique_count;
+    const struct key_pair *not_above;
+    unsigned not_above_count;
 };
 
 #include "config_tables.h"
@@ -164,6 +176,9 @@ static int store(struct parser *p, const struct key_desc *d, const char *val, si
         if (parse_uint(val, val_len, &v))
             return fail(p, "[%s] %s: expected an unsigned integer, got \"%.*s\"", sec,
                         d->name, SHOWN(val_len), val);
+        if (v > d->maximum)
+            return fail(p, "[%s] %s: expected an unsigned integer up to %llu, got %llu", sec,
+                        d->name, d->maximum, v);
         memcpy(field, &v, sizeof v);
         return 0;
     case KIND_BOOL:
@@ -199,6 +214,13 @@ static int store(struct parser *p, const struct key_desc *d, const char *val, si
     }
 }
 
+static unsigned long long uint_at(const void *record, const struct key_desc *d)
+{
+    unsigned long long v;
+    memcpy(&v, (const char *)record + d->offset, sizeof v);
+    return v;
+}
+
 static int end_section(struct parser *p)
 {
     if (p->sec == NULL)
@@ -210,6 +232,14 @@ static int end_section(struct parser *p)
             i++;
         return fail(p, "[%s] is missing the required key %s", p->sec->name,
                     p->sec->keys[i].name);
+    }
+    for (unsigned i = 0; i < p->sec->not_above_count; i++) {
+        const struct key_desc *key = &p->sec->keys[p->sec->not_above[i].key];
+        const struct key_desc *limit = &p->sec->keys[p->sec->not_above[i].limit];
+        unsigned long long v = uint_at(p->target, key), max = uint_at(p->target, limit);
+        if (v > max)
+            return fail(p, "[%s] %s %llu is above %s %llu", p->sec->name, key->name, v,
+                        limit->name, max);
     }
     if (p->sec == &sections[MOCK_SECTION_GPU]) {
         struct mock_gpu *g = p->target;
@@ -283,6 +313,62 @@ static int set_value(struct parser *p, const char *key, size_t key_len, const ch
     return store(p, d, val, val_len);
 }
 
+/* The value of key d in record, as a message shows it. */
+static void show_value(const void *record, const struct key_desc *d, char *out, size_t size)
+{
+    const char *field = (const char *)record + d->offset;
+    if (d->kind == KIND_STRING) {
+        snprintf(out, size, "%.*s", SHOWN(strlen(field)), field);
+    } else if (d->kind == KIND_BUS_ID) {
+        struct mock_bus_id id;
+        memcpy(&id, field, sizeof id);
+        snprintf(out, size, "%08X:%02X:%02X.%X", id.domain, id.bus, id.device, id.function);
+    } else if (d->kind == KIND_UINT) {
+        snprintf(out, size, "%llu", uint_at(record, d));
+    } else {
+        snprintf(out, size, "%u", d->kind == KIND_BOOL ? *(const unsigned char *)field
+                                                      : *(const unsigned *)(const void *)field);
+    }
+}
+
+static int same_value(const void *a, const void *b, const struct key_desc *d)
+{
+    const char *x = (const char *)a + d->offset, *y = (const char *)b + d->offset;
+    switch (d->kind) {
+    case KIND_STRING:
+        return strcmp(x, y) == 0;
+    case KIND_UINT:
+        return uint_at(a, d) == uint_at(b, d);
+    case KIND_BUS_ID:
+        return memcmp(x, y, sizeof(struct mock_bus_id)) == 0;
+    case KIND_BOOL:
+        return *x == *y;
+    default:
+        return memcmp(x, y, sizeof(unsigned)) == 0;
+    }
+}
+
+/* No two structs of sec share a value of one of its unique keys: NVML finds a GPU by each. */
+static int check_unique(struct parser *p, const struct section_desc *sec)
+{
+    unsigned count = *section_count(p, sec);
+    const char *base = (const char *)p->cfg + sec->offset;
+    for (unsigned k = 0; k < sec->unique_count; k++) {
+        const struct key_desc *d = &sec->keys[sec->unique[k]];
+        for (unsigned i = 1; i < count; i++) {
+            for (unsigned j = 0; j < i; j++) {
+                if (same_value(base + (size_t)i * sec->size, base + (size_t)j * sec->size, d)) {
+                    char shown[80];
+                    show_value(base + (size_t)i * sec->size, d, shown, sizeof shown);
+                    return fail(p, "[%s] %u reuses %s %s of [%s] %u", sec->name, i, d->name,
+                                shown, sec->name, j);
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 static const struct mock_mig_profile *profile_with_id(const struct mock_config *cfg,
                                                      unsigned long long id)
 {
@@ -348,8 +434,8 @@ int mock_config_parse(const char *text, size_t len, struct mock_config *out, cha
         const char *nl = memchr(start, '\n', len - pos);
         size_t line_len = nl ? (size_t)(nl - start) : len - pos;
         pos += line_len + (nl ? 1 : 0);
-        if (line_len > 1023)
-            return fail(&p, "line is longer than 1023 characters");
+        if (line_len > MOCK_CONFIG_MAX_LINE)
+            return fail(&p, "line is longer than %d characters", MOCK_CONFIG_MAX_LINE);
         /* Keys are compared as C strings: a NUL inside a line would cut them short. */
         if (memchr(start, '\0', line_len) != NULL)
             return fail(&p, "the line contains a NUL byte");
@@ -410,13 +496,8 @@ int mock_config_parse(const char *text, size_t len, struct mock_config *out, cha
             return fail(&p, "the [%s] section is missing", sec->name);
         return fail(&p, "there is no [%s] section", sec->name);
     }
-    unsigned char minor_used[MOCK_MAX_GPU];
-    memset(minor_used, 0, sizeof minor_used);
-    for (unsigned i = 0; i < out->gpu_count; i++) {
-        unsigned long long m = out->gpu[i].minor;
-        if (minor_used[m])
-            return fail(&p, "GPU %u reuses minor %llu", i, m);
-        minor_used[m] = 1;
-    }
+    for (unsigned i = 0; i < MOCK_SECTION_COUNT; i++)
+        if (check_unique(&p, &sections[i]))
+            return -1;
     return check_mig_instances(&p);
 }

@@ -4,7 +4,9 @@
  * is registered on for XIDs, in every process. Otherwise it blocks for its whole timeout and
  * returns NVML_ERROR_TIMEOUT, as the real library does on a quiet GPU; while it blocks it looks
  * at the state's XID count every POLL_MS. Sets come from a fixed pool so a handle can be checked
- * without dereferencing it.
+ * without dereferencing it; the last nvmlShutdown frees every set still in use (as the real
+ * library does: its handles are invalid after it), so programs that never free their sets do
+ * not use up the pool over init/shutdown cycles.
  */
 #include <pthread.h>
 #include <string.h>
@@ -18,6 +20,7 @@
 
 struct nvmlEventSet_st {             /* guarded by g_event_lock */
     int in_use;
+    unsigned generation;             /* changes when the set is freed: a waiter's set is gone */
     unsigned long long registered;
     unsigned char xid_gpus[(MOCK_MAX_GPU + 7) / 8];  /* by NVML index: registered for XIDs */
     uint64_t xids_seen;              /* the live state's XID count last looked at */
@@ -178,9 +181,11 @@ MOCK_API nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *d
         pthread_mutex_unlock(&g_event_lock);
         return NVML_ERROR_INVALID_ARGUMENT;
     }
-    /* Until an XID comes, the set is freed, or the timeout passes. */
+    /* Until an XID comes, the set is freed (even if its slot is reused since), or the timeout
+     * passes. */
+    const unsigned generation = s->generation;
     nvmlReturn_t rc = NVML_ERROR_TIMEOUT;
-    while (event_set(set) == s) {
+    while (event_set(set) == s && s->generation == generation) {
         if (next_xid(s, data) == 0) {
             rc = NVML_SUCCESS;
             break;
@@ -210,8 +215,23 @@ MOCK_API nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set)
     struct nvmlEventSet_st *s = event_set(set);
     if (s != NULL) {
         s->in_use = 0;
+        s->generation++;
         pthread_cond_broadcast(&g_event_cond);
     }
     pthread_mutex_unlock(&g_event_lock);
     return s != NULL ? NVML_SUCCESS : NVML_ERROR_INVALID_ARGUMENT;
+}
+
+void mock_events_free_all(void)
+{
+    pthread_once(&g_cond_once, init_cond);
+    pthread_mutex_lock(&g_event_lock);
+    for (unsigned i = 0; i < MAX_EVENT_SETS; i++) {
+        if (g_sets[i].in_use) {
+            g_sets[i].in_use = 0;
+            g_sets[i].generation++;
+        }
+    }
+    pthread_cond_broadcast(&g_event_cond);
+    pthread_mutex_unlock(&g_event_lock);
 }

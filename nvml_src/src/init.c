@@ -153,8 +153,10 @@ MOCK_API nvmlReturn_t nvmlShutdown(void)
         pthread_mutex_unlock(&g_init_lock);
         return NVML_ERROR_UNINITIALIZED;
     }
-    if (--g_refcount == 0)
+    if (--g_refcount == 0) {
         atomic_store_explicit(&g_live, 0, memory_order_release);
+        mock_events_free_all();
+    }
     pthread_mutex_unlock(&g_init_lock);
     return NVML_SUCCESS;
 }

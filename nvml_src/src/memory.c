@@ -90,9 +90,12 @@ MOCK_API nvmlReturn_t nvmlDeviceGetBAR1MemoryInfo(nvmlDevice_t device, nvmlBAR1M
 {
     MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(bar1Memory != NULL);
-    bar1Memory->bar1Total = g_config.board.bar1_total_bytes;
-    bar1Memory->bar1Used = BAR1_USED_BYTES;
-    bar1Memory->bar1Free = g_config.board.bar1_total_bytes - BAR1_USED_BYTES;
+    unsigned long long total = g_config.board.bar1_total_bytes;
+    /* A BAR1 smaller than what an idle driver maps is all used, not a wrapped free size. */
+    unsigned long long used = total < BAR1_USED_BYTES ? total : BAR1_USED_BYTES;
+    bar1Memory->bar1Total = total;
+    bar1Memory->bar1Used = used;
+    bar1Memory->bar1Free = total - used;
     return NVML_SUCCESS;
 }
 

@@ -75,9 +75,10 @@ void mock_pci_info(nvmlPciInfo_t *pci, const struct mock_bus_id *id);
  * the file it came from ("" for a config embedded in the library or built in). */
 nvmlReturn_t mock_config_load(struct mock_config *out, char *path, size_t path_size);
 
-/* Read a whole regular file (at most 4 MiB) into a NUL-terminated buffer to free; NULL with
- * errno set on failure. */
-char *mock_read_file(const char *path, size_t *len_out);
+/* Read a whole regular file (at most MOCK_CONFIG_MAX_BYTES) into a NUL-terminated buffer to
+ * free; NULL on failure, with errno set and why saying it ("it is a directory, not a regular
+ * file", or strerror's text). Never blocks on a FIFO or reads a device. */
+char *mock_read_file(const char *path, size_t *len_out, char *why, size_t why_size);
 
 /* Fill a bitmap of the minors whose <dev_root>/nvidia<minor> exists. */
 void mock_visible_minors(const char *dev_root, unsigned char present[MOCK_MAX_GPU]);
@@ -108,6 +109,9 @@ nvmlReturn_t mock_mig_device_by_uuid(const char *uuid, nvmlDevice_t *device);
 
 /* Derive the MIG layout keys and initial instances from the config (mig_state.c); at init. */
 void mock_mig_init(void);
+
+/* Free every event set (events.c): at the last nvmlShutdown, under the init lock. */
+void mock_events_free_all(void);
 
 /* Copy a string into a caller's buffer, NVML style. */
 nvmlReturn_t mock_copy_string(char *dst, unsigned int length, const char *src);

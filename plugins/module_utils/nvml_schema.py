@@ -36,11 +36,20 @@ BUS_ID = "bus_id"       # DDDDDDDD:BB:DD.F; C struct mock_bus_id (parsed once, b
 KINDS = (UINT, BOOL, STRING, CHOICE, BUS_ID)
 PYTHON_TYPES = {UINT: int, BOOL: bool, STRING: str, CHOICE: str, BUS_ID: str}
 
-# The longest string any key may hold (the C parser's line limit is 1023 bytes).
+# The longest string any key may hold (well inside MAX_LINE with its key).
 MAX_STRING = 255
+# The parser's limits on the file itself: bytes of one line (without its newline), and of the
+# whole file (also of a config embedded in the library file). Generated into config_schema.h.
+MAX_LINE = 1023
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+# The largest value of a UINT key: what the NVML field it is returned in holds (unsigned int),
+# or for byte counts unsigned long long (``uint(..., maximum=MAX_UINT64)``).
+MAX_INT32 = (1 << 31) - 1
+MAX_UINT32 = (1 << 32) - 1
+MAX_UINT64 = (1 << 64) - 1
 
 
-class Key(namedtuple("Key", "name kind doc max_len c_buffer choices default hexadecimal attr")):
+class Key(namedtuple("Key", "name kind doc max_len c_buffer choices default hexadecimal attr maximum")):
     """One ``key = value`` of a section.
 
     name      the key, the C struct member, and (unless ``attr``) the Python attribute it comes from
@@ -53,6 +62,7 @@ class Key(namedtuple("Key", "name kind doc max_len c_buffer choices default hexa
     default   the value of an optional key (keys without a default are required)
     hexadecimal  UINT: written as 0x%08X, because that is how NVIDIA tools print it
     attr      the Python attribute the renderer reads, where it is not ``name``
+    maximum   UINT: the largest value accepted (MAX_UINT32 unless the key says otherwise)
     """
 
     __slots__ = ()
@@ -63,7 +73,7 @@ class Key(namedtuple("Key", "name kind doc max_len c_buffer choices default hexa
 
 
 def _key(name, kind, doc, max_len=None, c_buffer=None, choices=(), default=None,
-         hexadecimal=False, attr=None):
+         hexadecimal=False, attr=None, maximum=None):
     if kind not in KINDS:
         raise ValueError("%s: unknown kind %r" % (name, kind))
     if (kind == STRING) != (max_len is not None) or (max_len or 0) > MAX_STRING:
@@ -71,7 +81,13 @@ def _key(name, kind, doc, max_len=None, c_buffer=None, choices=(), default=None,
                          % (name, MAX_STRING))
     if (kind == CHOICE) != bool(choices):
         raise ValueError("%s: a choice key needs its choices, other kinds none" % name)
-    return Key(name, kind, doc, max_len, c_buffer, tuple(choices), default, hexadecimal, attr)
+    if kind == UINT:
+        maximum = MAX_UINT32 if maximum is None else maximum
+        if not 0 < maximum <= MAX_UINT64:
+            raise ValueError("%s: the maximum must be from 1 to %d" % (name, MAX_UINT64))
+    elif maximum is not None:
+        raise ValueError("%s: only an uint key has a maximum" % name)
+    return Key(name, kind, doc, max_len, c_buffer, tuple(choices), default, hexadecimal, attr, maximum)
 
 
 def uint(name, doc, **kw):
@@ -86,12 +102,16 @@ def string(name, doc, max_len, c_buffer=None, **kw):
     return _key(name, STRING, doc, max_len=max_len, c_buffer=c_buffer, **kw)
 
 
-class Section(namedtuple("Section", "name keys max_count required doc")):
+class Section(namedtuple("Section", "name keys max_count required doc unique not_above")):
     """One ``[name]`` section: its keys in file order.
 
     max_count  how often it may appear (1: once); the C library's table size
     required   whether a file without it is refused
     doc        what the section holds (the sentence above its docs table)
+    unique     keys whose value no two sections of this name may share (lookups by them must
+               find one GPU)
+    not_above  ``(key, limit)`` pairs of UINT keys: the value of key must not exceed that of limit
+               in the same section (what the library subtracts or bounds by must hold)
     """
 
     __slots__ = ()
@@ -107,12 +127,26 @@ class Section(namedtuple("Section", "name keys max_count required doc")):
         raise KeyError(name)
 
 
-SYSTEM = Section("system", (
+def section(name, keys, max_count, required, doc, unique=(), not_above=()):
+    """A Section, refusing limits that name keys it does not have (or not UINT ones)."""
+    names = [key.name for key in keys]
+    for key in unique:
+        if key not in names:
+            raise ValueError("[%s]: unique key %s is not a key of the section" % (name, key))
+    for pair in not_above:
+        for key in pair:
+            if key not in names or keys[names.index(key)].kind != UINT:
+                raise ValueError("[%s]: %s in not_above is not an uint key of the section" % (name, key))
+    return Section(name, tuple(keys), max_count, required, doc, tuple(unique), tuple(not_above))
+
+
+SYSTEM = section("system", (
     string("driver_version", "`nvmlSystemGetDriverVersion`, e.g. `550.54.15`",
            79, "NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE"),
     string("nvml_version", "`nvmlSystemGetNVMLVersion`, e.g. `12.550.54.15`",
            79, "NVML_SYSTEM_NVML_VERSION_BUFFER_SIZE"),
-    uint("cuda_driver_version", "`nvmlSystemGetCudaDriverVersion(_v2)`, e.g. `12040`"),
+    uint("cuda_driver_version", "`nvmlSystemGetCudaDriverVersion(_v2)`, e.g. `12040`",
+         maximum=MAX_INT32),
     _key("visibility", CHOICE,
          "`devnodes`: enumerate only GPUs whose `<dev_root>/nvidia<minor>` exists, "
          "renumbering indexes, as real NVML does in a container; `all`: every `[gpu]`",
@@ -125,18 +159,19 @@ SYSTEM = Section("system", (
            MAX_STRING, default="/dev"),
 ), 1, True, "The driver and how GPUs are enumerated.")
 
-BOARD = Section("board", (
+BOARD = section("board", (
     string("name", "`nvmlDeviceGetName`", 95, "NVML_DEVICE_NAME_V2_BUFFER_SIZE"),
     uint("brand", "`nvmlBrandType_t` (`nvmlDeviceGetBrand`; 2 Tesla, 14 NVIDIA)"),
     uint("architecture",
          "`nvmlDeviceArchitecture_t` (6 Turing, 7 Ampere, 8 Ada, 9 Hopper, 10 Blackwell)"),
-    uint("cc_major", "`nvmlDeviceGetCudaComputeCapability` major"),
-    uint("cc_minor", "`nvmlDeviceGetCudaComputeCapability` minor"),
+    uint("cc_major", "`nvmlDeviceGetCudaComputeCapability` major", maximum=MAX_INT32),
+    uint("cc_minor", "`nvmlDeviceGetCudaComputeCapability` minor", maximum=MAX_INT32),
     uint("cuda_cores", "`nvmlDeviceGetNumGpuCores`"),
     uint("memory_bus_width", "bits (`nvmlDeviceGetMemoryBusWidth`)"),
-    uint("memory_total_bytes", "framebuffer (`nvmlDeviceGetMemoryInfo` total)"),
-    uint("memory_reserved_bytes", "what an idle board reports as used (driver reservations)"),
-    uint("bar1_total_bytes", "`nvmlDeviceGetBAR1MemoryInfo` total"),
+    uint("memory_total_bytes", "framebuffer (`nvmlDeviceGetMemoryInfo` total)", maximum=MAX_UINT64),
+    uint("memory_reserved_bytes", "what an idle board reports as used (driver reservations)",
+         maximum=MAX_UINT64),
+    uint("bar1_total_bytes", "`nvmlDeviceGetBAR1MemoryInfo` total", maximum=MAX_UINT64),
     uint("pci_device_id", "`nvmlPciInfo_t.pciDeviceId` (device << 16 \\| vendor, e.g. `0x233010DE`)",
          hexadecimal=True),
     uint("pci_subsystem_id", "`nvmlPciInfo_t.pciSubSystemId` (e.g. `0x16C110DE`)", hexadecimal=True),
@@ -172,10 +207,12 @@ BOARD = Section("board", (
          "`NVML_FI_DEV_MEMORY_TEMP` (0: no memory sensor, NOT_SUPPORTED)"),
     uint("tlimit_shutdown_c",
          "degrees C past T.Limit (margin 0) at which the GPU shuts down: "
-         "`NVML_FI_DEV_TEMPERATURE_SHUTDOWN_TLIMIT` reports it negated (H100: 8, shown as -8 C)"),
+         "`NVML_FI_DEV_TEMPERATURE_SHUTDOWN_TLIMIT` reports it negated (H100: 8, shown as -8 C)",
+         maximum=MAX_INT32),
     uint("tlimit_slowdown_c",
          "degrees C past T.Limit at which hardware slowdown starts: "
-         "`NVML_FI_DEV_TEMPERATURE_SLOWDOWN_TLIMIT` reports it negated (H100: 2, shown as -2 C)"),
+         "`NVML_FI_DEV_TEMPERATURE_SLOWDOWN_TLIMIT` reports it negated (H100: 2, shown as -2 C)",
+         maximum=MAX_INT32),
     string("vbios_version", "`nvmlDeviceGetVbiosVersion`", 31,
            "NVML_DEVICE_VBIOS_VERSION_BUFFER_SIZE"),
     string("board_part_number", "`nvmlDeviceGetBoardPartNumber`", 79,
@@ -190,9 +227,23 @@ BOARD = Section("board", (
     boolean("ecc_supported", "ECC mode queries succeed (enabled) or are NOT_SUPPORTED"),
     boolean("mig_capable", "`nvmlDeviceGetMigMode` and the MIG profile queries are supported"),
 ), 1, True, "Values shared by every GPU of the node, named as the fields of `profiles.Board`; "
-            "all required.")
+            "all required.",
+    # Free memory is total - reserved - used; nvidia-mock-ctl bounds live power, clocks and
+    # temperature by the maxima; a board's readings sit below its limits.
+    not_above=(("memory_reserved_bytes", "memory_total_bytes"),
+               ("power_min_limit_mw", "power_default_limit_mw"),
+               ("power_default_limit_mw", "power_max_limit_mw"),
+               ("power_idle_mw", "power_max_limit_mw"),
+               ("clock_graphics_idle_mhz", "clock_graphics_max_mhz"),
+               ("clock_graphics_idle_mhz", "clock_sm_max_mhz"),
+               ("clock_mem_idle_mhz", "clock_mem_max_mhz"),
+               ("clock_video_idle_mhz", "clock_video_max_mhz"),
+               ("temp_idle_c", "temp_slowdown_c"),
+               ("temp_slowdown_c", "temp_shutdown_c"),
+               ("temp_mem_idle_c", "temp_mem_max_c"),
+               ("tlimit_slowdown_c", "tlimit_shutdown_c")))
 
-MIG_PROFILE = Section("mig_profile", (
+MIG_PROFILE = section("mig_profile", (
     uint("index", "the NVML profile argument (`NVML_GPU_INSTANCE_PROFILE_1_SLICE` = 0, …, "
                   "`_1_SLICE_REV1` = 7, `_1_SLICE_REV2` = 9)"),
     uint("profile_id", "`nvmlGpuInstanceProfileInfo_t.id`"),
@@ -200,7 +251,7 @@ MIG_PROFILE = Section("mig_profile", (
     uint("slice_count", "`sliceCount`"),
     uint("instance_count", "`instanceCount`"),
     uint("multiprocessor_count", "`multiprocessorCount`"),
-    uint("memory_size_mb", "`memorySizeMB`"),
+    uint("memory_size_mb", "`memorySizeMB`", maximum=MAX_UINT64),
     uint("copy_engine_count", "`copyEngineCount`"),
     uint("decoder_count", "`decoderCount`"),
     uint("encoder_count", "`encoderCount`"),
@@ -214,7 +265,7 @@ MIG_PROFILE = Section("mig_profile", (
 ), 16, False, "One GPU-instance profile as `nvmlDeviceGetGpuInstanceProfileInfo(_v2/_v3)` "
               "reports it; keys are the fields of `profiles.MigProfile`.")
 
-GPU = Section("gpu", (
+GPU = section("gpu", (
     uint("index", "index on a node that sees every GPU (0, 1, …, in file order)"),
     uint("minor", "`/dev/nvidia<minor>`, 0 to 253 (`nvmlDeviceGetMinorNumber`)"),
     string("uuid", "`GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`", 95,
@@ -223,9 +274,11 @@ GPU = Section("gpu", (
     _key("pci_bus_id", BUS_ID, "`DDDDDDDD:BB:DD.F` (8-digit domain, NVML `busId`)"),
     uint("numa_node", "NUMA node of the GPU's PCIe root (CPU/memory affinity, topology)"),
     boolean("mig_mode", "current and pending MIG mode", attr="mig_enabled"),
-), 254, True, "One per GPU. UUIDs, serials, bus ids and minors must be unique.")
+), 254, True, "One per GPU.",
+    # NVML finds a GPU by each of them; a shared one would find the first GPU that has it.
+    unique=("minor", "uuid", "serial", "pci_bus_id"))
 
-MIG_INSTANCE = Section("mig_instance", (
+MIG_INSTANCE = section("mig_instance", (
     uint("gpu", "the `[gpu]` (its `index`) the GPU instance is on; that GPU must have `mig_mode = 1`"),
     uint("profile_id", "the `[mig_profile]` (its `profile_id`) the GPU instance has"),
     uint("start", "first memory slice (one of the profile's `placement_starts`; instances of a GPU "

@@ -1,11 +1,14 @@
 """Config lookup order, the built-in default, and refusal of bad config files."""
+import dataclasses
+import os
 import shlex
 import shutil
+import socket
 
 import pytest
 
 from conftest import LIB, build_node, in_private_etc, probe, write_config
-from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config
+from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config, nvml_schema
 
 UNKNOWN = "999"
 
@@ -125,14 +128,97 @@ def test_bad_config_fails_init_naming_file_and_line(tmp_path, case):
     assert stderr.count("\n") == 1
 
 
-def test_duplicate_minor_is_refused(tmp_path):
-    text = nvml_config.render(build_node("dgxa100"), visibility="all")
-    text = text.replace("minor = 1\n", "minor = 0\n", 1)
+def refusal(tmp_path, text):
+    """init's return code and stderr for a config text."""
     path = tmp_path / "nvml.conf"
     path.write_text(text)
     fields, stderr = probe(env_extra={"MOCK_NVML_CONFIG": str(path)})
-    assert fields["init"] == UNKNOWN
-    assert "GPU 1 reuses minor 0" in stderr
+    return fields["init"], stderr
+
+
+TWO = nvml_config.render(build_node("dgxa100", gpu_count=2), visibility="all")
+TWO_GPUS = build_node("dgxa100", gpu_count=2).gpus
+
+
+def gpu_1_with(key, value):
+    """TWO with GPU 1's line ``key = ...`` saying ``value`` instead."""
+    head, gpu1 = TWO.rsplit("[gpu]", 1)
+    lines = [("%s = %s" % (key, value)) if line.startswith(key + " =") else line
+             for line in gpu1.split("\n")]
+    return head + "[gpu]" + "\n".join(lines)
+
+
+def test_duplicate_minor_is_refused_naming_both_gpus(tmp_path):
+    rc, stderr = refusal(tmp_path, gpu_1_with("minor", 0))
+    assert rc == UNKNOWN
+    assert "[gpu] 1 reuses minor 0 of [gpu] 0" in stderr
+
+
+def test_duplicate_uuid_is_refused_naming_both_gpus_and_the_uuid(tmp_path):
+    rc, stderr = refusal(tmp_path, gpu_1_with("uuid", TWO_GPUS[0].uuid))
+    assert rc == UNKNOWN
+    assert "[gpu] 1 reuses uuid %s of [gpu] 0" % TWO_GPUS[0].uuid in stderr
+
+
+def test_duplicate_serial_is_refused_naming_both_gpus_and_the_serial(tmp_path):
+    rc, stderr = refusal(tmp_path, gpu_1_with("serial", TWO_GPUS[0].serial))
+    assert rc == UNKNOWN
+    assert "[gpu] 1 reuses serial %s of [gpu] 0" % TWO_GPUS[0].serial in stderr
+
+
+def test_duplicate_bus_id_is_refused_even_written_another_way(tmp_path):
+    # 0:07:00.0 in lower case is the same PCI location as GPU 0's 00000000:07:00.0.
+    gpu0 = TWO_GPUS[0]
+    other_form = "%x:%02x:%02x.%x" % (gpu0.pci_domain, gpu0.pci_bus, gpu0.pci_device, gpu0.pci_function)
+    rc, stderr = refusal(tmp_path, gpu_1_with("pci_bus_id", other_form))
+    assert rc == UNKNOWN
+    assert "[gpu] 1 reuses pci_bus_id %s of [gpu] 0" % gpu0.pci_bus_id in stderr
+
+
+def test_reserved_memory_above_total_is_refused(tmp_path):
+    total = build_node("dgxa100").board.memory_total_bytes
+    text = replace_line(TWO, "memory_reserved_bytes = ", "memory_reserved_bytes = %d\n#" % (total + 1))
+    rc, stderr = refusal(tmp_path, text)
+    assert rc == UNKNOWN
+    assert "[board] memory_reserved_bytes %d is above memory_total_bytes %d" % (total + 1, total) in stderr
+
+
+def breaking_only(key, limit):
+    """TWO with the board's ``key`` one above its ``limit``, every other bound kept."""
+    values = dataclasses.asdict(build_node("dgxa100").board)
+    values[key] = values[limit] + 1
+    changed = {key}
+    others = [pair for pair in nvml_schema.BOARD.not_above if pair != (key, limit)]
+    while any(values[a] > values[b] for a, b in others):
+        for a, b in others:
+            if values[a] > values[b]:
+                values[b] = values[a]
+                changed.add(b)
+    text = TWO
+    for name in changed:
+        text = replace_line(text, "\n%s = " % name, "\n%s = %d\n#" % (name, values[name]))
+    return text, values
+
+
+@pytest.mark.parametrize("key,limit", nvml_schema.BOARD.not_above,
+                         ids=["%s-%s" % pair for pair in nvml_schema.BOARD.not_above])
+def test_every_board_value_above_the_value_that_bounds_it_is_refused(tmp_path, key, limit):
+    text, values = breaking_only(key, limit)
+    rc, stderr = refusal(tmp_path, text)
+    assert rc == UNKNOWN
+    assert stderr.endswith("[board] %s %d is above %s %d\n" % (key, values[key], limit, values[limit]))
+
+
+def test_a_number_above_what_its_nvml_field_holds_is_refused(tmp_path):
+    rc, stderr = refusal(tmp_path, replace_line(TWO, "cuda_cores = 6912", "cuda_cores = 4294967296"))
+    assert rc == UNKNOWN
+    assert "[board] cuda_cores: expected an unsigned integer up to 4294967295, got 4294967296" in stderr
+
+
+def test_memory_sizes_take_64_bit_numbers(tmp_path):
+    text = replace_line(TWO, "memory_total_bytes = 42949672960", "memory_total_bytes = %d" % (2 ** 64 - 1))
+    rc, stderr = refusal(tmp_path, text)
+    assert rc == "0", stderr
 
 
 def test_missing_config_file_named_by_env_fails_init(tmp_path):
@@ -140,6 +226,65 @@ def test_missing_config_file_named_by_env_fails_init(tmp_path):
     fields, stderr = probe(env_extra={"MOCK_NVML_CONFIG": str(path)})
     assert fields["init"] == UNKNOWN
     assert stderr.startswith("mock NVML: %s: cannot read the NVML config" % path)
+
+
+def config_path_refusal(path):
+    """init's return code and stderr with MOCK_NVML_CONFIG naming path (in a fresh process: a
+    hang fails the probe's timeout)."""
+    fields, stderr = probe(env_extra={"MOCK_NVML_CONFIG": str(path)})
+    return fields["init"], stderr
+
+
+def test_a_directory_as_config_is_named_as_a_directory(tmp_path):
+    rc, stderr = config_path_refusal(tmp_path)
+    assert rc == UNKNOWN
+    assert stderr == ("mock NVML: %s: cannot read the NVML config that MOCK_NVML_CONFIG names: "
+                      "it is a directory, not a regular file\n" % tmp_path)
+
+
+def test_a_fifo_as_config_is_refused_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "nvml.conf"
+    os.mkfifo(fifo)
+    rc, stderr = config_path_refusal(fifo)
+    assert rc == UNKNOWN
+    assert stderr == ("mock NVML: %s: cannot read the NVML config that MOCK_NVML_CONFIG names: "
+                      "it is a FIFO, not a regular file\n" % fifo)
+
+
+def test_a_device_as_config_is_refused_without_reading_it():
+    rc, stderr = config_path_refusal("/dev/zero")
+    assert rc == UNKNOWN
+    assert stderr == ("mock NVML: /dev/zero: cannot read the NVML config that MOCK_NVML_CONFIG names: "
+                      "it is a character device, not a regular file\n")
+
+
+def test_a_socket_as_config_is_named_as_a_socket(tmp_path):
+    path = tmp_path / "nvml.sock"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))
+        rc, stderr = config_path_refusal(path)
+    assert rc == UNKNOWN
+    assert stderr.endswith("MOCK_NVML_CONFIG names: it is a socket, not a regular file\n")
+
+
+def test_a_config_larger_than_the_limit_is_refused_unread(tmp_path):
+    path = tmp_path / "nvml.conf"
+    with open(path, "wb") as f:
+        f.truncate(nvml_schema.MAX_CONFIG_BYTES + 1)
+    rc, stderr = config_path_refusal(path)
+    assert rc == UNKNOWN
+    assert stderr.endswith("it is larger than %d bytes\n" % nvml_schema.MAX_CONFIG_BYTES)
+
+
+def test_a_directory_at_the_driver_roots_config_path_is_named_as_a_directory(tmp_path):
+    root = tmp_path / "root"
+    libdir = root / "usr" / "lib" / "x86_64-linux-gnu"
+    libdir.mkdir(parents=True)
+    shutil.copy(LIB.resolve(), libdir / "libnvidia-ml.so.1")
+    (root / "etc" / "nvidia-mock" / "nvml.conf").mkdir(parents=True)
+    fields, stderr = probe(lib=libdir / "libnvidia-ml.so.1")
+    assert fields["init"] == UNKNOWN
+    assert stderr.endswith("nvml.conf: cannot read the NVML config: it is a directory, not a regular file\n")
 
 
 def test_comments_blank_lines_and_spacing_are_accepted(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import build_node
 
-SUCCESS, UNINITIALIZED = 0, 1
+SUCCESS, UNINITIALIZED, INVALID_ARGUMENT = 0, 1, 2
 
 
 @pytest.fixture
@@ -77,3 +77,35 @@ def test_error_string_exists_for_every_code_and_unknown_values(libnvml):
     libnvml.nvmlErrorString.restype = ctypes.c_char_p
     for code in list(range(0, 31)) + [999, 1000, -1]:
         assert libnvml.nvmlErrorString(code)
+
+
+def event_set(lib):
+    """A new event set, or the error nvmlEventSetCreate returned."""
+    handle = ctypes.c_void_p()
+    rc = lib.nvmlEventSetCreate(ctypes.byref(handle))
+    return handle if rc == SUCCESS else rc
+
+
+def test_event_sets_never_freed_do_not_use_up_the_pool_over_init_cycles(lib):
+    for _ in range(1000):
+        assert lib.nvmlInit_v2() == SUCCESS
+        assert isinstance(event_set(lib), ctypes.c_void_p)
+        assert lib.nvmlShutdown() == SUCCESS
+    assert lib.nvmlInit_v2() == SUCCESS
+    assert isinstance(event_set(lib), ctypes.c_void_p)
+
+
+def test_the_last_shutdown_invalidates_the_event_sets_left_open(lib):
+    assert lib.nvmlInit_v2() == SUCCESS
+    left_open = event_set(lib)
+    assert lib.nvmlShutdown() == SUCCESS
+    assert lib.nvmlInit_v2() == SUCCESS
+    assert lib.nvmlEventSetFree(left_open) == INVALID_ARGUMENT
+
+
+def test_a_shutdown_that_leaves_a_reference_keeps_the_event_sets(lib):
+    assert lib.nvmlInit_v2() == SUCCESS
+    assert lib.nvmlInit_v2() == SUCCESS
+    events = event_set(lib)
+    assert lib.nvmlShutdown() == SUCCESS
+    assert lib.nvmlEventSetFree(events) == SUCCESS

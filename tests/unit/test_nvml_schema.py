@@ -149,3 +149,57 @@ def test_a_value_the_parser_would_refuse_is_refused_at_render_time_naming_the_ke
     node = profiles.build_node("t4", node_id="n", overrides={"num_fans": -1})
     with pytest.raises(nvml_config.NvmlConfigError, match=r"'num_fans' in \[board\] must be an integer"):
         nvml_config.render(node)
+
+
+def test_a_number_beyond_what_its_nvml_field_holds_is_refused_at_render_time_naming_the_key():
+    node = profiles.build_node("t4", node_id="n", overrides={"cuda_cores": 1 << 32})
+    with pytest.raises(nvml_config.NvmlConfigError,
+                       match=r"'cuda_cores' in \[board\] must be an integer from 0 to 4294967295"):
+        nvml_config.render(node)
+
+
+def test_a_board_value_above_the_one_that_bounds_it_is_refused_at_render_time():
+    node = profiles.build_node("t4", node_id="n", overrides={"memory_reserved_bytes": 1 << 40})
+    with pytest.raises(nvml_config.NvmlConfigError,
+                       match=r"would refuse .*: line \d+: \[board\] memory_reserved_bytes \d+ is above "
+                             r"memory_total_bytes"):
+        nvml_config.render(node)
+
+
+def test_every_built_in_profile_keeps_the_boards_bounds():
+    for name, profile in profiles.PROFILES.items():
+        for key, limit in nvml_schema.BOARD.not_above:
+            assert getattr(profile.board, key) <= getattr(profile.board, limit), (name, key, limit)
+
+
+def test_the_generated_parser_tables_carry_each_sections_rules():
+    tables = gen_schema.tables(nvml_schema)
+    for section in nvml_schema.SECTIONS:
+        if section.unique:
+            positions = ", ".join(str(section.names.index(k)) for k in section.unique)
+            assert "%s_unique[] = { %s };" % (section.name, positions) in tables
+        if section.not_above:
+            pairs = ", ".join("{ %d, %d }" % (section.names.index(a), section.names.index(b))
+                              for a, b in section.not_above)
+            assert "%s_not_above[] = { %s };" % (section.name, pairs) in tables
+
+
+def test_the_parsers_file_limits_are_generated_from_the_schema():
+    header = gen_schema.header(nvml_schema)
+    assert "#define MOCK_CONFIG_MAX_LINE %d" % nvml_schema.MAX_LINE in header
+    assert "#define MOCK_CONFIG_MAX_BYTES %d" % nvml_schema.MAX_CONFIG_BYTES in header
+
+
+def test_a_rule_naming_a_key_the_section_does_not_have_is_refused():
+    keys = (nvml_schema.uint("a", "doc"), nvml_schema.string("s", "doc", 9))
+    with pytest.raises(ValueError, match="unique key b"):
+        nvml_schema.section("x", keys, 1, True, "doc", unique=("b",))
+    with pytest.raises(ValueError, match="s in not_above is not an uint key"):
+        nvml_schema.section("x", keys, 1, True, "doc", not_above=(("a", "s"),))
+
+
+def test_only_an_uint_key_has_a_maximum_and_it_fits_64_bits():
+    with pytest.raises(ValueError, match="only an uint key has a maximum"):
+        nvml_schema._key("x", nvml_schema.BOOL, "doc", maximum=1)
+    with pytest.raises(ValueError, match="maximum must be"):
+        nvml_schema.uint("x", "doc", maximum=1 << 64)
