@@ -28,6 +28,7 @@ options:
   node_id:
     description:
       - Identity of the node that the GPU identities derive from.
+      - One line of printable characters, at most 255 bytes in UTF-8; spaces around it are dropped.
       - Defaults to the content of C(/etc/machine-id), else the host name.
     type: str
   mig_enabled:
@@ -43,7 +44,8 @@ options:
     type: raw
   driver_version:
     description:
-      - Driver version the node imitates (digits and dots, such as V(550.54.15)); the profile's when unset.
+      - Driver version the node imitates, the profile's when unset. NVIDIA's form, 2 or 3 groups of ASCII digits
+        separated by dots such as V(550.54.15), at most 63 characters (a Kubernetes label carries it whole).
       - It names the driver tree's files and what NVML, the CDI spec and the labels report; the device nodes do not
         depend on it.
     type: str

@@ -32,7 +32,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils.profiles import MIB
+from ansible_collections.gpumock.nvidia.plugins.module_utils.profiles import LABEL_VALUE_MAX_LEN, MIB, shown
 
 PREFIX = "nvidia.com/"
 MIG_STRATEGIES = ("none", "single", "mixed")
@@ -43,6 +43,9 @@ DEFAULT_FEATURES_FILE = NFD_FEATURES_DIR + "/gpumock"
 
 _PRODUCT_DROP = re.compile(r"[^A-Za-z0-9\-_. ]")
 _SPACES = re.compile(r"\s+")
+# A Kubernetes label value: empty, or alphanumerics at both ends and -_. between them, at most
+# LABEL_VALUE_MAX_LEN characters (the limit profiles holds driver_version to).
+_LABEL_VALUE = re.compile(r"(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
 
 
 class LabelError(ValueError):
@@ -118,6 +121,11 @@ def node_labels(node, mig_strategy="single"):
         labels["gpu.memory"] = str(memory_mib)
     if mig_strategy != "none":
         labels["mig.strategy"] = mig_strategy
+    for key, value in labels.items():
+        if len(value) > LABEL_VALUE_MAX_LEN or not _LABEL_VALUE.fullmatch(value):
+            raise LabelError("The label %s%s cannot be %s: a Kubernetes label value is at most %d letters, digits, "
+                             "'-', '_' or '.', starting and ending with a letter or digit."
+                             % (PREFIX, key, shown(value), LABEL_VALUE_MAX_LEN))
     return dict(sorted((PREFIX + key, value) for key, value in labels.items()))
 
 

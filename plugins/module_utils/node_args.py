@@ -23,6 +23,10 @@ from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
 NODE_OPTIONS = ("profile", "gpu_count", "node_id", "mig_enabled", "driver_version", "mig_layout")
 
 
+# The longest message node_problem passes on from Ansible's validator (which quotes values whole).
+MAX_MESSAGE = 400
+
+
 def node_argument_spec():
     """argument_spec entries naming the node (NODE_OPTIONS)."""
     return dict(
@@ -36,7 +40,13 @@ def node_argument_spec():
 
 
 def build_node(params, driver_version=None):
-    """The profiles.Node the module's params describe; raises profiles.ProfileError."""
+    """The profiles.Node the module's params describe; raises profiles.ProfileError.
+
+    Every node option is checked, also by a module that does not use one (the device nodes do
+    not depend on driver_version): a value no consumer could carry is refused everywhere.
+    """
+    if driver_version is None:
+        driver_version = params.get("driver_version")
     node_id = params.get("node_id")
     if node_id is None:
         node_id = profiles.default_node_id()
@@ -77,10 +87,14 @@ def node_problem(options, prefix="", spec=None, check=None, errors=(profiles.Pro
     checked = ArgumentSpecValidator(spec).validate(
         dict((name, value) for name, value in options.items() if value is not None))
     if checked.error_messages:
-        # The validator's sentence names the option ("value of profile must be one of ...").
+        # The validator's sentence names the option ("value of profile must be one of ...") and
+        # may quote the value as it is: escaped here, so that the message stays one line.
         names = sorted(spec, key=len, reverse=True)
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in checked.error_messages[0])
+        if len(message) > MAX_MESSAGE:
+            message = message[:MAX_MESSAGE - 3] + "..."
         return re.sub(r"\b(%s)\b" % "|".join(names),
-                      lambda match: _prefixed(match.group(1), prefix, spec), checked.error_messages[0], count=1)
+                      lambda match: _prefixed(match.group(1), prefix, spec), message, count=1)
     try:
         check(checked.validated_parameters)
     except errors as exc:

@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass, field, fields, make_dataclass, replace
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_schema
@@ -38,6 +39,32 @@ BUS_TYPE_PCIE = 2
 
 class ProfileError(ValueError):
     """Bad profile input; the message is one sentence naming the offending option."""
+
+
+def shown(value, limit=60):
+    """``value`` as a message quotes it: its repr (one line whatever it holds), cut to ``limit``."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# The limits of the node options, from every consumer of what they become (checked by
+# build_node, so by every node module, the node_problem filter and the role, before anything is
+# written):
+# * node_id goes into comment lines of nvml.conf, the boot rule and the loader entry, and seeds
+#   the GPU identities: one line of printable characters, as long as an NVML config string.
+NODE_ID_MAX_BYTES = nvml_schema.MAX_STRING
+# * driver_version is what nvmlSystemGetDriverVersion returns, the tail of the NVML version
+#   ("<CUDA major>.<driver version>"), the name of the driver tree's files and Kubernetes label
+#   values (cuda.driver-version.full carries it whole; labels.py checks what it writes against
+#   LABEL_VALUE_MAX_LEN): ASCII digits in dot-separated groups, as NVIDIA numbers its drivers.
+LABEL_VALUE_MAX_LEN = 63
+CUDA_DRIVER_VERSION_MIN = 1000
+CUDA_DRIVER_VERSION_MAX = 99999
+DRIVER_VERSION_MAX_LEN = min(
+    nvml_schema.SYSTEM.key("driver_version").max_len,
+    nvml_schema.SYSTEM.key("nvml_version").max_len - len("%d." % (CUDA_DRIVER_VERSION_MAX // 1000)),
+    LABEL_VALUE_MAX_LEN)
+_DRIVER_VERSION = re.compile(r"[0-9]+(?:\.[0-9]+){1,2}")
 
 
 # A board and its MIG profiles are exactly what the NVML config says about them: their fields are
@@ -377,11 +404,28 @@ def _coerce_override(name, value):
 
 
 def _check_driver_version(version):
-    parts = version.split(".") if isinstance(version, str) else []
-    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+    # Not str.isdigit: it takes digits of every script ('٥٨٠'), which no consumer reads.
+    if not isinstance(version, str) or len(version) > DRIVER_VERSION_MAX_LEN \
+            or not _DRIVER_VERSION.fullmatch(version):
         raise ProfileError(
-            "driver_version must look like 550.54.15 (digits separated by dots), got %r." % (version,))
+            "driver_version must be 2 or 3 groups of ASCII digits separated by dots, at most %d characters, "
+            "like 550.54.15; got %s." % (DRIVER_VERSION_MAX_LEN, shown(version)))
     return version
+
+
+def _check_node_id(node_id):
+    """The node id, stripped; ProfileError unless it is one line of printable characters that fits."""
+    if not isinstance(node_id, str):
+        raise ProfileError("node_id must be a string, got %s." % shown(node_id))
+    stripped = node_id.strip()
+    try:
+        size = len(stripped.encode("utf-8"))
+    except UnicodeError:            # lone surrogates: bytes that were not UTF-8
+        size = None
+    if not stripped or size is None or size > NODE_ID_MAX_BYTES or not stripped.isprintable():
+        raise ProfileError("node_id must be one line of printable characters, 1 to %d bytes in UTF-8, got %s."
+                           % (NODE_ID_MAX_BYTES, shown(node_id)))
+    return stripped
 
 
 def mig_profile_name(profile):
@@ -393,13 +437,18 @@ def _layout_profiles(board, gpu_index, names):
     """The board's MigProfile of each name, checked against its instance counts and slices."""
     known = dict((mig_profile_name(p), p) for p in board.mig_profiles)
     if not isinstance(names, (list, tuple)):
-        raise ProfileError("mig_layout for GPU %d must be a list of MIG profile names, got %r." % (gpu_index, names))
+        raise ProfileError("mig_layout for GPU %d must be a list of MIG profile names, got %s."
+                           % (gpu_index, shown(names)))
+    # A GPU holds at most one GPU instance per compute slice: a longer list cannot be placed.
+    if len(names) > MIG_COMPUTE_SLICES:
+        raise ProfileError("mig_layout: GPU %d cannot have %d GPU instances: a GPU holds at most %d."
+                           % (gpu_index, len(names), MIG_COMPUTE_SLICES))
     chosen = []
     for name in names:
         key = name[4:] if isinstance(name, str) and name.startswith("MIG ") else name
-        if key not in known:
-            raise ProfileError("mig_layout: GPU %d cannot have %r: %s has the MIG profiles %s."
-                               % (gpu_index, name, board.name, ", ".join(known)))
+        if not isinstance(key, str) or key not in known:
+            raise ProfileError("mig_layout: GPU %d cannot have %s: %s has the MIG profiles %s."
+                               % (gpu_index, shown(name), board.name, ", ".join(known)))
         chosen.append(known[key])
     for profile in chosen:
         wanted = chosen.count(profile)
@@ -469,16 +518,21 @@ def _layout_by_gpu(mig_layout, gpu_count, mig_enabled):
         return dict((index, mig_layout) for index in range(gpu_count))
     if not isinstance(mig_layout, dict):
         raise ProfileError("mig_layout must be a list of MIG profile names or a dictionary from GPU index to "
-                           "such a list, got %r." % (mig_layout,))
+                           "such a list, got %s." % shown(mig_layout))
     layout = {}
     for key, names in mig_layout.items():
-        try:
+        # An index is an integer or its ASCII digits (YAML keys are often strings); not 1.5, not true.
+        if isinstance(key, str) and re.match(r"[0-9]{1,9}\Z", key):
             index = int(key)
-        except (TypeError, ValueError):
+        elif isinstance(key, int) and not isinstance(key, bool):
+            index = key
+        else:
             index = -1
-        if isinstance(key, bool) or not 0 <= index < gpu_count:
-            raise ProfileError("mig_layout: GPU %r does not exist (the node has GPUs 0 to %d)."
-                               % (key, gpu_count - 1))
+        if not 0 <= index < gpu_count:
+            raise ProfileError("mig_layout: GPU %s does not exist (the node has GPUs 0 to %d)."
+                               % (shown(key), gpu_count - 1))
+        if index in layout:
+            raise ProfileError("mig_layout: GPU %d is given twice." % index)
         layout[index] = names
     return layout
 
@@ -489,24 +543,24 @@ def build_node(profile=DEFAULT_PROFILE, gpu_count=None, node_id="localhost", dri
 
     Raises ProfileError with one sentence naming the offending option.
     """
-    if profile not in PROFILES:
-        raise ProfileError("profile must be one of %s, got %r." % (", ".join(PROFILE_NAMES), profile))
+    if not isinstance(profile, str) or profile not in PROFILES:
+        raise ProfileError("profile must be one of %s, got %s." % (", ".join(PROFILE_NAMES), shown(profile)))
     spec = PROFILES[profile]
     if gpu_count is None:
         gpu_count = spec.gpu_count
     if isinstance(gpu_count, bool) or not isinstance(gpu_count, int) \
             or not MIN_GPU_COUNT <= gpu_count <= MAX_GPU_COUNT:
-        raise ProfileError("gpu_count must be an integer from %d to %d, got %r."
-                           % (MIN_GPU_COUNT, MAX_GPU_COUNT, gpu_count))
-    if not isinstance(node_id, str) or not node_id.strip():
-        raise ProfileError("node_id must be a non-empty string.")
-    node_id = node_id.strip()
-    driver_version = _check_driver_version(driver_version or spec.driver_version)
+        raise ProfileError("gpu_count must be an integer from %d to %d, got %s."
+                           % (MIN_GPU_COUNT, MAX_GPU_COUNT, shown(gpu_count)))
+    node_id = _check_node_id(node_id)
+    # Unset (None, or "" from a template of an unset variable): the profile's.
+    driver_version = _check_driver_version(driver_version if driver_version not in (None, "") else spec.driver_version)
     if cuda_driver_version is None:
         cuda_driver_version = spec.cuda_driver_version
     if isinstance(cuda_driver_version, bool) or not isinstance(cuda_driver_version, int) \
-            or not 1000 <= cuda_driver_version <= 99999:
-        raise ProfileError("cuda_driver_version must be an integer like 12040, got %r." % (cuda_driver_version,))
+            or not CUDA_DRIVER_VERSION_MIN <= cuda_driver_version <= CUDA_DRIVER_VERSION_MAX:
+        raise ProfileError("cuda_driver_version must be an integer from %d to %d like 12040, got %s."
+                           % (CUDA_DRIVER_VERSION_MIN, CUDA_DRIVER_VERSION_MAX, shown(cuda_driver_version)))
 
     board = spec.board
     if overrides:

@@ -1,5 +1,5 @@
-"""The GPU count limit is a fact of profiles.py (MIN_GPU_COUNT, MAX_GPU_COUNT); the texts that a
-user reads repeat it, and these tests hold them to it."""
+"""The node options' limits are facts of profiles.py (MIN_GPU_COUNT, MAX_GPU_COUNT, NODE_ID_MAX_BYTES,
+DRIVER_VERSION_MAX_LEN); the texts that a user reads repeat them, and these tests hold them to it."""
 import pathlib
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
@@ -14,3 +14,17 @@ def test_the_node_doc_fragment_states_the_gpu_count_limit():
 
 def test_the_role_argument_spec_states_the_gpu_count_limit():
     assert LIMIT in (REPO / "roles" / "gpu_mock" / "meta" / "argument_specs.yml").read_text(encoding="utf-8")
+
+
+NODE_ID_LIMIT = "at most %d bytes in UTF-8" % profiles.NODE_ID_MAX_BYTES
+DRIVER_VERSION_LIMIT = "at most %d characters" % profiles.DRIVER_VERSION_MAX_LEN
+
+
+def test_the_node_doc_fragment_states_the_node_id_and_driver_version_limits():
+    text = (REPO / "plugins" / "doc_fragments" / "node.py").read_text(encoding="utf-8")
+    assert NODE_ID_LIMIT in text and DRIVER_VERSION_LIMIT in text
+
+
+def test_the_role_argument_spec_states_the_node_id_and_driver_version_limits():
+    text = (REPO / "roles" / "gpu_mock" / "meta" / "argument_specs.yml").read_text(encoding="utf-8")
+    assert NODE_ID_LIMIT in text and DRIVER_VERSION_LIMIT in text

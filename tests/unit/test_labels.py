@@ -112,3 +112,14 @@ def test_node_is_not_a_vgpu_guest():
 def test_gpus_in_mig_mode_offer_no_replicas_as_gfd_reports():
     assert labels.node_labels(node(mig_enabled=True), mig_strategy="none")["nvidia.com/gpu.replicas"] == "0"
     assert labels.node_labels(node(), mig_strategy="none")["nvidia.com/gpu.replicas"] == "1"
+
+
+def test_a_label_value_kubernetes_refuses_is_refused_naming_the_label():
+    big = node("t4", overrides={"name": "Tesla T4 (" + "x" * 70 + ")"})
+    with pytest.raises(labels.LabelError, match=r"^The label nvidia.com/gpu.product cannot be 'Tesla-T4-x"):
+        labels.node_labels(big, mig_strategy="none")
+
+
+def test_the_longest_driver_version_a_node_takes_is_a_label_value():
+    version = "1." + "2" * (profiles.DRIVER_VERSION_MAX_LEN - 2)
+    assert labels.node_labels(node("t4", driver_version=version))["nvidia.com/cuda.driver-version.full"] == version

@@ -26,7 +26,7 @@ def test_unknown_profile_names_the_option():
 
 
 def test_bad_driver_version_names_the_option():
-    assert node_problem({"driver_version": "latest"}, prefix="p_").startswith("p_driver_version must look like")
+    assert node_problem({"driver_version": "latest"}, prefix="p_").startswith("p_driver_version must be 2 or 3 groups of ASCII digits")
 
 
 def test_mig_on_a_board_without_mig_names_the_option():
@@ -49,3 +49,19 @@ def test_a_gpu_count_that_is_no_number_names_the_prefixed_option():
 def test_an_impossible_mig_layout_names_the_prefixed_option():
     assert node_problem({"profile": "dgxa100", "mig_enabled": True, "mig_layout": ["7g.40gb", "1g.5gb"]},
                         prefix="gpu_mock_").startswith("gpu_mock_mig_layout: GPU 0 has no room for 1g.5gb")
+
+
+def test_a_value_the_validator_quotes_whole_still_gives_one_line():
+    problem = node_problem({"profile": "dgx\na100\x00"}, prefix="gpu_mock_")
+    assert problem.startswith("value of gpu_mock_profile must be one of: dgxa100, ")
+    assert problem.endswith("got: dgx\\na100\\x00")
+
+
+def test_a_node_id_no_consumer_can_carry_names_the_prefixed_option():
+    assert node_problem({"node_id": "node\nid"}, prefix="gpu_mock_").startswith(
+        "gpu_mock_node_id must be one line of printable characters")
+
+
+def test_a_driver_version_in_other_digits_names_the_prefixed_option():
+    assert node_problem({"driver_version": "\u0665\u0668\u0660.\u0661\u0662.\u0660\u0664"}, prefix="gpu_mock_") \
+        .startswith("gpu_mock_driver_version must be 2 or 3 groups of ASCII digits")

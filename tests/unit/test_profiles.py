@@ -126,3 +126,38 @@ def test_t4_sits_where_a_cloud_vm_puts_it_clear_of_the_low_virtio_slots():
     assert gpus[1].pci_bus_id == "00000000:00:1D.0"
     assert min(g.pci_device for g in gpus) >= 0x07
     assert len({g.pci_bus_id for g in gpus}) == 26
+
+
+def test_the_driver_version_limit_is_the_tightest_of_its_consumers():
+    from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_schema
+    system = nvml_schema.SYSTEM
+    assert P.DRIVER_VERSION_MAX_LEN == min(system.key("driver_version").max_len,
+                                           system.key("nvml_version").max_len - len("99."),
+                                           P.LABEL_VALUE_MAX_LEN)
+
+
+def test_the_longest_driver_version_gives_a_config_the_mock_nvml_takes():
+    from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config
+    version = "1." + "2" * (P.DRIVER_VERSION_MAX_LEN - 2)
+    node = P.build_node(node_id="n", driver_version=version, cuda_driver_version=P.CUDA_DRIVER_VERSION_MAX)
+    assert nvml_config.problem(nvml_config.render(node)) == ""
+
+
+def test_the_longest_node_id_gives_a_config_the_mock_nvml_takes():
+    from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config
+    node_id = "\u00e9" * (P.NODE_ID_MAX_BYTES // 2) + "n" * (P.NODE_ID_MAX_BYTES % 2)
+    node = P.build_node(node_id=node_id)
+    assert nvml_config.problem(nvml_config.render(node)) == ""
+
+
+def test_a_node_id_is_taken_without_its_surrounding_spaces():
+    assert P.build_node(node_id="  n1 ").node_id == "n1"
+
+
+def test_an_empty_driver_version_is_the_profiles():
+    assert P.build_node("t4", node_id="n", driver_version="").driver_version == "535.261.03"
+
+
+def test_a_gpu_index_of_the_layout_may_be_its_digits_or_an_integer():
+    node = P.build_node(node_id="n", gpu_count=2, mig_enabled=True, mig_layout={"0": ["7g.40gb"], 1: ["1g.5gb"]})
+    assert [len(g.mig_instances) for g in node.gpus] == [1, 1]
