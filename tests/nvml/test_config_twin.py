@@ -4,7 +4,6 @@ render() checks every file it writes with problem(), so a config the modules wri
 one nvmlInit refuses. These tests hold the twin to the C parser: for every config below, both
 accept it, or both refuse it on the same line with the same message.
 """
-import ctypes
 import random
 
 import pytest

@@ -87,9 +87,9 @@ def event_set(lib):
 
 
 def test_event_sets_never_freed_do_not_use_up_the_pool_over_init_cycles(lib):
-    for _ in range(1000):
+    for cycle in range(1000):
         assert lib.nvmlInit_v2() == SUCCESS
-        assert isinstance(event_set(lib), ctypes.c_void_p)
+        assert isinstance(event_set(lib), ctypes.c_void_p), cycle
         assert lib.nvmlShutdown() == SUCCESS
     assert lib.nvmlInit_v2() == SUCCESS
     assert isinstance(event_set(lib), ctypes.c_void_p)
