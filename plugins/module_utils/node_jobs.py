@@ -111,6 +111,10 @@ def majors(params):
         "uvm_major", devnodes.default_uvm_major() if params["uvm_major"] is None else params["uvm_major"])
     caps_major = devnodes.check_major(
         "caps_major", devnodes.default_caps_major() if params["caps_major"] is None else params["caps_major"])
+    if uvm_major == caps_major:
+        # Two drivers cannot share a major: the nodes nvidia-uvm and nvidia-caps/nvidia-cap1
+        # would be the same device.
+        raise devnodes.DevnodesError("uvm_major and caps_major must differ, both are %d." % uvm_major)
     return uvm_major, caps_major
 
 
