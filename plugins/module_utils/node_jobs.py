@@ -343,8 +343,12 @@ def node_problem(options, prefix=""):
 class NodeJob(_runner.Parts):
     """Every part of a node in one run; the boot rule follows the device nodes, the loader cache the entry."""
 
+    # The option that places each part.
+    PART_OPTIONS = dict(devnodes="dev_root", driver_tree="driver_root", cdi_spec="cdi_path",
+                        features_file="features_file", tmpfiles="tmpfiles_path", ld_so_conf="ld_so_conf_path")
+
     def __init__(self, parts, rule, result, ldconfig):
-        super(NodeJob, self).__init__(parts, result=result)
+        super(NodeJob, self).__init__(parts, result=result, part_options=self.PART_OPTIONS)
         self.rule = rule              # (devnodes job, as_files planned with, function: as_files -> job)
         self.ldconfig = ldconfig      # the ldconfig binary, or None
 

@@ -146,10 +146,10 @@ import os
 import re
 import stat
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, fsstate, node_args
+from ansible_collections.gpumock.nvidia.plugins.module_utils._runner import AnsibleModule
 from ansible_collections.gpumock.nvidia.plugins.module_utils.containerd_config import (
     DEFAULT_CDI_SPEC_DIRS, disable_cdi, enable_cdi, render_path)
 

@@ -255,3 +255,18 @@ def test_the_boot_rule_is_read_back_by_the_real_systemd_tmpfiles_whatever_dev_ro
     made = boot / dev_root.lstrip("/")
     assert sorted(os.listdir(made)) == sorted(os.listdir(dev_root))
     assert os.stat(made / "nvidia1").st_rdev == os.stat(os.path.join(dev_root, "nvidia1")).st_rdev
+
+
+@pytest.mark.parametrize("overlap", [dict(tmpfiles_path="dev_root"), dict(features_file="ld_so_conf_path"),
+                                     dict(cdi_path="driver_root")])
+def test_options_that_place_two_parts_on_one_path_fail_naming_both_and_write_nothing(run, paths, tmp_path, overlap):
+    ((option, other),) = overlap.items()
+    paths = dict(paths, register_ldconfig=True, features_file=str(tmp_path / "features"))
+    if option == "cdi_path":
+        paths[other] = paths[option]
+    else:
+        paths[option] = paths[other]
+    result = run(**paths)
+    assert result["failed"] is True
+    assert option in result["msg"] and other in result["msg"] and "must not overlap" in result["msg"]
+    assert os.listdir(tmp_path) == []
