@@ -26,7 +26,7 @@ collection-link:
 include $(sort $(wildcard mk/*.mk))
 
 # Every suite, in order from fast to real. Each is defined by its area's fragment in mk/.
-TEST_SUITES := test-unit test-nvml test-integration sanity lint test-conformance test-molecule test-bake test-kind
+TEST_SUITES := test-unit test-fuzz test-nvml test-integration sanity lint test-conformance test-molecule test-bake test-kind
 
 test: deps ## everything CI runs (installs what it needs, starts the Docker engine); prints each suite's time
 	@failed=""; passed=0; times=""; \

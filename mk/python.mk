@@ -8,6 +8,9 @@ PYTEST := $(PY) -m pytest
 test-unit: collection-link ## unit tests: engine, CDI model, modules through the module harness
 	$(PYTEST) -q -p no:cacheprovider tests/unit
 
+test-fuzz: collection-link ## every module against generated hostile options (Hypothesis; FUZZ_EXAMPLES per module)
+	$(PYTEST) -q -p no:cacheprovider -s tests/fuzz
+
 test-integration: collection-link ## ansible-playbook on localhost into a temp root (as root), collection build/install
 	$(PYTEST) -q -p no:cacheprovider tests/integration
 

@@ -22,7 +22,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 
+from ansible.module_utils.basic import AnsibleModule as _AnsibleModule
 from ansible_collections.gpumock.nvidia.plugins.module_utils import (
     cdi, containerd_config, devnodes, fsstate, labels, node_args, nvml_config, profiles)
 
@@ -31,6 +33,22 @@ DOMAIN_ERRORS = (
     profiles.ProfileError, node_args.PathError, devnodes.DevnodesError, cdi.CdiError,
     labels.LabelError, nvml_config.NvmlConfigError, containerd_config.ContainerdConfigError,
     fsstate.FsStateError)
+
+_CONTROL = re.compile(u"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(msg):
+    """``msg`` with every control character (a newline in a value it quotes) written as an escape."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], msg)
+
+
+class AnsibleModule(_AnsibleModule):
+    """Ansible's module whose failure message is always one line, Ansible's own argument checks
+    included (they quote the value as given: "value of state must be one of: ..., got: a<newline>b")."""
+
+    def fail_json(self, msg, **kwargs):
+        super(AnsibleModule, self).fail_json(msg=one_line(msg), **kwargs)
+
 
 KEPT_WARNING = "Left in place because they are not what this module makes: %s."
 
@@ -109,22 +127,49 @@ class PartsPlan:
 class Parts(Job):
     """A job made of named jobs with roots of their own, planned and applied in order as one run.
 
-    ``parts``: ``(name, job)`` pairs. The result has each part's result under its name; the diff
+    ``parts``: ``(name, job)`` pairs; ``part_options`` names the option that places each part (for
+    messages). The result has each part's result under its name; the diff
     is the diff of every part that changes, in order; ``changed`` is whether any part changed. A part's ``apply``
     may replan it (device nodes falling back to files); ``replan(name, plans)`` lets a later part
     follow what an earlier one did.
     """
 
-    def __init__(self, parts, result=None):
+    def __init__(self, parts, result=None, part_options=None):
         super(Parts, self).__init__("/", [], result=result, warn_kept=True)
         self.parts = list(parts)
+        self.part_options = dict(part_options or {})  # part name -> the option that places it
 
     def plan(self, entries=None):
+        self.check_overlap()
         planned = []
         for name, job in self.parts:
             job.with_diff = self.with_diff
             planned.append((name, job, job.plan()))
         return PartsPlan(planned)
+
+    def check_overlap(self):
+        """Refuse parts that would write the same path, or a file where another needs a directory:
+        they would undo each other on every run, or fail halfway through."""
+        owners = {}
+
+        def claim(path, name, kind):
+            other = owners.setdefault(path, (name, kind))
+            if other != (name, kind) and (kind != fsstate.DIRECTORY or other[1] != fsstate.DIRECTORY):
+                raise fsstate.FsStateError(
+                    "%s and %s both need %s (one as a %s, one as a %s); they must not overlap."
+                    % (self.part_options.get(other[0], other[0]), self.part_options.get(name, name), path,
+                       other[1], kind))
+
+        for name, job in self.parts:
+            if job.state != "present":
+                continue
+            for entry in job.entries:
+                path = os.path.join(job.root, entry.path)
+                claim(path, name, entry.kind)
+                parent = os.path.dirname(path)
+                while len(parent) > 1 and owners.get(parent) != (name, fsstate.DIRECTORY):
+                    claim(parent, name, fsstate.DIRECTORY)
+                    parent = os.path.dirname(parent)
 
     def replan(self, name, job, plan, done):
         """The plan of part ``name`` once the parts in ``done`` were applied (by default its own)."""

@@ -23,7 +23,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
 import re
 
@@ -339,7 +338,28 @@ def _scalar(value):
     text = "%s" % value
     plain = (_PLAIN_RE.match(text) and not text.endswith(":") and text.lower() not in _RESERVED) \
         or _VERSION_LIKE_RE.match(text)
-    return text if plain else json.dumps(text)
+    return text if plain else yaml_double_quoted(text)
+
+
+def _yaml_escape(char):
+    code = ord(char)
+    if 0xD800 <= code <= 0xDFFF:
+        raise CdiError("The value %r has an unpaired surrogate (an undecodable byte); YAML cannot hold it."
+                       % (char,))
+    if code < 0x100:
+        return "\\x%02X" % code
+    if code < 0x10000:
+        return "\\u%04X" % code
+    return "\\U%08X" % code
+
+
+def yaml_double_quoted(text):
+    """``text`` as a YAML double-quoted scalar in ASCII: printable ASCII as is, every other
+    character as YAML's own escape (JSON's surrogate pairs for characters beyond U+FFFF are not
+    YAML, and Go's YAML parser, which CDI runtimes use, refuses them)."""
+    return '"%s"' % "".join(
+        "\\" + char if char in '"\\' else char if " " <= char <= "~" else _yaml_escape(char)
+        for char in text)
 
 
 def _emit(value, indent, lines):

@@ -272,13 +272,20 @@ def config_version(data, path="the containerd config"):
 
 
 def render_key(part):
-    if _BARE_KEY.fullmatch(part):
-        return part
-    return '"%s"' % part.replace("\\", "\\\\").replace('"', '\\"')
+    return part if _BARE_KEY.fullmatch(part) else toml_basic_string(part)
 
 
 def render_path(parts):
     return ".".join(render_key(p) for p in parts)
+
+
+def toml_basic_string(text):
+    """``text`` as a TOML basic string: quote, backslash and every control character escaped
+    (TOML allows only the tab raw; escaping it too keeps one rule)."""
+    return '"%s"' % "".join(
+        "\\" + char if char in '"\\' else
+        char if not (char < " " or "\x7f" <= char <= "\x9f") else "\\u%04X" % ord(char)
+        for char in text)
 
 
 def render_value(value):
@@ -286,7 +293,7 @@ def render_value(value):
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
+        return toml_basic_string(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(render_value(v) for v in value) + "]"
     raise TypeError("cannot render %r" % (value,))
@@ -420,8 +427,9 @@ def _remove_key(text, section, key):
     return text
 
 
-def _verify(original, result, section, wanted, path):
-    """Prove that result parses, has the wanted CDI values, and keeps every other setting."""
+def _verify(original, result, section, wanted, path, created=False):
+    """Prove that result parses, has the wanted CDI values, and keeps every other setting
+    (``created``: a new file, whose other settings are its own)."""
     try:
         after = tomllib.loads(result)
     except tomllib.TOMLDecodeError as exc:  # pragma: no cover - a scanner bug, not user input
@@ -432,7 +440,7 @@ def _verify(original, result, section, wanted, path):
         if value is None and found or value is not None and (not found or got != value):
             raise ContainerdConfigError(  # pragma: no cover - a scanner bug, not user input
                 "Editing %s did not give %s the wanted value; nothing was written." % (path, render_path(key_path)))
-    if _without(after, keys) != _without(original, keys):
+    if not created and _without(after, keys) != _without(original, keys):
         raise ContainerdConfigError(  # pragma: no cover - a scanner bug, not user input
             "Editing %s would have changed other settings; nothing was written." % path)
     return after
@@ -454,7 +462,9 @@ def enable_cdi(text, new_file_version=2, cdi_spec_dirs=DEFAULT_CDI_SPEC_DIRS, pa
     dirs = list(cdi_spec_dirs)
     if text is None:
         result = default_config(new_file_version, dirs)
-        return result, new_file_version, CRI_SECTIONS[new_file_version]
+        section = CRI_SECTIONS[new_file_version]
+        _verify({}, result, section, {"enable_cdi": True, "cdi_spec_dirs": dirs}, path, created=True)
+        return result, new_file_version, section
     original = parse(text, path)
     version = config_version(original, path)
     section = CRI_SECTIONS[version]

@@ -29,6 +29,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 from ansible_collections.gpumock.nvidia.plugins.module_utils import fsstate
 
 NVIDIA_MAJOR = 195
@@ -109,16 +111,22 @@ def check_major(option, value):
     return value
 
 
-def check_mode(option, value):
-    """Accept '0666' or '666' (octal text) or a number (YAML's 0666 is already 438) and return the int.
+_OCTAL_MODE_RE = re.compile(r"[0-7]{1,4}")
 
-    Anything else raises naming ``option``.
+
+def check_mode(option, value):
+    """Accept '0666' or '666' (octal text) or an integer (YAML's 0666 is already 438); return the int.
+
+    Anything else (a float such as 6.6, a bool, '0o666', ' 666', '0x1b6') raises naming ``option``.
     """
-    try:
-        mode = int(value, 8) if isinstance(value, str) else int(value)
-    except (TypeError, ValueError):
-        raise DevnodesError("%s must be an octal file mode such as 0666, got %r." % (option, value))
-    if isinstance(value, bool) or not 0 <= mode <= 0o777:
+    if isinstance(value, str) and _OCTAL_MODE_RE.fullmatch(value):
+        mode = int(value, 8)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        mode = value
+    else:
+        raise DevnodesError("%s must be an octal file mode such as 0666 (text of octal digits or an "
+                            "integer), got %r." % (option, value))
+    if not 0 <= mode <= 0o777:
         raise DevnodesError("%s must be an octal file mode from 0000 to 0777, got %r." % (option, value))
     return mode
 

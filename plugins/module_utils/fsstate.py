@@ -532,9 +532,19 @@ def _make_special(path, entry):
         raise
 
 
+def _mkdir(path, mode):
+    """mkdir that accepts a directory made since the plan (an earlier part of the run, or a
+    concurrent run): only a directory at ``path`` counts as done."""
+    try:
+        os.mkdir(path, mode)
+    except OSError as exc:
+        if exc.errno != errno.EEXIST or os.path.islink(path) or not os.path.isdir(path):
+            raise
+
+
 def _mkdir_0755(path):
     # mkdir's mode is filtered by the umask; a parent such as /etc/cdi must end up world-readable.
-    os.mkdir(path, 0o755)
+    _mkdir(path, 0o755)
     os.chmod(path, 0o755)
 
 
@@ -559,7 +569,7 @@ def _remove(path):
 def _create(engine, entry):
     path = engine.abspath(entry.path)
     if entry.kind == DIRECTORY:
-        os.mkdir(path, entry.mode)
+        _mkdir(path, entry.mode)
         _set_entry_meta(path, entry)
     elif entry.kind in (FILE, DEVFILE):
         _write_entry(path, entry)

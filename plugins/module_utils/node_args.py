@@ -109,13 +109,25 @@ class PathError(ValueError):
     """A path option that cannot be used; the message is one sentence naming the option."""
 
 
+# What no path option may contain: control characters (C0, DEL, C1) and unpaired surrogates
+# (undecodable bytes). The files that carry paths (the CDI spec, nvml.conf, the containerd TOML,
+# tmpfiles and ld.so.conf lines) cannot hold them, or their readers refuse them.
+_UNWRITABLE_IN_PATH = re.compile(u"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def check_abs_path(option, value):
-    """Return ``value`` normalised if it is absolute and has no ``..``; else raise PathError."""
+    """Return ``value`` normalised if it is absolute, has no ``..`` and no character that the
+    files naming it cannot hold; else raise PathError."""
     if not isinstance(value, str) or not value.startswith("/"):
         raise PathError("%s must be an absolute path, got %r." % (option, value))
     if ".." in value.split("/"):
         raise PathError("%s must not contain '..', got %r." % (option, value))
-    return os.path.normpath(value)
+    bad = _UNWRITABLE_IN_PATH.search(value)
+    if bad:
+        raise PathError("%s must not contain control characters or undecodable bytes, got %r (%r at "
+                        "position %d)." % (option, value, bad.group(), bad.start()))
+    # POSIX keeps a leading '//' apart from '/'; Linux does not.
+    return "/" + os.path.normpath(value).lstrip("/")
 
 
 def owner_ids():

@@ -111,6 +111,10 @@ def majors(params):
         "uvm_major", devnodes.default_uvm_major() if params["uvm_major"] is None else params["uvm_major"])
     caps_major = devnodes.check_major(
         "caps_major", devnodes.default_caps_major() if params["caps_major"] is None else params["caps_major"])
+    if uvm_major == caps_major:
+        # Two drivers cannot share a major: the nodes nvidia-uvm and nvidia-caps/nvidia-cap1
+        # would be the same device.
+        raise devnodes.DevnodesError("uvm_major and caps_major must differ, both are %d." % uvm_major)
     return uvm_major, caps_major
 
 
@@ -254,10 +258,20 @@ def tmpfiles_text(nodes, dev_root, header):
         directory = os.path.dirname(os.path.join(dev_root, n.name))
         if directory != dev_root and directory not in dirs:
             dirs.append(directory)
-    lines.extend("d %s 0755 root root -" % d for d in dirs)
-    lines.extend("c %s %04o root root - %d:%d" % (os.path.join(dev_root, n.name), n.mode, n.major, n.minor)
+    lines.extend("d %s 0755 root root -" % tmpfiles_path_field(d) for d in dirs)
+    lines.extend("c %s %04o root root - %d:%d" % (tmpfiles_path_field(os.path.join(dev_root, n.name)), n.mode,
+                                                  n.major, n.minor)
                  for n in nodes)
     return "\n".join(lines) + "\n"
+
+
+def tmpfiles_path_field(path):
+    """``path`` as tmpfiles.d's path field: '%' starts a specifier there, so it is doubled; a path
+    with a blank, quote or backslash is quoted (the field splitter unquotes and unescapes)."""
+    field = path.replace("%", "%%")
+    if any(char in field for char in " \t\"'\\"):
+        field = '"%s"' % field.replace("\\", "\\\\").replace('"', '\\"')
+    return field
 
 
 def ld_so_conf_text(driver_root, header):
@@ -329,8 +343,12 @@ def node_problem(options, prefix=""):
 class NodeJob(_runner.Parts):
     """Every part of a node in one run; the boot rule follows the device nodes, the loader cache the entry."""
 
+    # The option that places each part.
+    PART_OPTIONS = dict(devnodes="dev_root", driver_tree="driver_root", cdi_spec="cdi_path",
+                        features_file="features_file", tmpfiles="tmpfiles_path", ld_so_conf="ld_so_conf_path")
+
     def __init__(self, parts, rule, result, ldconfig):
-        super(NodeJob, self).__init__(parts, result=result)
+        super(NodeJob, self).__init__(parts, result=result, part_options=self.PART_OPTIONS)
         self.rule = rule              # (devnodes job, as_files planned with, function: as_files -> job)
         self.ldconfig = ldconfig      # the ldconfig binary, or None
 
@@ -399,8 +417,13 @@ def node_job(params, host, read=read_source):
     if o["features_file"] is not None:
         parts.append(("features_file", labels_job(o["labels"], o["features_file"], state)))
     parts.append(("tmpfiles", rule_job(nodes_job.as_files)))
+    ldconfig_wanted = state == "present" and p["register_ldconfig"]
+    if ldconfig_wanted and "#" in o["driver_root"]:
+        # ldconfig cuts every line at '#': it would read a shorter, wrong directory.
+        raise node_args.PathError("driver_root must not contain '#' when register_ldconfig is true "
+                                  "(ld.so.conf reads the rest of a line as a comment), got %r." % o["driver_root"])
     parts.append(("ld_so_conf", file_job(o["ld_so_conf_path"], ld_so_conf_text(o["driver_root"], header),
-                                         "present" if state == "present" and p["register_ldconfig"] else "absent")))
+                                         "present" if ldconfig_wanted else "absent")))
     if state == "absent":
         # The reverse order: what uses the device nodes and the tree goes first.
         parts = parts[2:] + [parts[1], parts[0]]

@@ -131,9 +131,9 @@ spec:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, cdi, node_args, node_jobs
+from ansible_collections.gpumock.nvidia.plugins.module_utils._runner import AnsibleModule
 
 
 def prepare(module):

@@ -146,10 +146,10 @@ import os
 import re
 import stat
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, fsstate
+from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, fsstate, node_args
+from ansible_collections.gpumock.nvidia.plugins.module_utils._runner import AnsibleModule
 from ansible_collections.gpumock.nvidia.plugins.module_utils.containerd_config import (
     DEFAULT_CDI_SPEC_DIRS, disable_cdi, enable_cdi, render_path)
 
@@ -192,6 +192,8 @@ def prepare(module):
     path = p["path"]
     if not p["cdi_spec_dirs"]:
         module.fail_json(msg="cdi_spec_dirs must name at least one directory.")
+    for directory in p["cdi_spec_dirs"]:
+        node_args.check_abs_path("cdi_spec_dirs", directory)
     before = None
     if os.path.exists(path):
         try:

@@ -135,9 +135,9 @@ actions:
   sample: [{"op": "create", "path": "nvidia0", "kind": "chardev"}]
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, devnodes, node_args, node_jobs
+from ansible_collections.gpumock.nvidia.plugins.module_utils._runner import AnsibleModule
 
 
 def prepare(module):

@@ -242,9 +242,9 @@ ld_so_conf:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, node_jobs
+from ansible_collections.gpumock.nvidia.plugins.module_utils._runner import AnsibleModule
 
 
 def prepare(module):

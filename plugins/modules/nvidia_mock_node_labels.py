@@ -112,9 +112,9 @@ path:
   sample: /etc/kubernetes/node-feature-discovery/features.d/gpumock
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, labels, node_args, node_jobs
+from ansible_collections.gpumock.nvidia.plugins.module_utils._runner import AnsibleModule
 
 
 def prepare(module):

@@ -108,3 +108,16 @@ def test_our_spec_matches_the_cdi_projects_json_schema(name, mock_nodes):
     with open(mock_nodes[name].spec_path) as handle:
         spec = yaml.safe_load(handle)
     assert [e.message for e in validator.iter_errors(spec)] == []
+
+
+def test_cdi_library_loads_a_spec_whose_driver_root_has_characters_beyond_the_basic_plane(tmp_path):
+    """Go's YAML parser refuses JSON's surrogate-pair escapes; the spec writes YAML's own."""
+    from ansible_collections.gpumock.nvidia.plugins.module_utils import cdi
+
+    node = profiles.build_node("t4", 1, "conformance")
+    driver_root = "/opt/drv-\U0001F600-\u00e9-\u2028"
+    spec = cdi.build_spec(node, node.driver_version, driver_root=driver_root, uvm_major=238, caps_major=241)
+    (tmp_path / "nvidia.yaml").write_text(cdi.to_yaml(spec))
+    report = json.loads(run([tool("cdicheck"), "validate", str(tmp_path)], check=False).stdout)
+    assert report["errors"] == {}
+    assert "nvidia.com/gpu=0" in report["devices"]

@@ -123,3 +123,29 @@ def test_bad_input_fails_naming_the_option_and_writes_nothing(run, tmp_path, arg
     assert result["failed"] is True
     assert option in result["msg"]
     assert os.listdir(tmp_path) == []
+
+
+def test_a_driver_root_beyond_the_basic_plane_is_written_as_yaml_escapes(run, spec_path):
+    driver_root = "/opt/drv-\U0001F600"
+    run(path=str(spec_path), gpu_count=1, driver_root=driver_root)
+    text = spec_path.read_text()
+    assert text.isascii() and "\\U0001F600" in text
+    mounts = yaml.safe_load(text)["containerEdits"]["mounts"]
+    assert all(m["hostPath"].startswith(driver_root + "/") for m in mounts)
+
+
+@pytest.mark.parametrize("option", ["driver_root", "dev_root", "hook_path"])
+@pytest.mark.parametrize("value", ["/opt/a\nb", "/opt/a\x01b", "/opt/a\x7fb", "/opt/a\x85b"])
+def test_a_path_option_with_a_control_character_fails_naming_it_and_writes_nothing(run, spec_path, option, value):
+    result = run(path=str(spec_path), gpu_count=1, **{option: value})
+    assert result["failed"] is True
+    assert result["msg"].startswith(option + " must not contain control characters")
+    assert "\n" not in result["msg"]
+    assert not spec_path.parent.exists()
+
+
+def test_equal_uvm_and_caps_majors_fail_and_write_nothing(run, spec_path):
+    result = run(path=str(spec_path), gpu_count=1, uvm_major=240, caps_major=240)
+    assert result["failed"] is True
+    assert result["msg"] == "uvm_major and caps_major must differ, both are 240."
+    assert not spec_path.parent.exists()

@@ -141,3 +141,22 @@ def test_absent_deletes_a_file_the_module_created(run, tmp_path):
 
 def test_absent_on_a_missing_file_changes_nothing(run, tmp_path):
     assert run(path=str(tmp_path / "none.toml"), state="absent")["changed"] is False
+
+
+@pytest.mark.parametrize("directory", ["/etc/cdi\x01", "/etc/cdi\n", "etc/cdi", "/etc/\x9bcdi"])
+def test_an_unusable_cdi_spec_dir_fails_naming_the_option_and_leaves_the_config(run, config, directory):
+    result = run(path=str(config), cdi_spec_dirs=["/etc/cdi", directory])
+    assert result["failed"] is True
+    assert result["msg"].startswith("cdi_spec_dirs must")
+    assert config.read_text() == DEBIAN_V2
+
+
+@pytest.mark.parametrize("created", [False, True])
+def test_cdi_spec_dirs_with_quotes_backslashes_and_any_script_round_trip_through_toml(run, tmp_path, created):
+    path = tmp_path / "config.toml"
+    if not created:
+        path.write_text(DEBIAN_V2)
+    dirs = ['/srv/cdi "quoted"', "/srv/back\\slash", "/srv/\u00e9t\u00e9", "/srv/\U0001F600"]
+    run(path=str(path), cdi_spec_dirs=dirs, new_file_version=2)
+    cri = tomllib.loads(path.read_text())["plugins"]["io.containerd.grpc.v1.cri"]
+    assert cri["cdi_spec_dirs"] == dirs

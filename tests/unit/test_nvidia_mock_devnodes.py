@@ -129,3 +129,24 @@ def test_bad_input_fails_naming_the_option_and_writes_nothing(run, tmp_path, arg
 def test_unquoted_yaml_octal_mode_means_the_same_permissions(run, dev):
     run(dev_root=str(dev), gpu_count=1, mode=0o660)
     assert stat.S_IMODE(os.lstat(dev / "nvidia0").st_mode) == 0o660
+
+
+@pytest.mark.parametrize("mode", [6.6, True, "0o666", " 666", "0x1b6", "0999", "", 0o1777, -1])
+def test_a_mode_that_is_not_an_octal_file_mode_fails_naming_it_and_creates_nothing(run, dev, mode):
+    result = run(dev_root=str(dev), mode=mode)
+    assert result["failed"] is True
+    assert result["msg"].startswith("mode must be an octal file mode")
+    assert not dev.exists()
+
+
+@pytest.mark.parametrize("mode,expected", [("0640", 0o640), ("640", 0o640), (0o640, 0o640)])
+def test_mode_accepts_octal_text_and_integers(run, dev, mode, expected):
+    run(dev_root=str(dev), gpu_count=1, mode=mode)
+    assert stat.S_IMODE(os.stat(os.path.join(dev, "nvidia0")).st_mode) == expected
+
+
+def test_equal_uvm_and_caps_majors_fail_and_create_nothing(run, dev):
+    result = run(dev_root=str(dev), uvm_major=240, caps_major=240)
+    assert result["failed"] is True
+    assert "uvm_major and caps_major must differ" in result["msg"]
+    assert not dev.exists()

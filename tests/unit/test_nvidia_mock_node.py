@@ -7,6 +7,7 @@ directory.
 import json
 import os
 import shutil
+import subprocess
 from unittest import mock
 
 import pytest
@@ -233,3 +234,39 @@ def test_node_problem_names_the_prefixed_variable():
 def test_null_node_paths_beside_controller_sources_count_as_unset(task, paths, built):
     result, _visits, _transfers = task(nvml_library=None, mock_ctl=None, **node_args(paths, built))
     assert result.get("failed") is not True and result["changed"] is True
+
+
+def test_a_driver_root_with_a_hash_fails_when_the_loader_entry_is_wanted_and_writes_nothing(run, paths, tmp_path):
+    paths = dict(paths, driver_root=str(tmp_path / "drv#1"))
+    result = run(register_ldconfig=True, **paths)
+    assert result["failed"] is True
+    assert result["msg"].startswith("driver_root must not contain '#' when register_ldconfig is true")
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_the_boot_rule_is_read_back_by_the_real_systemd_tmpfiles_whatever_dev_root_holds(run, paths, tmp_path):
+    tmpfiles = shutil.which("systemd-tmpfiles")
+    if tmpfiles is None:
+        pytest.skip("systemd-tmpfiles is not installed on this machine")
+    dev_root = str(tmp_path / 'my dev %h "q" \\b')
+    run(**dict(paths, dev_root=dev_root))
+    boot = tmp_path / "boot"
+    subprocess.run([tmpfiles, "--create", "--root", str(boot), paths["tmpfiles_path"]], check=True)
+    made = boot / dev_root.lstrip("/")
+    assert sorted(os.listdir(made)) == sorted(os.listdir(dev_root))
+    assert os.stat(made / "nvidia1").st_rdev == os.stat(os.path.join(dev_root, "nvidia1")).st_rdev
+
+
+@pytest.mark.parametrize("overlap", [dict(tmpfiles_path="dev_root"), dict(features_file="ld_so_conf_path"),
+                                     dict(cdi_path="driver_root")])
+def test_options_that_place_two_parts_on_one_path_fail_naming_both_and_write_nothing(run, paths, tmp_path, overlap):
+    ((option, other),) = overlap.items()
+    paths = dict(paths, register_ldconfig=True, features_file=str(tmp_path / "features"))
+    if option == "cdi_path":
+        paths[other] = paths[option]
+    else:
+        paths[option] = paths[other]
+    result = run(**paths)
+    assert result["failed"] is True
+    assert option in result["msg"] and other in result["msg"] and "must not overlap" in result["msg"]
+    assert os.listdir(tmp_path) == []

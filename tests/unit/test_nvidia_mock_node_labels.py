@@ -80,3 +80,13 @@ def test_bad_driver_version_fails_naming_the_option(run, path):
     assert result["failed"] is True
     assert "driver_version" in result["msg"]
     assert not path.parent.exists()
+
+
+@pytest.mark.parametrize("option,value", [("state", "present\nabsent"), ("mig_strategy", "none\x1b[31m"),
+                                          ("profile", "t4\n")])
+def test_ansibles_own_argument_checks_fail_in_one_line(run, tmp_path, option, value):
+    result = run(path=str(tmp_path / "features"), **{option: value})
+    assert result["failed"] is True
+    assert result["msg"].startswith("value of %s must be one of" % option)
+    assert "\n" not in result["msg"] and "\x1b" not in result["msg"]
+    assert os.listdir(tmp_path) == []
