@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the real NVIDIA clients that tests/conformance and tests/kind run against the mock,
-# plus the two small Go programs of that suite, into $CONFORMANCE_BIN (scripts/deps/versions.sh:
+# plus the small Go programs of that suite, into $CONFORMANCE_BIN (scripts/deps/versions.sh:
 # outside the checkout, so a fresh clone reuses them):
 #   nvidia-ctk              github.com/NVIDIA/nvidia-container-toolkit   (cmd/nvidia-ctk)
 #   nvidia-cdi-hook         github.com/NVIDIA/nvidia-container-toolkit   (cmd/nvidia-cdi-hook)
@@ -9,6 +9,8 @@
 #   nfd-master, nfd-worker  sigs.k8s.io/node-feature-discovery           (cmd/nfd-master, cmd/nfd-worker)
 #   gonvml-probe            tests/conformance/gonvml   (go-nvml, pinned in its go.mod)
 #   cdicheck                tests/conformance/cdicheck (the CDI project's Go library)
+#   testkubelet             tests/conformance/testkubelet (the kubelet's side of the device-plugin
+#                           API, k8s.io/kubelet and gRPC at the versions the device plugin pins)
 # and the CDI project's JSON schema (schema.json, defs.json) into cdi-schema/ next to bin/, and
 # node-feature-discovery's CRDs into nfd-crds/.
 # Upstream tools are built from their release's own go.mod and go.sum, as fetched from the Go
@@ -161,5 +163,6 @@ build_upstream nfd-master "$NODE_FEATURE_DISCOVERY_MODULE" cmd/nfd-master api/nf
 build_upstream nfd-worker "$NODE_FEATURE_DISCOVERY_MODULE" cmd/nfd-worker api/nfd
 build_local gonvml-probe tests/conformance/gonvml
 build_local cdicheck tests/conformance/cdicheck
+build_local testkubelet tests/conformance/testkubelet
 fetch_cdi_schema
 fetch_nfd_crds
