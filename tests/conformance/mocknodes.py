@@ -2,15 +2,19 @@
 
 One scratch root per built-in profile (plus one MIG-enabled node) is provisioned once per test
 session by tests/conformance/provision.yml through ansible-playbook, the way a user would make a
-node. The clients ($CONFORMANCE_BIN, built by `make conformance-tools`) load the mock
-NVML the way they load the real one: dlopen("libnvidia-ml.so.1") through the library search
-path, here LD_LIBRARY_PATH pointing at the node's R/usr/lib/x86_64-linux-gnu. The library then
-finds its config at R/etc/nvidia-mock/nvml.conf, next to itself.
+node; the nodes with MIG layouts (MIG_LAYOUT_NODES) and the FAULT_NODE only in sessions with a
+test that uses them.
+The clients ($CONFORMANCE_BIN, built by `make conformance-tools`) load the mock NVML the way they
+load the real one: dlopen("libnvidia-ml.so.1") through the library search path, here
+LD_LIBRARY_PATH pointing at the node's R/usr/lib/x86_64-linux-gnu. The library then finds its
+config at R/etc/nvidia-mock/nvml.conf, next to itself.
 """
 import dataclasses
 import glob
+import json
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -24,6 +28,16 @@ SPEC = "etc/cdi/nvidia.yaml"
 SPEC_WITH_HOOKS = "etc/cdi-with-hooks/nvidia.yaml"
 HOOK = "usr/bin/nvidia-cdi-hook"  # where the container toolkit package installs it
 MIG_NODE = "dgxh100-mig"
+# A node of its own for tests that post XIDs: every process on a node sees them, so they would
+# reach the other tests' processes on a shared node.
+FAULT_NODE = "dgxh100-faults"
+# Nodes with MIG instances (docs/mig.md), provisioned only when a test asks for them: name ->
+# (profile, gpu_count, mig_layout). The device plugin's `single` strategy needs one profile
+# everywhere; `mixed` makes one resource per profile.
+MIG_LAYOUT_NODES = {
+    "dgxh100-mig-uniform": ("dgxh100", 2, ["2g.20gb", "2g.20gb", "2g.20gb"]),
+    "dgxh100-mig-mixed": ("dgxh100", 2, ["3g.40gb", "2g.20gb", "1g.10gb", "1g.10gb"]),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,8 +104,53 @@ def built_nvml_library():
     return sorted(candidates)[-1]
 
 
+def built_mock_ctl(library):
+    """The nvidia-mock-ctl built with library (`make nvml` puts them side by side)."""
+    ctl = os.path.join(os.path.dirname(library), "nvidia-mock-ctl")
+    if not os.access(ctl, os.X_OK):
+        pytest.fail("nvidia-mock-ctl is not built next to %s: run `make nvml`." % library, pytrace=False)
+    return ctl
+
+
 def node_specs():
-    """(name, profile, mig_enabled) of every node the suite provisions."""
-    specs = [(name, name, False) for name in profiles.PROFILE_NAMES]
-    specs.append((MIG_NODE, "dgxh100", True))
+    """(name, profile, node options) of every node the suite provisions for every session."""
+    specs = [(name, name, {"mig_enabled": False}) for name in profiles.PROFILE_NAMES]
+    specs.append((MIG_NODE, "dgxh100", {"mig_enabled": True}))
     return specs
+
+
+def fault_node_specs():
+    """(name, profile, node options) of FAULT_NODE."""
+    return [(FAULT_NODE, "dgxh100", {"mig_enabled": False, "gpu_count": 4})]
+
+
+def mig_layout_node_specs():
+    """(name, profile, node options) of the MIG_LAYOUT_NODES."""
+    return [(name, profile, {"mig_enabled": True, "gpu_count": count, "mig_layout": layout})
+            for name, (profile, count, layout) in MIG_LAYOUT_NODES.items()]
+
+
+def provision(base, specs, timeout=600):
+    """name -> MockNode of every (name, profile, options) in specs, provisioned under base by
+    tests/conformance/provision.yml through ansible-playbook, as a user would make them."""
+    nodes = {}
+    entries = []
+    for name, profile, options in specs:
+        root = os.path.join(str(base), name)
+        node_id = "conformance-%s" % name
+        nodes[name] = MockNode(name, root, profiles.build_node(profile=profile, node_id=node_id, **options))
+        entries.append(dict(options, profile=profile, node_id=node_id, root=root))
+    extra_vars = os.path.join(str(base), "vars.json")
+    with open(extra_vars, "w") as out:
+        # Modules run under the suite's own Python rather than whatever interpreter discovery finds.
+        library = built_nvml_library()
+        json.dump({"conformance_nodes": entries, "conformance_nvml_library": library,
+                   "conformance_mock_ctl": built_mock_ctl(library),
+                   "ansible_python_interpreter": sys.executable}, out)
+    env = dict(os.environ)
+    env["ANSIBLE_COLLECTIONS_PATH"] = os.path.join(REPO, ".build", "collections")
+    env.setdefault("ANSIBLE_NOCOLOR", "1")
+    playbook = os.path.join(REPO, "tests", "conformance", "provision.yml")
+    ansible_playbook = os.path.join(REPO, ".venv", "bin", "ansible-playbook")
+    run([ansible_playbook, "-i", "localhost,", playbook, "-e", "@%s" % extra_vars], env=env, timeout=timeout)
+    return nodes
