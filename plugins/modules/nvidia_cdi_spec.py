@@ -129,8 +129,6 @@ spec:
   type: dict
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, cdi, node_args, node_jobs
@@ -145,10 +143,9 @@ def prepare(module):
     dev_root = node_args.check_abs_path("dev_root", p["dev_root"])
     hook_path = None
     if p["hook_path"] is not None:
-        hook_path = node_args.check_abs_path("hook_path", p["hook_path"])
-        if not os.path.isfile(hook_path):
-            raise node_args.PathError("hook_path %s does not exist; install the hook binary there or "
-                                      "leave hook_path unset for a spec without hooks." % hook_path)
+        hook_path = node_jobs.check_input_file(
+            "hook_path", node_args.check_abs_path("hook_path", p["hook_path"]),
+            "install the hook binary there or leave hook_path unset for a spec without hooks")
     uvm_major, caps_major = node_jobs.majors(p)
     node = node_args.build_node(p, driver_version=p["driver_version"])
     return node_jobs.cdi_spec_job(node, path, driver_root, dev_root, uvm_major, caps_major,
