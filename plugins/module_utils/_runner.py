@@ -37,7 +37,7 @@ DOMAIN_ERRORS = (
     labels.LabelError, nvml_config.NvmlConfigError, containerd_config.ContainerdConfigError,
     fsstate.FsStateError)
 
-KEPT_WARNING = "Left in place because they are not what this module makes: %s."
+KEPT_WARNING = "Left as they are because this collection did not make them: %s."
 
 
 class Job:
@@ -164,9 +164,17 @@ class Parts(Job):
     def apply(self, module, plan):
         done = []
         for name, job, part_plan in plan.parts:
-            part_plan = named(job, self.replan, name, job, part_plan, done)
-            if part_plan.changed:
-                part_plan = named(job, job.apply, module, part_plan)
+            try:
+                part_plan = named(job, self.replan, name, job, part_plan, done)
+                if part_plan.changed:
+                    part_plan = named(job, job.apply, module, part_plan)
+            except JobError as exc:
+                made = [n for n, _j, p in done if p.changed]
+                if not made:
+                    raise
+                # The earlier parts stay made: say which.
+                text = str(exc).rstrip(".").replace("; nothing was changed", "; nothing was changed by this part")
+                raise JobError("%s; before it this run made %s." % (text, ", ".join(made)))
             done.append((name, job, part_plan))
         return PartsPlan(done)
 
@@ -204,8 +212,9 @@ def run(module, prepare, fail_result=None):
     except (IOError, OSError) as exc:
         module.fail_json(msg=os_error_sentence(exc), **(fail_result or {}))
     warnings = list(job.warnings)
-    if job.warn_kept and plan.kept:
-        warnings.append(KEPT_WARNING % ", ".join(plan.kept))
+    kept = plan.kept if isinstance(plan, PartsPlan) else [os.path.join(plan.root, path) for path in plan.kept]
+    if job.warn_kept and kept:
+        warnings.append(KEPT_WARNING % ", ".join(kept))
     for warning in warnings:
         module.warn(warning)
     result["changed"] = plan.changed

@@ -457,8 +457,8 @@ class _Engine:
         if os.path.isdir(probe):
             return
         if probe == self.root:
-            raise FsStateError("The root %s exists and is not a directory." % self.root)
-        raise FsStateError("The root %s cannot be made: %s is %s, not a directory."
+            raise FsStateError("%s is %s, not a directory." % (self.root, kind_words(os.lstat(probe))))
+        raise FsStateError("%s cannot be made: %s is %s, not a directory."
                            % (self.root, probe, kind_words(os.lstat(probe))))
 
     @staticmethod
@@ -556,8 +556,8 @@ def _refusal(path, st, entry):
     planned = {DIRECTORY: "a directory", FILE: "a file", LINK: "a symlink", CHARDEV: "a device node",
                DEVFILE: "a device node"}[entry.kind]
     return FsStateError(
-        "%s is %s that gpumock.nvidia did not make, where this module puts %s; it was left as it is "
-        "and nothing was changed (move it away to let the module write there)." % (path, what, planned))
+        "%s is %s that gpumock.nvidia did not make; it was left as it is and nothing was changed "
+        "(move it away for this module to make %s there)." % (path, what, planned))
 
 
 def _diff_item(engine, relpath, entry, st, removing=False):
@@ -653,7 +653,7 @@ def _plan_present(engine, entries, diffs):
                 diffs.append({"before_header": engine.abspath(relpath), "after_header": engine.abspath(relpath),
                               "before": "absent\n", "after": "directory (created as a parent)\n"})
         elif not os.path.isdir(engine.abspath(relpath)):
-            raise FsStateError("The path %s must be a directory to hold planned entries, but it is %s."
+            raise FsStateError("%s is %s, not a directory, so nothing can be made below it."
                                % (engine.abspath(relpath), kind_words(st)))
     ordered = sorted(entries, key=lambda e: (e.kind != DIRECTORY, e.path.count("/"), e.path))
     for entry in ordered:

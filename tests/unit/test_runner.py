@@ -129,8 +129,9 @@ def test_kept_paths_are_warned_about_only_when_the_job_asks(run_job, tmp_path):
     quiet = run_job(lambda module: _runner.Job(str(tmp_path), entries, "absent"))
     warned = run_job(lambda module: _runner.Job(str(tmp_path), entries, "absent", warn_kept=True))
     # (Ansible keeps warnings of earlier runs in this process, so look for this one by its text.)
-    assert _runner.KEPT_WARNING % "a.conf" not in json.dumps(quiet.get("warnings", []))
-    assert _runner.KEPT_WARNING % "a.conf" in json.dumps(warned["warnings"])
+    warning = _runner.KEPT_WARNING % (tmp_path / "a.conf")
+    assert warning not in json.dumps(quiet.get("warnings", []))
+    assert warning in json.dumps(warned["warnings"])
 
 
 def test_a_module_run_without_diff_reads_no_file_for_a_diff(reads, tmp_path, capsys):
