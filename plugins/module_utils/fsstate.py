@@ -1041,7 +1041,8 @@ def _apply(plan_, engine, tx):
     for action in work:
         path = engine.abspath(action.path)
         entry = action.entry
-        verb = {"update": "update", "remove": "remove", "rmdir": "remove"}.get(action.op, "rename into place")
+        verb = "rename into place" if id(action) in staged else \
+            {"update": "update", "remove": "remove", "rmdir": "remove"}.get(action.op, action.op)
         try:
             if id(action) in staged:
                 tmp = staged[id(action)]
