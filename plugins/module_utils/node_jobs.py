@@ -284,6 +284,11 @@ def labels_job(node_labels, path, state="present", option="path"):
                     option=option)
 
 
+def managed_header(node):
+    """The first line of the boot rule and the loader entry: it names the collection (fsstate.marked)."""
+    return "Managed by gpumock.nvidia (nvidia_mock_node): profile %s, node %s." % (node.profile, node.node_id)
+
+
 def tmpfiles_text(nodes, dev_root, header):
     """A tmpfiles.d rule that re-creates ``nodes`` (devnodes.DevNode) under ``dev_root`` at boot."""
     lines = ["# %s" % header,
@@ -422,7 +427,7 @@ def node_job(params, host, read=read_source):
     uvm_major = devnodes.default_uvm_major()
     caps_major = devnodes.default_caps_major()
     nodes_job = devnodes_job(node, o["dev_root"], 0o666, uvm_major, caps_major, "auto", state)
-    header = "Managed by gpumock.nvidia (nvidia_mock_node): profile %s, node %s." % (node.profile, node.node_id)
+    header = managed_header(node)
 
     def rule_job(as_files):
         wanted = state == "present" and p["tmpfiles"] and host["systemd_tmpfiles"] is not None and not as_files

@@ -77,6 +77,15 @@ extends_documentation_fragment:
   - gpumock.nvidia.node
   - gpumock.nvidia.attributes
   - gpumock.nvidia.attributes.platform
+notes:
+  - An existing spec at O(path) is replaced or removed only when this collection wrote it (YAML carrying the
+    collection's marker line, or a spec mounting the mock's C(/etc/nvidia-mock/nvml.conf)); another tool's spec makes
+    the run fail, in check mode too, and is left in place by O(state=absent).
+  - A symlink at O(path) is followed, and the file it points to is replaced atomically; the link stays.
+  - O(hook_path) must be a regular file.
+  - Writes are staged at temporary names beside their targets and renamed into place, so a failed run changes
+    nothing (or says which changes it made) and a killed one leaves every file old or new; the next run removes
+    the temporary files a killed run left. Errors are one line naming the option. See docs/what-the-modules-touch.md in the collection.
 seealso:
   - module: gpumock.nvidia.nvidia_mock_devnodes
   - module: gpumock.nvidia.nvidia_mock_driver_tree

@@ -77,6 +77,12 @@ attributes:
 notes:
   - Restart containerd after a change (only then); the gpumock.nvidia.gpu_mock role does that, waits
     until it answers and restores the backup when it does not come back.
+  - A symlink at O(path) is followed, and the file it points to is edited atomically (a temporary file beside it,
+    renamed over it), and the link stays. O(path) must be a regular file or missing; anything else fails in one line
+    without being opened.
+  - Writes are staged at temporary names beside their targets and renamed into place, so a failed run changes
+    nothing (or says which changes it made) and a killed one leaves every file old or new; the next run removes
+    the temporary files a killed run left. Errors are one line naming the option. See docs/what-the-modules-touch.md in the collection.
 seealso:
   - name: containerd CRI plugin config
     description: containerd's documentation of the CRI plugin's C(enable_cdi) and C(cdi_spec_dirs).

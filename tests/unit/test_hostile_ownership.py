@@ -13,7 +13,8 @@ import stat
 
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import cdi, devnodes, driver_tree
+from ansible_collections.gpumock.nvidia.plugins.module_utils import (
+    cdi, containerd_config, devnodes, driver_tree, fsstate, labels, node_jobs, nvml_config, profiles)
 from ansible_collections.gpumock.nvidia.plugins.modules import (
     nvidia_cdi_spec, nvidia_mock_containerd, nvidia_mock_devnodes, nvidia_mock_driver_tree, nvidia_mock_node,
     nvidia_mock_node_labels)
@@ -49,6 +50,32 @@ def kept(run_module, fs_snapshot):
         assert str(where) in json.dumps(result.get("warnings", [])), result.get("warnings")
         return result
     return check
+
+
+def generated_texts():
+    node = profiles.build_node("dgxa100", 2, "unit-node")
+    nodes = devnodes.device_nodes(node, 238, 241)
+    spec = cdi.build_spec(node, node.driver_version)
+    return {
+        "nvml.conf": nvml_config.render(node),
+        "toolkit config": driver_tree.toolkit_config_text("/driver"),
+        "tool placeholder": driver_tree.tool_placeholder_text("nvidia-smi"),
+        "nvidia-mock-ctl placeholder": driver_tree.mock_ctl_placeholder_text(),
+        "feature file": labels.features_file_text(labels.node_labels(node)),
+        "boot rule": node_jobs.tmpfiles_text(nodes, "/dev", node_jobs.managed_header(node)),
+        "loader entry": node_jobs.ld_so_conf_text("/driver", node_jobs.managed_header(node)),
+        "cdi spec yaml": cdi.spec_text(spec, "/etc/cdi/nvidia.yaml"),
+        "cdi spec json": cdi.spec_text(spec, "/etc/cdi/nvidia.json"),
+        "containerd config": containerd_config.default_config(2),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(generated_texts()))
+def test_every_generated_file_is_recognised_as_ours(tmp_path, name):
+    path = tmp_path / "file"
+    path.write_text(generated_texts()[name])
+    st = os.lstat(path)
+    assert fsstate.marked(str(path), st) or (name == "cdi spec json" and cdi.written_by_us(str(path), st))
 
 
 @pytest.fixture
@@ -317,3 +344,9 @@ def test_containerd_absent_keeps_a_config_it_did_not_create(run_module, tmp_path
     run_module(nvidia_mock_containerd, path=str(path))
     run_module(nvidia_mock_containerd, path=str(path), state="absent")
     assert path.exists() and "version = 2\n" in path.read_text() and "cdi" not in path.read_text()
+
+
+def test_the_live_state_magic_is_the_one_the_library_writes():
+    header = os.path.join(os.path.dirname(__file__), "..", "..", "nvml_src", "src", "live_state.h")
+    with open(header) as handle:
+        assert '#define MOCK_LIVE_MAGIC "%s"' % driver_tree.LIVE_STATE_MAGIC.decode() in handle.read()
