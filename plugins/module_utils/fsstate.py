@@ -764,8 +764,8 @@ def _temp_token():
 def temp_pattern(names=None):
     """The regular expression of the temporary names of files called ``names`` (None: any name)."""
     alternatives = ".+" if names is None else "|".join(re.escape(n) for n in names)
-    return re.compile(r"\.(?:%s)\.[%s]{%d}%s\Z" % (alternatives, re.escape(TEMP_TOKEN_CHARS), TEMP_TOKEN_LEN,
-                                                  re.escape(TEMP_SUFFIX)))
+    token = "[%s]{%d}" % (re.escape(TEMP_TOKEN_CHARS), TEMP_TOKEN_LEN)
+    return re.compile(r"\.(?:%s)\.%s%s\Z" % (alternatives, token, re.escape(TEMP_SUFFIX)))
 
 
 def _make_temp(directory, name, make):

@@ -130,8 +130,8 @@ def test_a_path_below_a_regular_file_fails_in_one_line_naming_the_option(fails, 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root (mount)")
 @pytest.mark.parametrize("case", [c for c in OUTPUTS if c[1] != "dev_root"], ids=ids)
-def test_a_full_file_system_fails_in_one_line_naming_the_option(run_module, fs_snapshot, failure, mount, tmp_path,
-                                                                 case):
+def test_a_full_file_system_fails_in_one_line_naming_the_option(
+        run_module, fs_snapshot, failure, mount, tmp_path, case):
     full = mount("full", "rw", fill=True)
     args = arguments(case, full, tmp_path / "scratch")
     before = fs_snapshot(full)

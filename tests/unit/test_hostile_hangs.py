@@ -111,11 +111,11 @@ def test_a_fifo_as_the_containerd_config_is_refused_without_blocking(ends, failu
     (nvidia_mock_driver_tree, "root", "driver/proc/driver/nvidia/version"),
     (nvidia_mock_node, "tmpfiles_path", "tmpfiles.d/mock.conf"),
     (nvidia_mock_node, "ld_so_conf_path", "ld.so.conf.d/mock.conf"),
-], ids=["cdi-yaml", "cdi-json", "labels", "devnodes", "tree-nvml.conf", "tree-nvml", "tree-library", "tree-proc"]
-   + ["node-tmpfiles", "node-ld.so.conf"])
+], ids=["cdi-yaml", "cdi-json", "labels", "devnodes", "tree-nvml.conf", "tree-nvml", "tree-library", "tree-proc",
+        "node-tmpfiles", "node-ld.so.conf"])
 @pytest.mark.parametrize("diff", [False, True], ids=["plain", "diff"])
-def test_a_fifo_where_a_file_is_planned_is_refused_without_blocking(ends, failure, fifo, tmp_path, module, option,
-                                                                     where, diff):
+def test_a_fifo_where_a_file_is_planned_is_refused_without_blocking(
+        ends, failure, fifo, tmp_path, module, option, where, diff):
     pipe = fifo(tmp_path / where)
     if module is nvidia_mock_node:
         args = node_paths(tmp_path)

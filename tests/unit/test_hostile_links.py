@@ -139,8 +139,8 @@ def test_the_node_module_writes_each_symlinked_file_where_it_points(run_module, 
 
 # Trees.
 
-def test_a_tree_refuses_a_symlink_on_the_way_out_of_its_root_naming_the_option(run_module, failure, fs_snapshot,
-                                                                              tmp_path):
+def test_a_tree_refuses_a_symlink_on_the_way_out_of_its_root_naming_the_option(
+        run_module, failure, fs_snapshot, tmp_path):
     tree, outside = tmp_path / "driver", tmp_path / "outside"
     tree.mkdir()
     outside.mkdir()
