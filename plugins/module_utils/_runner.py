@@ -37,7 +37,7 @@ DOMAIN_ERRORS = (
     labels.LabelError, nvml_config.NvmlConfigError, containerd_config.ContainerdConfigError,
     fsstate.FsStateError)
 
-KEPT_WARNING = "Left as they are because this collection did not make them: %s."
+KEPT_WARNING = "Left as they are (not made by this collection, or holding files it did not make): %s."
 
 
 class Job:

@@ -798,14 +798,25 @@ def _try_exclusive(fd):
 def _stale_in(directory, names):
     """Temporary objects of ``names`` in ``directory`` whose run is gone (no run holds its lock)."""
     try:
+        listing = os.listdir(directory)
+    except OSError:
+        return []
+    # Cheap test first: most directories have no temporary file, and need no lock and no pattern.
+    candidates = [n for n in listing if n.startswith(".") and n.endswith(TEMP_SUFFIX)]
+    if not candidates:
+        return []
+    pattern = temp_pattern(sorted(names))
+    matches = sorted(n for n in candidates if pattern.match(n))
+    if not matches:
+        return []
+    try:
         fd = _open_dir(directory)
     except OSError:
         return []
     try:
-        if not _try_exclusive(fd):
-            return []
-        pattern = temp_pattern(sorted(names))
-        return sorted(n for n in os.listdir(directory) if pattern.match(n))
+        # Taken after listing: a run that made one of these since is gone again if the lock is free,
+        # and a name that vanished meanwhile is skipped when it is removed.
+        return matches if _try_exclusive(fd) else []
     finally:
         os.close(fd)
 

@@ -11,6 +11,7 @@ import subprocess
 
 import pytest
 
+from ansible_collections.gpumock.nvidia.plugins.module_utils import fsstate
 from ansible_collections.gpumock.nvidia.plugins.modules import (
     nvidia_cdi_spec, nvidia_mock_containerd, nvidia_mock_devnodes, nvidia_mock_driver_tree, nvidia_mock_node,
     nvidia_mock_node_labels)
@@ -226,3 +227,13 @@ def test_a_node_names_the_parts_it_made_before_a_failing_one(run_module, failure
     case = (nvidia_mock_node, "cdi_path", "cdi/nvidia.yaml", NODE)
     msg = failure(run_module(nvidia_mock_node, **arguments(case, ro, tmp_path / "scratch")), "cdi_path")
     assert "Read-only file system" in msg and "before it this run made devnodes, driver_tree" in msg, msg
+
+
+def test_a_temp_dir_where_the_mknod_probe_cannot_be_made_fails_in_one_line(run_module, monkeypatch, tmp_path):
+    def refuse(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(fsstate.tempfile, "mkdtemp", refuse)
+    result = run_module(nvidia_mock_devnodes, dev_root=str(tmp_path / "dev"), **NODE)
+    assert result["failed"] and "\n" not in result["msg"] and "Read-only file system" in result["msg"], result
+    assert "mknod" in result["msg"] and not (tmp_path / "dev").exists()
