@@ -32,7 +32,7 @@ author:
   - gpumock maintainers (@gpumock)
 options:
   path:
-    description: containerd's config file.
+    description: Absolute path of containerd's config file.
     type: path
     default: /etc/containerd/config.toml
   state:
@@ -77,8 +77,8 @@ attributes:
 notes:
   - Restart containerd after a change (only then); the gpumock.nvidia.gpu_mock role does that, waits
     until it answers and restores the backup when it does not come back.
-  - A symlink at O(path) is followed, and the file it points to is edited atomically (a temporary file beside it,
-    renamed over it), and the link stays. O(path) must be a regular file or missing; anything else fails in one line
+  - A symlink at O(path) is followed; the file it points to is edited atomically (a temporary file beside it,
+    renamed over it) and the link stays. O(path) must be a regular file or missing; anything else fails in one line
     without being opened.
   - Writes are staged at temporary names beside their targets and renamed into place, so a failed run changes
     nothing (or says which changes it made) and a killed one leaves every file old or new; the next run removes
