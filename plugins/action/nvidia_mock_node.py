@@ -19,7 +19,7 @@ from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import node_jobs
+from ansible_collections.gpumock.nvidia.plugins.module_utils import fsstate, node_jobs
 
 MODULE = "gpumock.nvidia.nvidia_mock_node"
 
@@ -45,8 +45,8 @@ class ActionModule(ActionBase):
                     raise AnsibleActionFail("%s_src and %s exclude each other; set one of them." % (option, other))
             try:
                 path = self._find_needle("files", src)
-                with open(path, "rb") as handle:
-                    data = handle.read()
+                # Only a regular file: a FIFO would block and /dev/zero never end.
+                data = fsstate.read_file(path)
             except (IOError, OSError) as exc:
                 raise AnsibleActionFail("%s_src %s cannot be read on the controller: %s."
                                         % (option, src, to_native(exc.strerror or exc)))

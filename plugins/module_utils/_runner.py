@@ -8,6 +8,11 @@ A module reads its options and turns them into a ``Job``: the entries to converg
 
 * calls ``prepare(module)``; a domain error it raises (``DOMAIN_ERRORS``), or one raised while
   planning or applying, ends the run with ``fail_json`` and the error's one sentence;
+* an engine error or an OS error (a read-only or full file system, a path under a regular file)
+  while planning or applying a job is one sentence too, after the name of the option the job's
+  root or file came from (``Job.option``): ``root: Could not create /x/usr: Read-only file
+  system; nothing was changed.``; an OS error that escapes ``prepare`` is one sentence naming
+  its file;
 * plans, and applies the plan unless it changes nothing or the run is in check mode, so check
   mode reports exactly the ``changed`` of a real run and writes nothing;
 * builds a diff only when the run asked for one (``--diff``): without it no file is read just
@@ -50,7 +55,7 @@ class AnsibleModule(_AnsibleModule):
         super(AnsibleModule, self).fail_json(msg=one_line(msg), **kwargs)
 
 
-KEPT_WARNING = "Left in place because they are not what this module makes: %s."
+KEPT_WARNING = "Left as they are (not made by this collection, or holding files it did not make): %s."
 
 
 class Job:
@@ -61,15 +66,18 @@ class Job:
     summary). ``diff_file``: for a module that manages one file and shows it whole, its path;
     the diff is then that file's text before (``diff_before``, else read from the file) and
     ``diff_after``; otherwise the diff is the engine's item per changed path. ``warn_kept`` warns
-    about paths ``absent`` left in place. ``warnings`` are issued as they are.
+    about paths left in place because they are not ours. ``option``: the module option that
+    gave ``root`` (or the file), named before any engine or OS error of the job.
+    ``warnings`` are issued as they are.
 
     A module with more to do subclasses it: ``apply`` (it may replan and return the plan it
     carried out) and ``results``.
     """
 
     def __init__(self, root, entries, state="present", result=None, report_actions=False,
-                 diff_file=None, diff_after="", diff_before=None, warn_kept=False):
+                 diff_file=None, diff_after="", diff_before=None, warn_kept=False, option=None):
         self.root = root
+        self.option = option
         self.entries = list(entries)
         self.state = state
         self.result = dict(result or {})
@@ -107,6 +115,29 @@ class Job:
                     before=self.diff_before, after=self.diff_after)
 
 
+class JobError(fsstate.FsStateError):
+    """An engine or OS error of a job, its sentence already after the job's option."""
+
+
+def os_error_sentence(exc):
+    """One sentence of an OSError: its file and the system's words for the error."""
+    reason = exc.strerror or str(exc)
+    if exc.filename is not None:
+        return "Could not use %s: %s." % (exc.filename, reason)
+    return "%s." % reason.rstrip(".")
+
+
+def named(job, call, *args):
+    """``call(*args)``, with an engine or OS error raised again as a JobError naming ``job.option``."""
+    try:
+        return call(*args)
+    except JobError:
+        raise
+    except (fsstate.FsStateError, IOError, OSError) as exc:
+        sentence = str(exc) if isinstance(exc, fsstate.FsStateError) else os_error_sentence(exc)
+        raise JobError(sentence if job.option is None else "%s: %s" % (job.option, sentence))
+
+
 class PartsPlan:
     """The plans of a ``Parts`` job: one ``(name, job, plan)`` per part, in order."""
 
@@ -127,24 +158,22 @@ class PartsPlan:
 class Parts(Job):
     """A job made of named jobs with roots of their own, planned and applied in order as one run.
 
-    ``parts``: ``(name, job)`` pairs; ``part_options`` names the option that places each part (for
-    messages). The result has each part's result under its name; the diff
+    ``parts``: ``(name, job)`` pairs. The result has each part's result under its name; the diff
     is the diff of every part that changes, in order; ``changed`` is whether any part changed. A part's ``apply``
     may replan it (device nodes falling back to files); ``replan(name, plans)`` lets a later part
     follow what an earlier one did.
     """
 
-    def __init__(self, parts, result=None, part_options=None):
+    def __init__(self, parts, result=None):
         super(Parts, self).__init__("/", [], result=result, warn_kept=True)
         self.parts = list(parts)
-        self.part_options = dict(part_options or {})  # part name -> the option that places it
 
     def plan(self, entries=None):
         self.check_overlap()
         planned = []
         for name, job in self.parts:
             job.with_diff = self.with_diff
-            planned.append((name, job, job.plan()))
+            planned.append((name, job, named(job, job.plan)))
         return PartsPlan(planned)
 
     def check_overlap(self):
@@ -157,8 +186,9 @@ class Parts(Job):
             if other != (name, kind) and (kind != fsstate.DIRECTORY or other[1] != fsstate.DIRECTORY):
                 raise fsstate.FsStateError(
                     "%s and %s both need %s (one as a %s, one as a %s); they must not overlap."
-                    % (self.part_options.get(other[0], other[0]), self.part_options.get(name, name), path,
-                       other[1], kind))
+                    % (option_of[other[0]], option_of[name], path, other[1], kind))
+
+        option_of = dict((name, job.option or name) for name, job in self.parts)
 
         for name, job in self.parts:
             if job.state != "present":
@@ -178,9 +208,17 @@ class Parts(Job):
     def apply(self, module, plan):
         done = []
         for name, job, part_plan in plan.parts:
-            part_plan = self.replan(name, job, part_plan, done)
-            if part_plan.changed:
-                part_plan = job.apply(module, part_plan)
+            try:
+                part_plan = named(job, self.replan, name, job, part_plan, done)
+                if part_plan.changed:
+                    part_plan = named(job, job.apply, module, part_plan)
+            except JobError as exc:
+                made = [n for n, _j, p in done if p.changed]
+                if not made:
+                    raise
+                # The earlier parts stay made: say which.
+                text = str(exc).rstrip(".").replace("; nothing was changed", "; nothing was changed by this part")
+                raise JobError("%s; before it this run made %s." % (text, ", ".join(made)))
             done.append((name, job, part_plan))
         return PartsPlan(done)
 
@@ -209,15 +247,18 @@ def run(module, prepare, fail_result=None):
     try:
         job = prepare(module)
         job.with_diff = bool(module._diff)
-        plan = job.plan()
+        plan = named(job, job.plan)
         if plan.changed and not module.check_mode:
-            plan = job.apply(module, plan)
+            plan = named(job, job.apply, module, plan)
         result = job.results(plan, module.check_mode)
     except DOMAIN_ERRORS as exc:
         module.fail_json(msg=str(exc), **(fail_result or {}))
+    except (IOError, OSError) as exc:
+        module.fail_json(msg=os_error_sentence(exc), **(fail_result or {}))
     warnings = list(job.warnings)
-    if job.warn_kept and plan.kept:
-        warnings.append(KEPT_WARNING % ", ".join(plan.kept))
+    kept = plan.kept if isinstance(plan, PartsPlan) else [os.path.join(plan.root, path) for path in plan.kept]
+    if job.warn_kept and kept:
+        warnings.append(KEPT_WARNING % ", ".join(kept))
     for warning in warnings:
         module.warn(warning)
     result["changed"] = plan.changed

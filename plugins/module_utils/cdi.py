@@ -11,7 +11,11 @@
   uses" (each version's requirement, checked from the newest down; 0.3.0 when none applies).
 * ``validate()`` applies the checks a CDI loader makes at load time (strict fields, version,
   kind, device names, edits) and raises ``CdiError`` with one sentence.
-* ``to_yaml()`` writes block YAML deterministically without PyYAML (targets may lack it).
+* ``to_yaml()`` writes block YAML deterministically without PyYAML (targets may lack it);
+  ``spec_text()`` is the file: that YAML after the collection's marker comment, or JSON.
+* ``written_by_us`` is the fsstate adoption rule of a spec file: ours when it carries the marker
+  comment (YAML) or mounts the mock's own NVML config (``/etc/nvidia-mock/nvml.conf``, a file
+  no other CDI generator mounts; the only mark JSON, which has no comments, can carry).
 
 A spec is a plain ``dict`` in the key order of the CDI Go structs (cdiVersion, kind, devices,
 containerEdits), so JSON/YAML output is stable.
@@ -23,10 +27,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import re
+import stat
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import devnodes, driver_tree
+from ansible_collections.gpumock.nvidia.plugins.module_utils import devnodes, driver_tree, fsstate
 
 KNOWN_VERSIONS = ("0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0", "0.7.0", "0.8.0", "1.0.0", "1.1.0")
 EARLIEST_VERSION = "0.3.0"
@@ -36,6 +42,8 @@ HOOK_NAMES = ("prestart", "createRuntime", "createContainer", "startContainer", 
 MOUNT_OPTIONS = ("ro", "nosuid", "nodev", "rbind", "rprivate")
 # Read by the mock NVML at init: where the container's GPU device nodes are (see docs/nvml-config.md).
 NVML_DEV_ROOT_ENV = "MOCK_NVML_DEV_ROOT"
+# The first line of a YAML spec file: the collection's marker (fsstate.MARKER).
+YAML_HEADER = "# Written by gpumock.nvidia: the CDI spec of a mock NVIDIA node.\n"
 ANNOTATIONS_MAX_BYTES = 256 * 1024
 
 # Fields a strict loader knows, per object (the CDI Go structs, all versions up to 1.1.0).
@@ -396,3 +404,36 @@ def to_yaml(spec):
     lines = ["---"]
     _emit(spec, 0, lines)
     return "\n".join(lines) + "\n"
+
+
+def spec_text(spec, path):
+    """The spec file's text: JSON when ``path`` ends in .json, else YAML after ``YAML_HEADER``."""
+    if path.endswith(".json"):
+        return json.dumps(spec, indent=2) + "\n"
+    return YAML_HEADER + to_yaml(spec)
+
+
+def _mounts_mock_config(data):
+    config = "/" + driver_tree.NVML_CONFIG
+    try:
+        spec = json.loads(data.decode("utf-8"))
+    except ValueError:
+        # Not JSON: the YAML this module writes lists the mount as a plain line.
+        return re.search(r"^\s*(- )?containerPath: %s\s*$" % re.escape(config), data.decode("utf-8", "replace"),
+                         re.MULTILINE) is not None
+    edits = spec.get("containerEdits") if isinstance(spec, dict) else None
+    mounts = edits.get("mounts") if isinstance(edits, dict) else None
+    return isinstance(mounts, list) and any(isinstance(m, dict) and m.get("containerPath") == config
+                                            for m in mounts)
+
+
+def written_by_us(path, st):
+    """fsstate adoption rule of a spec file (see the module docstring)."""
+    if fsstate.marked(path, st):
+        return True
+    if not stat.S_ISREG(st.st_mode) or st.st_size > fsstate.RULE_READ_LIMIT:
+        return False
+    try:
+        return _mounts_mock_config(fsstate.read_file(path))
+    except (IOError, OSError):
+        return False

@@ -22,6 +22,12 @@ Numbers follow the real driver:
   With MIG enabled but no instances created, a real node has only the config and monitor
   capabilities; that is what the mock creates.
 
+Whose a node is: a character device whose major belongs to an NVIDIA driver the running kernel
+has loaded (a ``nvidia*`` line under "Character devices" of ``/proc/devices``) is that driver's
+device, never the mock's: it is never replaced, removed or given another mode or owner. Any other
+character device at a node's path, and an empty regular file (a stand-in), is the mock's; a
+non-empty regular file is somebody else's and is refused.
+
 Standard library only (shipped to targets).
 """
 
@@ -48,6 +54,7 @@ MIG_FIRST_GPU_MINOR = 3
 MIG_GPU_INSTANCES = 15
 MIG_COMPUTE_INSTANCES = 8
 CAPS_DIR = "nvidia-caps"
+PROC_DEVICES = "/proc/devices"
 
 
 class DevnodesError(ValueError):
@@ -71,13 +78,14 @@ class DevNode:
         return "DevNode(%r, %d:%d)" % (self.name, self.major, self.minor)
 
 
-def proc_devices_major(name, path="/proc/devices"):
-    """The major of the character driver ``name`` in /proc/devices, or None."""
+def _char_drivers(path=None):
+    """``[(major, name)]`` of the character drivers in /proc/devices (empty when it cannot be read)."""
     try:
-        with open(path) as handle:
+        with open(PROC_DEVICES if path is None else path) as handle:
             lines = handle.read().splitlines()
     except (IOError, OSError):
-        return None
+        return []
+    drivers = []
     in_char = False
     for line in lines:
         if line.startswith("Character devices"):
@@ -87,17 +95,30 @@ def proc_devices_major(name, path="/proc/devices"):
             in_char = False
             continue
         parts = line.split()
-        if in_char and len(parts) == 2 and parts[1] == name and parts[0].isdigit():
-            return int(parts[0])
+        if in_char and len(parts) == 2 and parts[0].isdigit():
+            drivers.append((int(parts[0]), parts[1]))
+    return drivers
+
+
+def proc_devices_major(name, path=None):
+    """The major of the character driver ``name`` in /proc/devices, or None."""
+    for major, driver in _char_drivers(path):
+        if driver == name:
+            return major
     return None
 
 
-def default_uvm_major(proc_devices="/proc/devices"):
+def loaded_driver_majors(path=None):
+    """The majors of the NVIDIA drivers the running kernel has loaded (their nodes are never the mock's)."""
+    return frozenset(major for major, driver in _char_drivers(path) if driver.startswith("nvidia"))
+
+
+def default_uvm_major(proc_devices=None):
     major = proc_devices_major("nvidia-uvm", proc_devices)
     return DEFAULT_UVM_MAJOR if major is None else major
 
 
-def default_caps_major(proc_devices="/proc/devices"):
+def default_caps_major(proc_devices=None):
     major = proc_devices_major("nvidia-caps", proc_devices)
     return DEFAULT_CAPS_MAJOR if major is None else major
 
@@ -154,16 +175,23 @@ def device_nodes(node, uvm_major, caps_major, mode=0o666):
     return nodes
 
 
-def entries(nodes, as_files, uid=None, gid=None):
-    """fsstate entries for ``nodes`` (relative to the dev root): char devices or file stand-ins."""
+def entries(nodes, as_files, uid=None, gid=None, driver_majors=None):
+    """fsstate entries for ``nodes`` (relative to the dev root): char devices or file stand-ins.
+
+    ``driver_majors``: the majors of loaded NVIDIA drivers (default: ``loaded_driver_majors()``),
+    whose nodes are not the mock's.
+    """
+    if driver_majors is None:
+        driver_majors = loaded_driver_majors()
+    adopt = (fsstate.empty_file, fsstate.device_not_of(driver_majors))
     result = []
     if any(n.name.startswith(CAPS_DIR + "/") for n in nodes):
         result.append(fsstate.Entry(CAPS_DIR, fsstate.DIRECTORY, mode=0o755, uid=uid, gid=gid))
     for n in nodes:
         if as_files:
             result.append(fsstate.Entry(n.name, fsstate.DEVFILE, mode=n.mode, uid=uid, gid=gid,
-                                        major=n.major, minor=n.minor))
+                                        major=n.major, minor=n.minor, adopt=adopt))
         else:
             result.append(fsstate.Entry(n.name, fsstate.CHARDEV, mode=n.mode, uid=uid, gid=gid,
-                                        major=n.major, minor=n.minor))
+                                        major=n.major, minor=n.minor, adopt=adopt))
     return result

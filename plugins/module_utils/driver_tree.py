@@ -47,6 +47,10 @@ MOCK_CTL = "usr/bin/nvidia-mock-ctl"
 # planned while present (its content is run-time state); removed with the tree.
 LIVE_STATE = "etc/nvidia-mock/nvml.state"
 TOOLKIT_CONFIG = "etc/nvidia-container-runtime/config.toml"
+# The first bytes of the live state file (MOCK_LIVE_MAGIC of nvml_src/src/live_state.h).
+LIVE_STATE_MAGIC = b"GPUMOCK-LIVE"
+# The build host of /proc/driver/nvidia/version: the mock's signature in a file of the real format.
+VERSION_SIGNATURE = "(gpumock@nvidia-mock)"
 
 # The NVML config embedded in the library file, for containers that get the library and their
 # device nodes but not the node's nvml.conf (NVIDIA's device plugin writes its own CDI spec).
@@ -198,8 +202,8 @@ def embed_nvml_config(library, config_text):
 
 def version_text(driver_version):
     """/proc/driver/nvidia/version as the open kernel module writes it (trailing spaces included)."""
-    return ("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  %s  Release Build  (gpumock@nvidia-mock)  \n"
-            "GCC version:  gcc version 12.2.0 (Debian 12.2.0-14) \n" % driver_version)
+    return ("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  %s  Release Build  %s  \n"
+            "GCC version:  gcc version 12.2.0 (Debian 12.2.0-14) \n" % (driver_version, VERSION_SIGNATURE))
 
 
 def params_text():
@@ -260,15 +264,49 @@ def mock_ctl_placeholder_text():
             "exit 1\n")
 
 
+# What in the tree is ours (fsstate adoption rules), besides what the entry itself would write.
+# Placeholders (libraries, firmware) are ours while empty; the mock NVML when it carries the
+# embedded-config trailer (a real libnvidia-ml.so.V does not); tool scripts and generated configs
+# when they carry the collection's marker line; nvidia-mock-ctl when it is empty, the placeholder
+# or a program naming itself so; a library link when what it points to is missing or ours;
+# /proc/driver/nvidia/version when it has the mock's build signature, and the other files of the
+# real /proc format (which has no room for a comment) when that version file has it.
+NVML_TRAILER = fsstate.trailer(EMBED_MAGIC, EMBED_TRAILER_LEN)
+
+
+def _built_mock_ctl(path, st):
+    return fsstate.starts_with(b"\x7fELF")(path, st) and \
+        fsstate.contains(MOCK_CTL.rsplit("/", 1)[1].encode())(path, st)
+
+
+def adopt_rules(root):
+    """``{what: adoption rules}`` of the tree's files below ``root`` (see the comment above)."""
+    version_file = "%s/%s/version" % (root.rstrip("/"), PROC_DIR)
+    signed = fsstate.contains(VERSION_SIGNATURE.encode())
+    return {
+        "library": (fsstate.empty_file,),
+        "nvml_library": (fsstate.empty_file, NVML_TRAILER),
+        "library_link": (fsstate.through_link(fsstate.empty_file, NVML_TRAILER),),
+        "tool": (fsstate.empty_file, fsstate.marked),
+        "firmware": (fsstate.empty_file,),
+        "mock_ctl": (fsstate.empty_file, fsstate.marked, _built_mock_ctl),
+        "proc_version": (signed,),
+        "proc": (fsstate.anchored(version_file, signed),),
+        "config": (fsstate.marked,),
+        "live_state": (fsstate.empty_file, fsstate.starts_with(LIVE_STATE_MAGIC)),
+    }
+
+
 def tree_entries(node, driver_version, root, nvml_config_text, nvml_library=None, uid=None, gid=None,
                  mock_ctl=None):
-    """fsstate entries of the whole tree (relative to ``root``).
+    """fsstate entries of the whole tree (relative to ``root``), each with its adoption rules.
 
     ``nvml_library`` is the mock NVML's bytes, installed with ``nvml_config_text`` embedded
     (``embed_nvml_config``), or None to leave whatever library is there (an empty placeholder
     is created only if none is). ``mock_ctl`` is nvidia-mock-ctl's bytes, or None to leave
     whatever is at ``MOCK_CTL`` (a placeholder that says so is created only if nothing is).
     """
+    rules = adopt_rules(root)
     dirs = set()
     entries = []
 
@@ -278,40 +316,40 @@ def tree_entries(node, driver_version, root, nvml_config_text, nvml_library=None
             dirs.add(parent)
             parent = parent.rsplit("/", 1)[0] if "/" in parent else ""
 
-    def add(path, kind, **kw):
+    def add(path, kind, what, **kw):
         add_dirs(path)
-        entries.append(fsstate.Entry(path, kind, uid=uid, gid=gid, **kw))
+        entries.append(fsstate.Entry(path, kind, uid=uid, gid=gid, adopt=rules[what], **kw))
 
     nvml_path = nvml_library_path(driver_version)
     for f in driver_files(driver_version):
         if f.role == "library":
             if f.path == nvml_path:
                 if nvml_library is None:
-                    add(f.path, fsstate.FILE, mode=0o755, content=b"", keep_content=True)
+                    add(f.path, fsstate.FILE, "nvml_library", mode=0o755, content=b"", keep_content=True)
                 else:
-                    add(f.path, fsstate.FILE, mode=0o755,
+                    add(f.path, fsstate.FILE, "nvml_library", mode=0o755,
                         content=embed_nvml_config(nvml_library, nvml_config_text))
             else:
-                add(f.path, fsstate.FILE, mode=0o755, content=b"")
+                add(f.path, fsstate.FILE, "library", mode=0o755, content=b"")
             for link, target in f.links:
-                add(link, fsstate.LINK, target=target)
+                add(link, fsstate.LINK, "library_link", target=target)
         elif f.role == "tool":
             name = f.path.rsplit("/", 1)[1]
-            add(f.path, fsstate.FILE, mode=0o755, content=tool_placeholder_text(name), keep_content=True)
+            add(f.path, fsstate.FILE, "tool", mode=0o755, content=tool_placeholder_text(name), keep_content=True)
         else:
-            add(f.path, fsstate.FILE, mode=0o644, content=b"")
+            add(f.path, fsstate.FILE, "firmware", mode=0o644, content=b"")
     if mock_ctl is None:
-        add(MOCK_CTL, fsstate.FILE, mode=0o755, content=mock_ctl_placeholder_text(), keep_content=True)
+        add(MOCK_CTL, fsstate.FILE, "mock_ctl", mode=0o755, content=mock_ctl_placeholder_text(), keep_content=True)
     else:
-        add(MOCK_CTL, fsstate.FILE, mode=0o755, content=mock_ctl)
-    add(PROC_DIR + "/version", fsstate.FILE, mode=0o444, content=version_text(driver_version))
-    add(PROC_DIR + "/params", fsstate.FILE, mode=0o444, content=params_text())
-    add(PROC_DIR + "/registry", fsstate.FILE, mode=0o644, content='Binary: ""\n')
+        add(MOCK_CTL, fsstate.FILE, "mock_ctl", mode=0o755, content=mock_ctl)
+    add(PROC_DIR + "/version", fsstate.FILE, "proc_version", mode=0o444, content=version_text(driver_version))
+    add(PROC_DIR + "/params", fsstate.FILE, "proc", mode=0o444, content=params_text())
+    add(PROC_DIR + "/registry", fsstate.FILE, "proc", mode=0o644, content='Binary: ""\n')
     for gpu in node.gpus:
-        add("%s/gpus/%s/information" % (PROC_DIR, gpu.pci_bus_id_legacy), fsstate.FILE, mode=0o444,
+        add("%s/gpus/%s/information" % (PROC_DIR, gpu.pci_bus_id_legacy), fsstate.FILE, "proc", mode=0o444,
             content=gpu_information_text(gpu, driver_version))
-    add(NVML_CONFIG, fsstate.FILE, mode=0o644, content=nvml_config_text)
-    add(TOOLKIT_CONFIG, fsstate.FILE, mode=0o644, content=toolkit_config_text(root))
+    add(NVML_CONFIG, fsstate.FILE, "config", mode=0o644, content=nvml_config_text)
+    add(TOOLKIT_CONFIG, fsstate.FILE, "config", mode=0o644, content=toolkit_config_text(root))
     owned = owned_directories(driver_version)
     dir_entries = [fsstate.Entry(d, fsstate.DIRECTORY, mode=0o755, uid=uid, gid=gid)
                    for d in sorted(dirs) if any(d == o or d.startswith(o + "/") for o in owned)]

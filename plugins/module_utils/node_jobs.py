@@ -16,8 +16,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import hashlib
-import json
 import os
 import stat
 
@@ -52,14 +52,14 @@ def _report(dev_root, nodes, as_files, check_mode):
 class DevnodesJob(_runner.Job):
     """Device nodes, or regular-file stand-ins where mknod is refused (fallback)."""
 
-    def __init__(self, dev_root, nodes, as_files, fallback, state):
+    def __init__(self, dev_root, nodes, as_files, fallback, state, option="dev_root"):
         self.dev_root = dev_root
         self.nodes = nodes
         self.as_files = as_files
         self.fallback = fallback
         self.owner = node_args.owner_ids()
         super(DevnodesJob, self).__init__(dev_root, self.node_entries(), state,
-                                          report_actions=True, warn_kept=True)
+                                          report_actions=True, warn_kept=True, option=option)
 
     def node_entries(self):
         return devnodes.entries(self.nodes, self.as_files, *self.owner)
@@ -122,7 +122,7 @@ def majors(params):
 
 def _read_regular(path):
     """The bytes of the regular file ``path`` (not through a link), or None."""
-    if os.path.islink(path) or not os.path.isfile(path):
+    if os.path.islink(path):
         return None
     try:
         return fsstate.read_file(path)
@@ -145,7 +145,11 @@ def installed_library_with_config(root, version):
 
 
 def read_source(option, value):
-    """The bytes of the built file an option names, or None when it is unset."""
+    """The bytes of the built file an option names, or None when it is unset.
+
+    Only a regular file is read: a FIFO, a device (``/dev/zero``) or a directory is refused in one
+    sentence naming the option, without being opened for reading.
+    """
     if value is None:
         return None
     source = node_args.check_abs_path(option, value)
@@ -170,7 +174,7 @@ def installed_built_file(option, root, version):
     return _read_regular(os.path.join(root, driver_tree.MOCK_CTL))
 
 
-def driver_tree_job(node, root, dev_root, library=None, mock_ctl=None, state="present"):
+def driver_tree_job(node, root, dev_root, library=None, mock_ctl=None, state="present", option="root"):
     """The driver tree of ``node`` under ``root``; ``library`` / ``mock_ctl``: bytes, or None to keep what is there."""
     config_text = nvml_config.render(node, visibility="devnodes", dev_root=dev_root)
     version = node.driver_version
@@ -179,7 +183,8 @@ def driver_tree_job(node, root, dev_root, library=None, mock_ctl=None, state="pr
     uid, gid = node_args.owner_ids()
     entries = driver_tree.tree_entries(node, version, root, config_text, library, uid, gid, mock_ctl)
     if state == "absent":
-        entries.append(fsstate.Entry(driver_tree.LIVE_STATE, fsstate.FILE, uid=uid, gid=gid))
+        entries.append(fsstate.Entry(driver_tree.LIVE_STATE, fsstate.FILE, uid=uid, gid=gid,
+                                     adopt=driver_tree.adopt_rules(root)["live_state"]))
     result = dict(
         root=root,
         driver_version=version,
@@ -188,7 +193,36 @@ def driver_tree_job(node, root, dev_root, library=None, mock_ctl=None, state="pr
         mock_ctl="%s/%s" % (root.rstrip("/"), driver_tree.MOCK_CTL),
         files=[f.path for f in driver_tree.driver_files(version)],
     )
-    return _runner.Job(root, entries, state, result=result, report_actions=True, warn_kept=True)
+    return _runner.Job(root, entries, state, result=result, report_actions=True, warn_kept=True, option=option)
+
+
+# One file named by an option
+
+def check_input_file(option, path, missing):
+    """Refuse ``path`` unless it is a regular file (links followed), in one sentence naming ``option``.
+
+    ``missing``: what to tell the user when nothing is there. Nothing is opened.
+    """
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise node_args.PathError("%s %s does not exist; %s." % (option, path, missing))
+        raise node_args.PathError("%s %s cannot be used: %s." % (option, path, exc.strerror))
+    if not stat.S_ISREG(st.st_mode):
+        raise node_args.PathError("%s %s is %s, not a regular file." % (option, path, fsstate.kind_words(st)))
+    return path
+
+
+def file_target(path):
+    """The file a single-file option edits: ``path``, or the file its symlink points to.
+
+    A module that writes one file named by its user follows a symlink there (to any directory:
+    the user chose the link) and replaces the target atomically, so the link stays a link.
+    """
+    if os.path.islink(path):
+        return os.path.realpath(path)
+    return path
 
 
 # CDI spec
@@ -198,54 +232,65 @@ def check_spec_path(option, value):
     path = node_args.check_abs_path(option, value)
     if not (path.endswith(".yaml") or path.endswith(".json")):
         raise node_args.PathError("%s must end in .yaml or .json (CDI runtimes read no other files), got %r."
-                                  % (option, path))
+                                  % (option, value))
     return path
 
 
 def cdi_spec_job(node, path, driver_root, dev_root, uvm_major, caps_major, strategies,
-                 kind=cdi.DEFAULT_KIND, hook_path=None, state="present"):
-    """The CDI spec file of ``node`` at ``path`` (checked by ``check_spec_path``)."""
-    directory, name = os.path.split(path)
+                 kind=cdi.DEFAULT_KIND, hook_path=None, state="present", option="path"):
+    """The CDI spec file of ``node`` at ``path`` (checked by ``check_spec_path``; a symlink there is followed)."""
+    directory, name = os.path.split(file_target(path))
+    adopt = (cdi.written_by_us,)
     if state == "absent":
-        return _runner.Job(directory, [fsstate.Entry(name, fsstate.FILE)], "absent",
-                           result=dict(path=path), diff_file=path)
+        return _runner.Job(directory, [fsstate.Entry(name, fsstate.FILE, adopt=adopt)], "absent",
+                           result=dict(path=path), diff_file=path, warn_kept=True, option=option)
     spec = cdi.build_spec(node, node.driver_version, kind=kind, strategies=strategies,
                           driver_root=driver_root, dev_root=dev_root, hook_path=hook_path,
                           uvm_major=uvm_major, caps_major=caps_major)
-    text = json.dumps(spec, indent=2) + "\n" if path.endswith(".json") else cdi.to_yaml(spec)
+    text = cdi.spec_text(spec, path)
     result = dict(path=path, cdi_version=spec["cdiVersion"], spec=spec,
                   devices=["%s=%s" % (spec["kind"], d["name"]) for d in spec["devices"]])
-    return _runner.Job(directory, [fsstate.Entry(name, fsstate.FILE, mode=0o644, content=text)],
-                       result=result, diff_file=path, diff_after=text)
+    return _runner.Job(directory, [fsstate.Entry(name, fsstate.FILE, mode=0o644, content=text, adopt=adopt)],
+                       result=result, diff_file=path, diff_after=text, warn_kept=True, option=option)
 
 
 # One whole file (labels, boot rule, loader entry)
 
 def check_file_path(option, value):
-    """An absolute path that names a file (not /); else PathError naming ``option``."""
+    """An absolute path that names a file (not / or //); else PathError naming ``option``."""
     path = node_args.check_abs_path(option, value)
-    if path == "/":
-        raise node_args.PathError("%s must name a file, got '/'." % option)
+    if path.strip("/") == "":
+        raise node_args.PathError("%s must name a file, got %r." % (option, value))
     return path
 
 
-def file_job(path, text, state="present", result=None):
+def file_job(path, text, state="present", result=None, option="path"):
     """One file at ``path`` (mode 0644) holding ``text``, or removed; missing parents are created.
 
     Planned relative to / so the engine creates the parents (features.d, tmpfiles.d may be missing).
+    The file is ours when it carries the collection's marker line (every text written here does);
+    a symlink at ``path`` is followed (``file_target``).
     """
-    relpath = path.lstrip("/")
+    relpath = file_target(path).lstrip("/")
+    adopt = (fsstate.marked,)
     if state == "present":
-        entry = fsstate.Entry(relpath, fsstate.FILE, mode=0o644, content=text)
+        entry = fsstate.Entry(relpath, fsstate.FILE, mode=0o644, content=text, adopt=adopt)
     else:
         text = ""
-        entry = fsstate.Entry(relpath, fsstate.FILE)
-    return _runner.Job("/", [entry], state, result=dict(result or {}, path=path), diff_file=path, diff_after=text)
+        entry = fsstate.Entry(relpath, fsstate.FILE, adopt=adopt)
+    return _runner.Job("/", [entry], state, result=dict(result or {}, path=path), diff_file=path, diff_after=text,
+                       warn_kept=True, option=option)
 
 
-def labels_job(node_labels, path, state="present"):
+def labels_job(node_labels, path, state="present", option="path"):
     """The node-feature-discovery feature file holding ``node_labels`` at ``path``."""
-    return file_job(path, labels.features_file_text(node_labels), state, result=dict(labels=node_labels))
+    return file_job(path, labels.features_file_text(node_labels), state, result=dict(labels=node_labels),
+                    option=option)
+
+
+def managed_header(node):
+    """The first line of the boot rule and the loader entry: it names the collection (fsstate.marked)."""
+    return "Managed by gpumock.nvidia (nvidia_mock_node): profile %s, node %s." % (node.profile, node.node_id)
 
 
 def tmpfiles_text(nodes, dev_root, header):
@@ -343,12 +388,8 @@ def node_problem(options, prefix=""):
 class NodeJob(_runner.Parts):
     """Every part of a node in one run; the boot rule follows the device nodes, the loader cache the entry."""
 
-    # The option that places each part.
-    PART_OPTIONS = dict(devnodes="dev_root", driver_tree="driver_root", cdi_spec="cdi_path",
-                        features_file="features_file", tmpfiles="tmpfiles_path", ld_so_conf="ld_so_conf_path")
-
     def __init__(self, parts, rule, result, ldconfig):
-        super(NodeJob, self).__init__(parts, result=result, part_options=self.PART_OPTIONS)
+        super(NodeJob, self).__init__(parts, result=result)
         self.rule = rule              # (devnodes job, as_files planned with, function: as_files -> job)
         self.ldconfig = ldconfig      # the ldconfig binary, or None
 
@@ -400,22 +441,22 @@ def node_job(params, host, read=read_source):
     uvm_major = devnodes.default_uvm_major()
     caps_major = devnodes.default_caps_major()
     nodes_job = devnodes_job(node, o["dev_root"], 0o666, uvm_major, caps_major, "auto", state)
-    header = "Managed by gpumock.nvidia (nvidia_mock_node): profile %s, node %s." % (node.profile, node.node_id)
+    header = managed_header(node)
 
     def rule_job(as_files):
         wanted = state == "present" and p["tmpfiles"] and host["systemd_tmpfiles"] is not None and not as_files
         return file_job(o["tmpfiles_path"], tmpfiles_text(nodes_job.nodes, o["dev_root"], header),
-                        "present" if wanted else "absent")
+                        "present" if wanted else "absent", option="tmpfiles_path")
 
     parts = [
         ("devnodes", nodes_job),
         ("driver_tree", driver_tree_job(node, o["driver_root"], o["dev_root"], built["nvml_library"],
-                                        built["mock_ctl"], state)),
+                                        built["mock_ctl"], state, option="driver_root")),
         ("cdi_spec", cdi_spec_job(node, o["cdi_path"], o["driver_root"], o["dev_root"], uvm_major, caps_major,
-                                  p["device_name_strategy"], state=state)),
+                                  p["device_name_strategy"], state=state, option="cdi_path")),
     ]
     if o["features_file"] is not None:
-        parts.append(("features_file", labels_job(o["labels"], o["features_file"], state)))
+        parts.append(("features_file", labels_job(o["labels"], o["features_file"], state, option="features_file")))
     parts.append(("tmpfiles", rule_job(nodes_job.as_files)))
     ldconfig_wanted = state == "present" and p["register_ldconfig"]
     if ldconfig_wanted and "#" in o["driver_root"]:
@@ -423,7 +464,7 @@ def node_job(params, host, read=read_source):
         raise node_args.PathError("driver_root must not contain '#' when register_ldconfig is true "
                                   "(ld.so.conf reads the rest of a line as a comment), got %r." % o["driver_root"])
     parts.append(("ld_so_conf", file_job(o["ld_so_conf_path"], ld_so_conf_text(o["driver_root"], header),
-                                         "present" if ldconfig_wanted else "absent")))
+                                         "present" if ldconfig_wanted else "absent", option="ld_so_conf_path")))
     if state == "absent":
         # The reverse order: what uses the device nodes and the tree goes first.
         parts = parts[2:] + [parts[1], parts[0]]

@@ -77,6 +77,15 @@ extends_documentation_fragment:
   - gpumock.nvidia.node
   - gpumock.nvidia.attributes
   - gpumock.nvidia.attributes.platform
+notes:
+  - An existing spec at O(path) is replaced or removed only when this collection wrote it (YAML carrying the
+    collection's marker line, or a spec mounting the mock's C(/etc/nvidia-mock/nvml.conf)); another tool's spec makes
+    the run fail, in check mode too, and is left in place by O(state=absent).
+  - A symlink at O(path) is followed, and the file it points to is replaced atomically; the link stays.
+  - O(hook_path) must be a regular file.
+  - Writes are staged at temporary names beside their targets and renamed into place, so a failed run changes
+    nothing (or says which changes it made) and a killed one leaves every file old or new; the next run removes
+    the temporary files a killed run left. Errors are one line naming the option. See docs/what-the-modules-touch.md in the collection.
 seealso:
   - module: gpumock.nvidia.nvidia_mock_devnodes
   - module: gpumock.nvidia.nvidia_mock_driver_tree
@@ -145,10 +154,9 @@ def prepare(module):
     dev_root = node_args.check_abs_path("dev_root", p["dev_root"])
     hook_path = None
     if p["hook_path"] is not None:
-        hook_path = node_args.check_abs_path("hook_path", p["hook_path"])
-        if not os.path.isfile(hook_path):
-            raise node_args.PathError("hook_path %s does not exist; install the hook binary there or "
-                                      "leave hook_path unset for a spec without hooks." % hook_path)
+        hook_path = node_jobs.check_input_file(
+            "hook_path", node_args.check_abs_path("hook_path", p["hook_path"]),
+            "install the hook binary there or leave hook_path unset for a spec without hooks")
     uvm_major, caps_major = node_jobs.majors(p)
     node = node_args.build_node(p, driver_version=p["driver_version"])
     return node_jobs.cdi_spec_job(node, path, driver_root, dev_root, uvm_major, caps_major,

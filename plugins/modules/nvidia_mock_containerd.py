@@ -32,7 +32,7 @@ author:
   - gpumock maintainers (@gpumock)
 options:
   path:
-    description: containerd's config file.
+    description: Absolute path of containerd's config file.
     type: path
     default: /etc/containerd/config.toml
   state:
@@ -77,6 +77,12 @@ attributes:
 notes:
   - Restart containerd after a change (only then); the gpumock.nvidia.gpu_mock role does that, waits
     until it answers and restores the backup when it does not come back.
+  - A symlink at O(path) is followed; the file it points to is edited atomically (a temporary file beside it,
+    renamed over it) and the link stays. O(path) must be a regular file or missing; anything else fails in one line
+    without being opened.
+  - Writes are staged at temporary names beside their targets and renamed into place, so a failed run changes
+    nothing (or says which changes it made) and a killed one leaves every file old or new; the next run removes
+    the temporary files a killed run left. Errors are one line naming the option. See docs/what-the-modules-touch.md in the collection.
 seealso:
   - name: containerd CRI plugin config
     description: containerd's documentation of the CRI plugin's C(enable_cdi) and C(cdi_spec_dirs).
@@ -142,13 +148,12 @@ backup_file:
   sample: /etc/containerd/config.toml.1234.2026-11-23@01:02:03~
 """
 
+import errno
 import os
 import re
 import stat
 
-from ansible.module_utils.common.text.converters import to_native
-
-from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, fsstate, node_args
+from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, fsstate, node_args, node_jobs
 from ansible_collections.gpumock.nvidia.plugins.module_utils._runner import AnsibleModule
 from ansible_collections.gpumock.nvidia.plugins.module_utils.containerd_config import (
     DEFAULT_CDI_SPEC_DIRS, disable_cdi, enable_cdi, render_path)
@@ -164,22 +169,27 @@ def detect_new_file_version(module, binary):
 
 
 class ContainerdJob(_runner.Job):
-    """The config file as one entry: its text edited in place, its mode (and, as root, owner) kept."""
+    """The config file as one entry: its text edited in place, its mode (and, as root, owner) kept.
 
-    def __init__(self, path, before, after, backup, result):
+    ``target`` is the file to write: ``path``, or the file a symlink at ``path`` points to (the
+    link stays). The file is the module's to edit whatever it holds (``fsstate.anything``): the
+    edit keeps every other line, and only a file this module created holding nothing else is deleted.
+    """
+
+    def __init__(self, path, target, st, before, after, backup, result):
         self.path = path
         self.backup = backup
         mode, uid, gid = 0o644, None, None
-        if before is not None:
-            st = os.stat(path)
+        if st is not None:
             mode = stat.S_IMODE(st.st_mode)
             if os.geteuid() == 0:
                 uid, gid = st.st_uid, st.st_gid
-        directory, name = os.path.split(os.path.abspath(path))
-        entry = fsstate.Entry(name, fsstate.FILE, mode=mode, uid=uid, gid=gid, content=after or "")
+        directory, name = os.path.split(target)
+        entry = fsstate.Entry(name, fsstate.FILE, mode=mode, uid=uid, gid=gid, content=after or "",
+                              adopt=(fsstate.anything,))
         super(ContainerdJob, self).__init__(directory, [entry], "absent" if after is None else "present",
                                             result=result, diff_file=path, diff_after=after or "",
-                                            diff_before=before or "")
+                                            diff_before=before or "", warn_kept=True, option="path")
 
     def apply(self, module, plan):
         if self.backup:
@@ -187,22 +197,41 @@ class ContainerdJob(_runner.Job):
         return super(ContainerdJob, self).apply(module, plan)
 
 
+def read_config(path):
+    """``(file to edit, its stat or None, its text or None)`` of the config at ``path``.
+
+    A symlink is followed; anything but a regular file (a directory, a FIFO, a device) is refused
+    without being opened; a read error is one sentence naming the option.
+    """
+    target = node_jobs.file_target(path)
+    try:
+        st = os.stat(target)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return target, None, None
+        raise node_args.PathError("path %s cannot be read: %s." % (path, exc.strerror))
+    if not stat.S_ISREG(st.st_mode):
+        raise node_args.PathError("path %s is %s, not a containerd config file." % (path, fsstate.kind_words(st)))
+    try:
+        text = fsstate.read_file(target).decode("utf-8")
+    except (IOError, OSError) as exc:
+        raise node_args.PathError("path %s cannot be read: %s." % (path, exc.strerror))
+    except UnicodeDecodeError as exc:
+        raise node_args.PathError("path %s could not be read as UTF-8 text (%s)." % (path, exc))
+    return target, st, text
+
+
 def prepare(module):
     p = module.params
-    path = p["path"]
+    path = node_jobs.check_file_path("path", p["path"])
     if not p["cdi_spec_dirs"]:
         module.fail_json(msg="cdi_spec_dirs must name at least one directory.")
     for directory in p["cdi_spec_dirs"]:
         node_args.check_abs_path("cdi_spec_dirs", directory)
-    before = None
-    if os.path.exists(path):
-        try:
-            before = fsstate.read_file(path).decode("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            module.fail_json(msg="%s could not be read as UTF-8 text (%s)." % (path, to_native(exc)))
+    target, st, before = read_config(path)
     binary = module.get_bin_path("containerd") if before is None else None
     if before is None and binary is None and p["if_missing"] == "skip":
-        return _runner.Job(os.path.dirname(os.path.abspath(path)), [], result=dict(
+        return _runner.Job(os.path.dirname(target), [], result=dict(
             path=path, config_version=None, section=None, created=False, removed=False, found=False))
     if p["state"] == "present":
         version = p["new_file_version"]
@@ -220,7 +249,7 @@ def prepare(module):
         removed=before is not None and after is None,
         found=before is not None or binary is not None,
     )
-    return ContainerdJob(path, before, after, p["backup"] and before is not None, result)
+    return ContainerdJob(path, target, st, before, after, p["backup"] and before is not None, result)
 
 
 def main():

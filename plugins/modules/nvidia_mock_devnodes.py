@@ -66,6 +66,13 @@ extends_documentation_fragment:
 notes:
   - To learn whether C(mknod) works the module creates and removes one device node in a private
     temporary directory, also in check mode; nothing under O(dev_root) is touched in check mode.
+  - A character device whose major belongs to an NVIDIA driver the running kernel has loaded (its C(nvidia*) lines in
+    C(/proc/devices)) is never replaced, removed or given another mode or owner; a node with the planned numbers
+    serves as it is. A non-empty regular file, a symlink or a directory at a node's path makes the run fail before
+    anything is written; with O(state=absent) it is left in place and named in a warning.
+  - Writes are staged at temporary names beside their targets and renamed into place, so a failed run changes
+    nothing (or says which changes it made) and a killed one leaves every file old or new; the next run removes
+    the temporary files a killed run left. Errors are one line naming the option. See docs/what-the-modules-touch.md in the collection.
 seealso:
   - module: gpumock.nvidia.nvidia_mock_driver_tree
   - module: gpumock.nvidia.nvidia_cdi_spec

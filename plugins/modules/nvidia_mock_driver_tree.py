@@ -69,6 +69,19 @@ extends_documentation_fragment:
   - gpumock.nvidia.node
   - gpumock.nvidia.attributes
   - gpumock.nvidia.attributes.platform
+notes:
+  - Nothing this collection did not write is overwritten or deleted. It adopts empty placeholders, a
+    C(libnvidia-ml.so.<version>) carrying the mock's embedded-config trailer, files carrying the collection's marker
+    line, and the C(proc/driver/nvidia) files of a tree whose C(version) file has the mock's build signature. Anything
+    else at one of its paths (a real library, real firmware, a real toolkit config, a directory, a FIFO, a symlink)
+    makes the run fail before anything is written, in check mode too; a real tool or library where only a
+    create-only placeholder goes is left exactly as it is. With O(state=absent) it is left in place and named in a
+    warning.
+  - O(nvml_library) and O(mock_ctl) must be regular files; a FIFO, a device or a directory is refused without being
+    opened.
+  - Writes are staged at temporary names beside their targets and renamed into place, so a failed run changes
+    nothing (or says which changes it made) and a killed one leaves every file old or new; the next run removes
+    the temporary files a killed run left. Errors are one line naming the option. See docs/what-the-modules-touch.md in the collection.
 seealso:
   - module: gpumock.nvidia.nvidia_mock_devnodes
   - module: gpumock.nvidia.nvidia_cdi_spec

@@ -130,6 +130,16 @@ notes:
   - To learn whether C(mknod) works the module creates and removes one device node in a private temporary
     directory, also in check mode.
   - O(nvml_library) and O(nvml_library_sha256) exclude each other, and so do O(mock_ctl) and O(mock_ctl_sha256).
+  - Each part follows the rules of its module (M(gpumock.nvidia.nvidia_mock_devnodes),
+    M(gpumock.nvidia.nvidia_mock_driver_tree), M(gpumock.nvidia.nvidia_cdi_spec)), so a path holding something this
+    collection did not write makes the whole run fail before any part is written, in check mode too. The boot rule
+    and the loader entry are replaced or removed only when they carry the collection's marker line.
+  - Symlinks at O(cdi_path), O(tmpfiles_path), O(ld_so_conf_path) and O(features_file) are followed, and the files they
+    point to are replaced atomically and the links stay.
+  - A failure names the parts this run made before the failing one.
+  - Writes are staged at temporary names beside their targets and renamed into place, so a failed run changes
+    nothing (or says which changes it made) and a killed one leaves every file old or new; the next run removes
+    the temporary files a killed run left. Errors are one line naming the option. See docs/what-the-modules-touch.md in the collection.
 seealso:
   - module: gpumock.nvidia.nvidia_mock_devnodes
   - module: gpumock.nvidia.nvidia_mock_driver_tree

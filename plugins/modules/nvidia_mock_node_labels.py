@@ -59,6 +59,14 @@ extends_documentation_fragment:
   - gpumock.nvidia.node
   - gpumock.nvidia.attributes
   - gpumock.nvidia.attributes.platform
+notes:
+  - The feature file is replaced or removed only when it carries the collection's marker line (every file this
+    module writes does); another file there makes the run fail, in check mode too, and is left in place by
+    O(state=absent). A symlink at O(path) is followed, and the file it points to is replaced atomically; the link
+    stays.
+  - Writes are staged at temporary names beside their targets and renamed into place, so a failed run changes
+    nothing (or says which changes it made) and a killed one leaves every file old or new; the next run removes
+    the temporary files a killed run left. Errors are one line naming the option. See docs/what-the-modules-touch.md in the collection.
 seealso:
   - module: gpumock.nvidia.nvidia_cdi_spec
   - name: GPU feature discovery

@@ -18,11 +18,12 @@ def converge(root, entries, state="present"):
 
 
 def sample_entries():
+    """A config file the caller edits whatever it holds, an empty file, a link and a stand-in."""
     return [
         Entry("etc", DIRECTORY, mode=0o755),
-        Entry("etc/app.conf", FILE, content="key = 1\n", mode=0o640),
+        Entry("etc/app.conf", FILE, content="key = 1\n", mode=0o640, adopt=(fsstate.anything,)),
         Entry("etc/empty", FILE, mode=0o600),
-        Entry("etc/link", LINK, target="app.conf"),
+        Entry("etc/link", LINK, target="app.conf", adopt=(fsstate.through_link(fsstate.empty_file),)),
         Entry("dev/standin", DEVFILE, mode=0o666),
     ]
 
@@ -91,30 +92,38 @@ def test_wrong_link_target_is_replaced(tmp_path):
     assert os.readlink(tmp_path / "etc/link") == "app.conf"
 
 
-def test_file_where_a_link_is_planned_is_replaced(tmp_path):
+def test_file_where_a_link_is_planned_is_refused(tmp_path):
     converge(tmp_path, sample_entries())
     os.unlink(tmp_path / "etc/link")
     (tmp_path / "etc/link").write_text("not a link")
-    converge(tmp_path, sample_entries())
-    assert os.readlink(tmp_path / "etc/link") == "app.conf"
+    with pytest.raises(FsStateError, match="link is a file of 10 bytes that gpumock.nvidia did not make"):
+        converge(tmp_path, sample_entries())
+    assert (tmp_path / "etc/link").read_text() == "not a link"
 
 
 def test_non_empty_directory_where_a_file_is_planned_is_refused(tmp_path):
     (tmp_path / "etc/app.conf").mkdir(parents=True)
     (tmp_path / "etc/app.conf/keep").write_text("x")
-    with pytest.raises(FsStateError, match="non-empty directory"):
+    with pytest.raises(FsStateError, match="app.conf is a directory"):
         fsstate.plan(str(tmp_path), sample_entries())
 
 
-def test_keep_content_creates_a_missing_file_but_keeps_an_existing_one(tmp_path):
+def test_keep_content_creates_a_missing_file_but_leaves_a_foreign_one_exactly_as_it_is(tmp_path):
     entries = [Entry("bin/tool", FILE, content="#!/bin/sh\n", mode=0o755, keep_content=True)]
     converge(tmp_path, entries)
     assert (tmp_path / "bin/tool").read_text() == "#!/bin/sh\n"
     (tmp_path / "bin/tool").write_text("real binary")
+    os.chmod(tmp_path / "bin/tool", 0o700)
     assert not fsstate.plan(str(tmp_path), entries).changed
-    os.chmod(tmp_path / "bin/tool", 0o600)
-    converge(tmp_path, entries)
     assert (tmp_path / "bin/tool").read_text() == "real binary"
+    assert stat.S_IMODE(os.stat(tmp_path / "bin/tool").st_mode) == 0o700
+
+
+def test_keep_content_still_enforces_the_mode_of_its_own_file(tmp_path):
+    entries = [Entry("bin/tool", FILE, content="#!/bin/sh\n", mode=0o755, keep_content=True)]
+    converge(tmp_path, entries)
+    os.chmod(tmp_path / "bin/tool", 0o600)
+    assert [a.fix for a in converge(tmp_path, entries).actions] == [("mode",)]
     assert stat.S_IMODE(os.stat(tmp_path / "bin/tool").st_mode) == 0o755
 
 
@@ -252,7 +261,8 @@ def test_char_device_is_created_with_its_numbers(tmp_path):
 def test_char_device_with_wrong_numbers_is_replaced(tmp_path):
     os.mknod(tmp_path / "nvidia0", stat.S_IFCHR | 0o666, os.makedev(195, 9))
     os.chmod(tmp_path / "nvidia0", 0o666)
-    plan = converge(tmp_path, [Entry("nvidia0", CHARDEV, major=195, minor=0, mode=0o666)])
+    plan = converge(tmp_path, [Entry("nvidia0", CHARDEV, major=195, minor=0, mode=0o666,
+                                     adopt=(fsstate.device_not_of(()),))])
     assert [(a.op, a.fix) for a in plan.actions] == [("replace", ("rdev",))]
     assert os.minor(os.lstat(tmp_path / "nvidia0").st_rdev) == 0
 
@@ -260,7 +270,7 @@ def test_char_device_with_wrong_numbers_is_replaced(tmp_path):
 @needs_root
 def test_regular_file_where_a_device_is_planned_is_replaced_by_a_device(tmp_path):
     (tmp_path / "nvidia0").write_text("")
-    converge(tmp_path, [Entry("nvidia0", CHARDEV, major=195, minor=0)])
+    converge(tmp_path, [Entry("nvidia0", CHARDEV, major=195, minor=0, adopt=(fsstate.empty_file,))])
     assert stat.S_ISCHR(os.lstat(tmp_path / "nvidia0").st_mode)
 
 
@@ -315,10 +325,11 @@ def test_a_plan_without_diff_has_no_diff_items_and_reads_no_file_for_one(tmp_pat
     reads = []
     real_read = fsstate.read_file
     monkeypatch.setattr(fsstate, "read_file", lambda *a, **k: reads.append(a) or real_read(*a, **k))
-    plan = fsstate.plan(str(tmp_path), [Entry("a.conf", FILE, content="new\n")], diff=False)
+    entry = Entry("a.conf", FILE, content="new\n", adopt=(fsstate.anything,))
+    plan = fsstate.plan(str(tmp_path), [entry], diff=False)
     assert plan.changed and plan.diffs is None
     assert reads == []
-    assert fsstate.plan(str(tmp_path), [Entry("a.conf", FILE, content="new\n")]).diffs[0]["before"].endswith(
+    assert fsstate.plan(str(tmp_path), [entry]).diffs[0]["before"].endswith(
         "old, longer content\n")
     assert len(reads) == 1
 

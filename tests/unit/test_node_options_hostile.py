@@ -133,23 +133,23 @@ def names_option(message, option):
 
 
 @pytest.mark.parametrize("node_module", sorted(NODE_MODULES), indirect=True)
-def test_good_node_options_write_the_tree(run, node_module, tree_snapshot, tmp_path):
-    before = tree_snapshot(tmp_path)
+def test_good_node_options_write_the_tree(run, node_module, fs_snapshot, tmp_path):
+    before = fs_snapshot(tmp_path)
     result = run(node_id="node-1", driver_version="580.159.04", **node_module)
     assert not result.get("failed"), result.get("msg")
-    assert tree_snapshot(tmp_path) != before
+    assert fs_snapshot(tmp_path) != before
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))
 @pytest.mark.parametrize("node_module", sorted(NODE_MODULES), indirect=True)
 def test_a_hostile_node_option_fails_in_one_line_naming_it_and_writes_nothing(run, node_module, case,
-                                                                              tree_snapshot, tmp_path):
+                                                                              fs_snapshot, tmp_path):
     option, options = HOSTILE[case]
-    before = tree_snapshot(tmp_path)
+    before = fs_snapshot(tmp_path)
     result = run(**dict(dict(node_id="node-1"), **dict(node_module, **options)))
     assert result.get("failed") is True, result
     message = result["msg"]
     assert "\n" not in message and "\r" not in message, message
     assert names_option(message, option), message
     assert "Traceback" not in message and "exception" not in result
-    assert tree_snapshot(tmp_path) == before
+    assert fs_snapshot(tmp_path) == before

@@ -26,12 +26,12 @@ def test_writes_the_spec_as_yaml_with_mode_0644(run, spec_path):
     assert yaml.safe_load(spec_path.read_text()) == result["spec"]
 
 
-def test_written_yaml_is_the_models_yaml(run, spec_path):
+def test_written_yaml_is_the_models_yaml_after_the_marker_line(run, spec_path):
     run(path=str(spec_path), gpu_count=2)
     node = profiles.build_node("dgxa100", 2, "unit-node")
     expected = cdi.build_spec(node, node.driver_version, driver_root="/var/lib/nvidia-mock/driver",
                               uvm_major=238, caps_major=241)
-    assert spec_path.read_text() == cdi.to_yaml(expected)
+    assert spec_path.read_text() == cdi.YAML_HEADER + cdi.to_yaml(expected)
 
 
 def test_returns_qualified_device_names_and_version(run, spec_path):

@@ -171,7 +171,7 @@ def test_check_mode_reports_changed_and_writes_nothing(run, root):
 
 def test_diff_mode_shows_a_changed_config_text(run, root):
     run(root=str(root), gpu_count=1)
-    (root / "etc/nvidia-container-runtime/config.toml").write_text("edited\n")
+    (root / "etc/nvidia-container-runtime/config.toml").write_text("# gpumock.nvidia\nedited\n")
     result = run(check=True, diff=True, root=str(root), gpu_count=1)
     (item,) = result["diff"]
     assert item["before"].endswith("edited\n")
@@ -225,7 +225,7 @@ def test_merged_usr_symlinks_of_a_root_filesystem_are_kept(run, root):
 @pytest.fixture
 def fake_ctl(tmp_path):
     path = tmp_path / "nvidia-mock-ctl.build"
-    path.write_bytes(b"\x7fELF mock ctl")
+    path.write_bytes(b"\x7fELF nvidia-mock-ctl build")
     return path
 
 
@@ -234,25 +234,25 @@ CTL = driver_tree.MOCK_CTL
 
 def test_installs_nvidia_mock_ctl_beside_the_tools(run, root, fake_ctl):
     result = run(root=str(root), gpu_count=1, mock_ctl=str(fake_ctl))
-    assert (root / CTL).read_bytes() == b"\x7fELF mock ctl"
+    assert (root / CTL).read_bytes() == b"\x7fELF nvidia-mock-ctl build"
     assert stat.S_IMODE((root / CTL).stat().st_mode) == 0o755
     assert result["mock_ctl"] == str(root / CTL)
 
 
 def test_a_rebuilt_nvidia_mock_ctl_is_installed_again(run, root, fake_ctl):
     run(root=str(root), gpu_count=1, mock_ctl=str(fake_ctl))
-    fake_ctl.write_bytes(b"\x7fELF rebuilt ctl")
+    fake_ctl.write_bytes(b"\x7fELF rebuilt nvidia-mock-ctl")
     assert run(check=True, root=str(root), gpu_count=1, mock_ctl=str(fake_ctl))["changed"] is True
-    assert (root / CTL).read_bytes() == b"\x7fELF mock ctl"
+    assert (root / CTL).read_bytes() == b"\x7fELF nvidia-mock-ctl build"
     assert run(root=str(root), gpu_count=1, mock_ctl=str(fake_ctl))["changed"] is True
-    assert (root / CTL).read_bytes() == b"\x7fELF rebuilt ctl"
+    assert (root / CTL).read_bytes() == b"\x7fELF rebuilt nvidia-mock-ctl"
     assert run(root=str(root), gpu_count=1, mock_ctl=str(fake_ctl))["changed"] is False
 
 
 def test_without_mock_ctl_an_installed_one_is_kept(run, root, fake_ctl):
     run(root=str(root), gpu_count=1, mock_ctl=str(fake_ctl))
     assert run(root=str(root), gpu_count=1)["changed"] is False
-    assert (root / CTL).read_bytes() == b"\x7fELF mock ctl"
+    assert (root / CTL).read_bytes() == b"\x7fELF nvidia-mock-ctl build"
 
 
 def test_without_mock_ctl_a_placeholder_says_it_is_missing(run, root):

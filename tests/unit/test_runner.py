@@ -9,7 +9,8 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, fsstate, profiles
 from ansible_collections.gpumock.nvidia.plugins.modules import nvidia_mock_node_labels
 
-OLD = "old content, longer than the new one\n"
+# Marked as the collection's (fsstate.marked), so the module that writes the file owns it.
+OLD = "# gpumock.nvidia: old content, longer than the new one\n"
 NEW = "new\n"
 
 
@@ -49,11 +50,12 @@ def conf(tmp_path):
 
 
 def engine_job(root):
-    return lambda module: _runner.Job(str(root), [fsstate.Entry("a.conf", fsstate.FILE, content=NEW)])
+    return lambda module: _runner.Job(str(root), [fsstate.Entry("a.conf", fsstate.FILE, content=NEW,
+                                                                adopt=(fsstate.marked,))])
 
 
 def file_job(path):
-    entry = fsstate.Entry(path.name, fsstate.FILE, content=NEW)
+    entry = fsstate.Entry(path.name, fsstate.FILE, content=NEW, adopt=(fsstate.marked,))
     return lambda module: _runner.Job(str(path.parent), [entry], diff_file=str(path), diff_after=NEW)
 
 
@@ -127,8 +129,9 @@ def test_kept_paths_are_warned_about_only_when_the_job_asks(run_job, tmp_path):
     quiet = run_job(lambda module: _runner.Job(str(tmp_path), entries, "absent"))
     warned = run_job(lambda module: _runner.Job(str(tmp_path), entries, "absent", warn_kept=True))
     # (Ansible keeps warnings of earlier runs in this process, so look for this one by its text.)
-    assert _runner.KEPT_WARNING % "a.conf" not in json.dumps(quiet.get("warnings", []))
-    assert _runner.KEPT_WARNING % "a.conf" in json.dumps(warned["warnings"])
+    warning = _runner.KEPT_WARNING % (tmp_path / "a.conf")
+    assert warning not in json.dumps(quiet.get("warnings", []))
+    assert warning in json.dumps(warned["warnings"])
 
 
 def test_a_module_run_without_diff_reads_no_file_for_a_diff(reads, tmp_path, capsys):
