@@ -16,11 +16,13 @@ def mock_nodes(tmp_path_factory):
     base = tmp_path_factory.mktemp("conformance-nodes")
     nodes = {}
     entries = []
-    for name, profile, mig in node_specs():
+    for name, profile, mig, layout in node_specs():
         root = str(base / name)
         node_id = "conformance-%s" % name
-        nodes[name] = MockNode(name, root, profiles.build_node(profile=profile, node_id=node_id, mig_enabled=mig))
-        entries.append({"profile": profile, "node_id": node_id, "root": root, "mig_enabled": mig})
+        nodes[name] = MockNode(name, root, profiles.build_node(profile=profile, node_id=node_id, mig_enabled=mig,
+                                                               mig_layout=layout))
+        entries.append({"profile": profile, "node_id": node_id, "root": root, "mig_enabled": mig,
+                        "mig_layout": layout})
     extra_vars = base / "vars.json"
     # Modules run under the suite's own Python rather than whatever interpreter discovery finds.
     extra_vars.write_text(json.dumps({"conformance_nodes": entries,
