@@ -17,7 +17,9 @@ static uint64_t fnv1a(uint64_t hash, const char *text)
     return hash;
 }
 
-/* MIG-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx from the GPU's UUID and the instance ids. */
+/* MIG-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx from the GPU's UUID and the instance ids. The CDI spec
+ * names MIG devices with its Python twin, profiles.mig_device_uuid (tests/nvml/test_mig.py holds
+ * the two to the same UUIDs). */
 static void mig_uuid(const char *gpu_uuid, unsigned gi, unsigned ci, char *out, size_t size)
 {
     char material[NVML_DEVICE_UUID_V2_BUFFER_SIZE + 32];

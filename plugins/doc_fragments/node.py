@@ -40,7 +40,8 @@ options:
       - GPU instances every GPU is provisioned with, as a list of MIG profile names of the board such as
         V([3g.20gb, 2g.10gb, 1g.5gb]) on dgxa100; or a dictionary from GPU index to such a list for some GPUs.
       - Each GPU instance gets the compute instance that spans it. NVML sees them until it destroys them.
-      - Requires O(mig_enabled); a layout the board cannot place fails naming the GPU and the profile.
+      - Requires O(mig_enabled); a layout the board cannot place fails naming the GPU and the profile, and so
+        does one on GPU 32 or later (the driver's MIG capabilities cover 32 GPUs).
     type: raw
   driver_version:
     description:

@@ -4,9 +4,13 @@
 """The CDI (Container Device Interface) spec of a mock NVIDIA node: model, rules, YAML.
 
 * ``build_spec()`` makes the spec of a node as ``nvidia-ctk cdi generate`` would: one device per
-  GPU and naming strategy plus ``all``; control nodes, env, hooks and mounts in the common edits.
-  It takes the device nodes from ``devnodes.device_nodes()`` and the mounts from
-  ``driver_tree.driver_files()``, so the spec names exactly what the other modules create.
+  GPU, one per MIG device of the layout (its GPU's node and its GPU- and compute-instance access
+  capabilities), each once per naming strategy, plus ``all``; control nodes, env, hooks and
+  mounts in the common edits. It takes the device nodes from ``devnodes.device_nodes()`` and the
+  mounts from ``driver_tree.driver_files()``, so the spec names exactly what the other modules
+  create. Unlike nvidia-ctk it keeps the full-GPU devices of GPUs in MIG mode (a node in MIG
+  mode without a layout still has devices; the device plugin's ``none`` strategy hands out
+  full GPUs), and ``all`` also holds the MIG config and monitor capabilities.
 * ``minimum_version()`` is the CDI rule "the lowest cdiVersion whose features the content
   uses" (each version's requirement, checked from the newest down; 0.3.0 when none applies).
 * ``validate()`` applies the checks a CDI loader makes at load time (strict fields, version,
@@ -228,20 +232,25 @@ def validate(spec):
     return spec
 
 
+def _name(strategy, index, uuid, type_prefix):
+    if strategy == "index":
+        return index
+    if strategy == "uuid":
+        return uuid
+    if strategy == "type-index":
+        return type_prefix + index
+    raise CdiError("device_name_strategy must contain only %s, got %r." % (", ".join(NAME_STRATEGIES), strategy))
+
+
 def device_names(gpu, strategies):
-    """The CDI names of one full GPU, one per naming strategy (nvidia-ctk's namer)."""
-    names = []
-    for strategy in strategies:
-        if strategy == "index":
-            names.append("%d" % gpu.index)
-        elif strategy == "uuid":
-            names.append(gpu.uuid)
-        elif strategy == "type-index":
-            names.append("gpu%d" % gpu.index)
-        else:
-            raise CdiError("device_name_strategy must contain only %s, got %r."
-                           % (", ".join(NAME_STRATEGIES), strategy))
-    return names
+    """The CDI names of one full GPU, one per naming strategy (nvidia-ctk's namer: 0, GPU-..., gpu0)."""
+    return [_name(strategy, "%d" % gpu.index, gpu.uuid, "gpu") for strategy in strategies]
+
+
+def mig_device_names(mig, strategies):
+    """The CDI names of one MIG device (a profiles.MigDevice), one per naming strategy, as nvidia-ctk
+    names them: ``<GPU index>:<MIG device index>``, its ``MIG-...`` UUID, ``mig<GPU index>:<index>``."""
+    return [_name(strategy, "%d:%d" % (mig.gpu_index, mig.index), mig.uuid, "mig") for strategy in strategies]
 
 
 def _join(root, relpath):
@@ -292,15 +301,28 @@ def build_spec(node, driver_version, kind=DEFAULT_KIND, strategies=("index", "uu
         raise CdiError("device_name_strategy must name at least one of %s." % ", ".join(NAME_STRATEGIES))
     nodes = devnodes.device_nodes(node, uvm_major, caps_major)
     gpu_nodes = dict((n.gpu_index, n) for n in nodes if n.role == "gpu")
+    cap_nodes = dict((n.capability, n) for n in nodes if n.role == "cap")
+    # (names function, the device, its nodes): full GPUs, then MIG devices, as nvidia-ctk lists them.
+    units = [(device_names, gpu, [gpu_nodes[gpu.index]]) for gpu in node.gpus]
+    for gpu in node.gpus:
+        for mig in gpu.mig_devices:
+            # nvidia-ctk's MIG device: its GPU's node, then the GPU instance's and the compute
+            # instance's access capability.
+            units.append((mig_device_names, mig, [
+                gpu_nodes[gpu.index],
+                cap_nodes[devnodes.gpu_instance_capability(gpu.minor, mig.gpu_instance)],
+                cap_nodes[devnodes.compute_instance_capability(gpu.minor, mig.gpu_instance,
+                                                               mig.compute_instance)]]))
     devices = {}
     order = []
     for strategy in strategies:
-        for gpu in node.gpus:
-            name = device_names(gpu, [strategy])[0]
+        for names, unit, unit_nodes in units:
+            name = names(unit, [strategy])[0]
             if name not in devices:
                 order.append(name)
             devices[name] = {"name": name,
-                             "containerEdits": {"deviceNodes": [_device_node(gpu_nodes[gpu.index], dev_root)]}}
+                             "containerEdits": {"deviceNodes": [_device_node(n, dev_root) for n in unit_nodes]}}
+    # Every GPU's node and every capability node: the union of the devices, and config and monitor.
     all_nodes = [_device_node(gpu_nodes[gpu.index], dev_root) for gpu in node.gpus]
     all_nodes += [_device_node(n, dev_root) for n in nodes if n.role == "cap"]
     device_list = [devices[name] for name in order]

@@ -14,13 +14,16 @@ Numbers follow the real driver:
   major, ``nvidia-caps/nvidia-cap<n>`` are minors of the dynamic ``nvidia-caps`` major. When
   the host's ``/proc/devices`` has these names their majors are used; otherwise the defaults
   are the ones a real H100 node shows (238 and 241, see shared/reference node.txt);
-* MIG capability minors: 1 is the ``config`` capability (mode 0400), 2 the ``monitor``
-  capability (0444), then per GPU 135 minors: for each of 15 GPU instances its ``access``
-  capability followed by the ``access`` capabilities of its 8 compute instances
-  (``gpu0/gi0/access`` is 3, ``gpu0/gi0/ci0/access`` 4, ``gpu0/gi1/access`` 12, ``gpu1/gi0/access``
-  138), as the driver lists them in ``/proc/driver/nvidia-caps/mig-minors``.
-  With MIG enabled but no instances created, a real node has only the config and monitor
-  capabilities; that is what the mock creates.
+* MIG capability minors (``mig_capabilities()``, the table the driver writes to
+  ``/proc/driver/nvidia-caps/mig-minors``; minor 0 is NVLink's ``fabric-mgmt``): 1 is the ``config``
+  capability (mode 0400), 2 the ``monitor`` capability (0444), then for each of the 32 GPU minors
+  the driver has room for, 135 minors: for each of 15 GPU instances its ``access`` capability
+  followed by the ``access`` capabilities of its 8 compute instances (``gpu0/gi0/access`` is 3,
+  ``gpu0/gi0/ci0/access`` 4, ``gpu0/gi1/access`` 12, ``gpu1/gi0/access`` 138, the last
+  ``gpu31/gi14/ci7/access`` 4322).
+  A node in MIG mode has the config and monitor capability nodes, and one ``access`` node (0444)
+  for each GPU instance and each compute instance of its layout, as ``nvidia-smi mig -cgi … -C``
+  leaves them on a real node. Instances NVML creates later get none.
 
 Whose a node is: a character device whose major belongs to an NVIDIA driver the running kernel
 has loaded (a ``nvidia*`` line under "Character devices" of ``/proc/devices``) is that driver's
@@ -37,7 +40,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import fsstate
+from ansible_collections.gpumock.nvidia.plugins.module_utils import fsstate, profiles
 
 NVIDIA_MAJOR = 195
 NVIDIACTL_MINOR = 255
@@ -51,8 +54,8 @@ MAJOR_MAX = 4095          # Linux device majors are 12 bits
 MIG_CONFIG_MINOR = 1
 MIG_MONITOR_MINOR = 2
 MIG_FIRST_GPU_MINOR = 3
-MIG_GPU_INSTANCES = 15
-MIG_COMPUTE_INSTANCES = 8
+MIG_CONFIG_MODE = 0o400
+MIG_ACCESS_MODE = 0o444     # monitor, and every GPU- and compute-instance access capability
 CAPS_DIR = "nvidia-caps"
 PROC_DEVICES = "/proc/devices"
 
@@ -62,17 +65,22 @@ class DevnodesError(ValueError):
 
 
 class DevNode:
-    """One device node: ``name`` is relative to the dev root (``nvidia0``, ``nvidia-caps/nvidia-cap1``)."""
+    """One device node: ``name`` is relative to the dev root (``nvidia0``, ``nvidia-caps/nvidia-cap1``).
 
-    __slots__ = ("name", "major", "minor", "mode", "role", "gpu_index")
+    ``capability`` is the MIG capability a ``cap`` node is, as mig-minors names it (``config``,
+    ``gpu0/gi1/access``, ``gpu0/gi1/ci0/access``).
+    """
 
-    def __init__(self, name, major, minor, mode, role, gpu_index=None):
+    __slots__ = ("name", "major", "minor", "mode", "role", "gpu_index", "capability")
+
+    def __init__(self, name, major, minor, mode, role, gpu_index=None, capability=None):
         self.name = name
         self.major = major
         self.minor = minor
         self.mode = mode
         self.role = role            # "gpu", "control" or "cap"
         self.gpu_index = gpu_index
+        self.capability = capability
 
     def __repr__(self):
         return "DevNode(%r, %d:%d)" % (self.name, self.major, self.minor)
@@ -154,9 +162,52 @@ def check_mode(option, value):
 
 def mig_cap_minor(gpu_minor, gpu_instance, compute_instance=None):
     """The nvidia-caps minor of a GPU instance (or of one of its compute instances)."""
-    per_gi = 1 + MIG_COMPUTE_INSTANCES
-    base = MIG_FIRST_GPU_MINOR + gpu_minor * MIG_GPU_INSTANCES * per_gi + gpu_instance * per_gi
+    per_gi = 1 + profiles.MIG_COMPUTE_INSTANCE_IDS
+    base = MIG_FIRST_GPU_MINOR + (gpu_minor * profiles.MIG_GPU_INSTANCE_IDS + gpu_instance) * per_gi
     return base if compute_instance is None else base + 1 + compute_instance
+
+
+def gpu_instance_capability(gpu_minor, gpu_instance):
+    return "gpu%d/gi%d/access" % (gpu_minor, gpu_instance)
+
+
+def compute_instance_capability(gpu_minor, gpu_instance, compute_instance):
+    return "gpu%d/gi%d/ci%d/access" % (gpu_minor, gpu_instance, compute_instance)
+
+
+def mig_capabilities():
+    """(name, minor) of every MIG capability the driver has, in the order of its mig-minors table."""
+    table = [("config", MIG_CONFIG_MINOR), ("monitor", MIG_MONITOR_MINOR)]
+    for gpu in range(profiles.MIG_CAPS_MAX_GPUS):
+        for gi in range(profiles.MIG_GPU_INSTANCE_IDS):
+            table.append((gpu_instance_capability(gpu, gi), mig_cap_minor(gpu, gi)))
+            table.extend((compute_instance_capability(gpu, gi, ci), mig_cap_minor(gpu, gi, ci))
+                         for ci in range(profiles.MIG_COMPUTE_INSTANCE_IDS))
+    return table
+
+
+def has_mig_capabilities(node):
+    """Whether the node has the config and monitor capabilities (its GPUs are in MIG mode)."""
+    return any(gpu.mig_enabled for gpu in node.gpus)
+
+
+def node_capabilities(node):
+    """(capability, minor, mode) of every MIG capability the node has: config and monitor, then the
+    access capability of each GPU instance and compute instance of its layout, by minor."""
+    if not has_mig_capabilities(node):
+        return []
+    caps = [("config", MIG_CONFIG_MINOR, MIG_CONFIG_MODE), ("monitor", MIG_MONITOR_MINOR, MIG_ACCESS_MODE)]
+    for gpu in node.gpus:
+        for mig in gpu.mig_devices:
+            caps.append((gpu_instance_capability(gpu.minor, mig.gpu_instance),
+                         mig_cap_minor(gpu.minor, mig.gpu_instance), MIG_ACCESS_MODE))
+            caps.append((compute_instance_capability(gpu.minor, mig.gpu_instance, mig.compute_instance),
+                         mig_cap_minor(gpu.minor, mig.gpu_instance, mig.compute_instance), MIG_ACCESS_MODE))
+    return sorted(set(caps), key=lambda cap: cap[1])
+
+
+def cap_node_name(minor):
+    return CAPS_DIR + "/nvidia-cap%d" % minor
 
 
 def device_nodes(node, uvm_major, caps_major, mode=0o666):
@@ -167,11 +218,8 @@ def device_nodes(node, uvm_major, caps_major, mode=0o666):
     nodes.append(DevNode("nvidia-modeset", NVIDIA_MAJOR, MODESET_MINOR, mode, "control"))
     nodes.append(DevNode("nvidia-uvm", uvm_major, UVM_MINOR, mode, "control"))
     nodes.append(DevNode("nvidia-uvm-tools", uvm_major, UVM_TOOLS_MINOR, mode, "control"))
-    if any(gpu.mig_enabled for gpu in node.gpus):
-        nodes.append(DevNode(CAPS_DIR + "/nvidia-cap%d" % MIG_CONFIG_MINOR, caps_major,
-                             MIG_CONFIG_MINOR, 0o400, "cap"))
-        nodes.append(DevNode(CAPS_DIR + "/nvidia-cap%d" % MIG_MONITOR_MINOR, caps_major,
-                             MIG_MONITOR_MINOR, 0o444, "cap"))
+    nodes.extend(DevNode(cap_node_name(minor), caps_major, minor, cap_mode, "cap", capability=capability)
+                 for capability, minor, cap_mode in node_capabilities(node))
     return nodes
 
 

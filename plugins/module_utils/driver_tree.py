@@ -22,6 +22,11 @@ Layout below the tree root R, for driver version V:
   spec does not mount it (``driver_files()`` does not list it).
 * ``lib/firmware/nvidia/V/gsp_*.bin``: GSP firmware placeholders (nvidia-ctk mounts them).
 * ``proc/driver/nvidia/{version,params,registry,gpus/<bus>/information}`` in the real format.
+* ``proc/driver/nvidia-caps/mig-minors``: the driver's table of MIG capability minors (every node
+  has it, as every node with the driver loaded does). In MIG mode also the capability files
+  ``proc/driver/nvidia/capabilities/mig/{config,monitor}`` and, for each GPU instance and compute
+  instance of the layout, ``capabilities/gpu<minor>/mig/gi<id>/access`` and
+  ``.../gi<id>/ci<id>/access``, each naming its ``/dev/nvidia-caps`` minor as the driver does.
 * ``etc/nvidia-mock/nvml.conf``: the NVML config (``nvml_config.render``).
 * ``etc/nvidia-container-runtime/config.toml``: the container toolkit's config, pointing the
   toolkit at R as its driver root and at CDI mode.
@@ -35,11 +40,14 @@ __metaclass__ = type
 
 import struct
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import fsstate
+from ansible_collections.gpumock.nvidia.plugins.module_utils import devnodes, fsstate
 
 LIB_DIR = "usr/lib/x86_64-linux-gnu"
 BIN_DIR = "usr/bin"
 PROC_DIR = "proc/driver/nvidia"
+CAPS_PROC_DIR = "proc/driver/nvidia-caps"
+MIG_MINORS = CAPS_PROC_DIR + "/mig-minors"
+CAPABILITIES_DIR = PROC_DIR + "/capabilities"
 NVML_CONFIG = "etc/nvidia-mock/nvml.conf"
 MOCK_CTL = "usr/bin/nvidia-mock-ctl"
 # The live state that nvidia-mock-ctl (and the library) create beside the NVML config, by the
@@ -230,6 +238,23 @@ def gpu_information_text(gpu, driver_version):
                (1 << dma_bits) - 1, gpu.pci_bus_id_legacy, gpu.minor, firmware))
 
 
+def mig_minors_text():
+    """/proc/driver/nvidia-caps/mig-minors: "<capability> <minor>" per line, the driver's whole table."""
+    return "".join("%s %d\n" % pair for pair in devnodes.mig_capabilities())
+
+
+def capability_path(capability):
+    """Where the driver's procfs has a MIG capability: config and monitor under ``mig/``, the others
+    under their GPU (``gpu0/gi1/access`` is ``capabilities/gpu0/mig/gi1/access``)."""
+    gpu, slash, rest = capability.partition("/")
+    return "%s/%s" % (CAPABILITIES_DIR, "gpu%s/mig/%s" % (gpu[3:], rest) if slash else "mig/" + capability)
+
+
+def capability_text(minor, mode):
+    """A capability file as the driver prints it: its device minor, file mode (decimal) and modify flag."""
+    return "DeviceFileMinor: %d\nDeviceFileMode: %d\nDeviceFileModify: 1\n" % (minor, mode)
+
+
 def toolkit_config_text(root):
     """The container toolkit's config: CDI mode, this tree as the driver root."""
     return ("# Written by gpumock.nvidia: the NVIDIA Container Toolkit config of a mock GPU node.\n"
@@ -348,6 +373,9 @@ def tree_entries(node, driver_version, root, nvml_config_text, nvml_library=None
     for gpu in node.gpus:
         add("%s/gpus/%s/information" % (PROC_DIR, gpu.pci_bus_id_legacy), fsstate.FILE, "proc", mode=0o444,
             content=gpu_information_text(gpu, driver_version))
+    add(MIG_MINORS, fsstate.FILE, "proc", mode=0o444, content=mig_minors_text())
+    for capability, minor, mode in devnodes.node_capabilities(node):
+        add(capability_path(capability), fsstate.FILE, "proc", mode=mode, content=capability_text(minor, mode))
     add(NVML_CONFIG, fsstate.FILE, "config", mode=0o644, content=nvml_config_text)
     add(TOOLKIT_CONFIG, fsstate.FILE, "config", mode=0o644, content=toolkit_config_text(root))
     owned = owned_directories(driver_version)
@@ -363,5 +391,5 @@ def owned_directories(driver_version):
     ``etc``; ``lib`` may be a symlink on merged-/usr systems) are only parents: created if
     missing, never changed or removed, so installing into ``/`` is safe.
     """
-    return ("lib/firmware/nvidia/%s" % driver_version, PROC_DIR, "etc/nvidia-mock",
+    return ("lib/firmware/nvidia/%s" % driver_version, PROC_DIR, CAPS_PROC_DIR, "etc/nvidia-mock",
             "etc/nvidia-container-runtime")

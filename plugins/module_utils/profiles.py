@@ -88,6 +88,30 @@ MigInstance = make_dataclass(
 
 MIG_MEMORY_SLICES = 8       # memory slices of a MIG-capable GPU (placement starts 0..7)
 MIG_COMPUTE_SLICES = 7      # compute slices of one
+# The driver numbers GPU instances by placement: the whole GPU is 0, the halves 1-2, the quarters
+# 3-6, the eighths 7-14 (placement size in memory slices: its first id). The mock NVML numbers
+# them alike (nvml_src/src/mig.c, mock_mig_gi_id).
+MIG_GPU_INSTANCE_FIRST_ID = {8: 0, 4: 1, 2: 3, 1: 7}
+MIG_GPU_INSTANCE_IDS = 15
+MIG_COMPUTE_INSTANCE_IDS = 8    # compute-instance ids 0..7 of one GPU instance
+MIG_LAYOUT_CI_ID = 0            # the compute instance a layout gives each GPU instance
+# The driver's nvidia-caps table has MIG capabilities for GPU minors 0 to 31 only
+# (NV_CAP_MAX_GPUS in the open kernel modules' nv-caps.c): a GPU past them has no GPU- or
+# compute-instance capability, so no MIG device a container could be given.
+MIG_CAPS_MAX_GPUS = 32
+
+
+@dataclass(frozen=True)
+class MigDevice:
+    """One MIG device (a compute instance) of a GPU, as NVML and the driver's capabilities name it."""
+
+    gpu_index: int
+    gpu_minor: int
+    index: int                      # among its GPU's MIG devices (nvmlDeviceGetMigDeviceHandleByIndex)
+    gpu_instance: int               # GPU-instance id
+    compute_instance: int           # compute-instance id
+    uuid: str                       # MIG-...
+    profile: MigProfile             # its GPU instance's profile
 
 
 @dataclass(frozen=True)
@@ -116,6 +140,16 @@ class Gpu:
 
         NVML's busIdLegacy has the same digits in upper case."""
         return "%04x:%02x:%02x.%x" % (self.pci_domain, self.pci_bus, self.pci_device, self.pci_function)
+
+    @property
+    def mig_devices(self):
+        """The MIG devices of the layout (MigDevice), in NVML's order: by GPU-instance id."""
+        by_id = dict((p.profile_id, p) for p in self.board.mig_profiles)
+        placed = sorted(((gpu_instance_id(m.start, by_id[m.profile_id].placement_size), by_id[m.profile_id])
+                         for m in self.mig_instances), key=lambda pair: pair[0])
+        return tuple(MigDevice(self.index, self.minor, index, gi, MIG_LAYOUT_CI_ID,
+                               mig_device_uuid(self.uuid, gi, MIG_LAYOUT_CI_ID), profile)
+                     for index, (gi, profile) in enumerate(placed))
 
     def to_dict(self):
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "board"}
@@ -428,6 +462,27 @@ def _check_node_id(node_id):
     return stripped
 
 
+def gpu_instance_id(start, placement_size):
+    """The id the driver gives the GPU instance at memory slice ``start`` of ``placement_size`` slices."""
+    return MIG_GPU_INSTANCE_FIRST_ID[placement_size] + start // placement_size
+
+
+def _fnv1a64(value, text):
+    for byte in text.encode("utf-8"):
+        value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return value
+
+
+def mig_device_uuid(gpu_uuid, gpu_instance, compute_instance):
+    """MIG-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx of a MIG device: the mock NVML's hash of its GPU's UUID
+    and the instance ids (nvml_src/src/mig_device.c, mig_uuid), so the CDI spec names what NVML does."""
+    material = "%s/gi%d/ci%d" % (gpu_uuid, gpu_instance, compute_instance)
+    high = _fnv1a64(0xCBF29CE484222325, material)
+    low = _fnv1a64(high ^ 0x9E3779B97F4A7C15, material)
+    return "MIG-%08x-%04x-%04x-%04x-%04x%08x" % (high >> 32, high >> 16 & 0xFFFF, high & 0xFFFF, low >> 48,
+                                                 low >> 32 & 0xFFFF, low & 0xFFFFFFFF)
+
+
 def mig_profile_name(profile):
     """'3g.20gb' for 'MIG 3g.20gb': how mig_layout names a profile."""
     return profile.name[4:] if profile.name.startswith("MIG ") else profile.name
@@ -537,6 +592,15 @@ def _layout_by_gpu(mig_layout, gpu_count, mig_enabled):
     return layout
 
 
+def _check_caps_table(instances):
+    """ProfileError naming the first GPU with instances that the driver's capability table does not
+    cover (``instances``: {GPU index: its MigInstances}; a GPU's minor is its index)."""
+    for index in sorted(instances):
+        if instances[index] and index >= MIG_CAPS_MAX_GPUS:
+            raise ProfileError("mig_layout: GPU %d cannot have MIG instances: the driver's MIG capabilities cover "
+                               "GPU minors 0 to %d only." % (index, MIG_CAPS_MAX_GPUS - 1))
+
+
 def build_node(profile=DEFAULT_PROFILE, gpu_count=None, node_id="localhost", driver_version=None,
                overrides=None, mig_enabled=None, cuda_driver_version=None, mig_layout=None):
     """Build the Node for a profile, a node identity and optional custom values.
@@ -571,6 +635,7 @@ def build_node(profile=DEFAULT_PROFILE, gpu_count=None, node_id="localhost", dri
         raise ProfileError("mig_enabled is not possible: %s has no MIG support." % board.name)
     layout = _layout_by_gpu(mig_layout, gpu_count, mig_enabled)
     instances = dict((index, mig_instances(board, index, names)) for index, names in sorted(layout.items()))
+    _check_caps_table(instances)
 
     gpus = []
     for index in range(gpu_count):

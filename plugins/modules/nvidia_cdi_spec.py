@@ -16,10 +16,14 @@ description:
   - Writes a Container Device Interface spec for the mock GPUs, matching what
     C(nvidia-ctk cdi generate) writes for such a node, so that CDI-aware runtimes (containerd,
     podman, Docker) inject the GPUs with C(--device nvidia.com/gpu=0) and the like.
-  - One device per GPU and naming strategy (O(device_name_strategy)) plus V(all), which with
-    O(mig_enabled=true) also holds the MIG capability nodes; the control
+  - One device per GPU and naming strategy (O(device_name_strategy)), one per MIG device of
+    O(mig_layout) and naming strategy (C(<gpu>:<mig device>), C(MIG-<uuid>) or C(mig<gpu>:<mig device>),
+    as nvidia-ctk names them, holding the GPU's node and the access nodes of its GPU and compute
+    instance), plus V(all), which holds every device's nodes and, with O(mig_enabled=true), the MIG
+    config and monitor capability nodes; the control
     nodes, C(NVIDIA_VISIBLE_DEVICES=void), hooks (only with O(hook_path)) and a read-only mount of
     every library, tool and firmware file of the driver tree in the common edits.
+  - GPUs in MIG mode keep their full-GPU devices (nvidia-ctk leaves them out).
   - Device nodes carry C(type), C(major) and C(minor), and C(hostPath) when O(dev_root) is not C(/dev).
   - C(cdiVersion) is the lowest version the content needs (0.5.0 with index names). The spec is
     validated with the rules CDI loaders apply before it is written, atomically, mode 0644.
@@ -55,8 +59,9 @@ options:
     default: nvidia.com/gpu
   device_name_strategy:
     description:
-      - How devices are named, one device per GPU and strategy.
-      - V(index) gives C(0), V(uuid) gives C(GPU-...), V(type-index) gives C(gpu0).
+      - How devices are named, one device per GPU (and per MIG device) and strategy.
+      - V(index) gives C(0) (C(0:1) for MIG device 1 of GPU 0), V(uuid) gives C(GPU-...) (C(MIG-...)),
+        V(type-index) gives C(gpu0) (C(mig0:1)).
     type: list
     elements: str
     choices: [index, uuid, type-index]

@@ -17,6 +17,9 @@ description:
     C(nvidia<i>) (195:i), C(nvidiactl) (195:255), C(nvidia-modeset) (195:254),
     C(nvidia-uvm) (U:0), C(nvidia-uvm-tools) (U:1) and, with O(mig_enabled=true),
     C(nvidia-caps/nvidia-cap1) (config, mode 0400) and C(nvidia-caps/nvidia-cap2) (monitor, mode 0444).
+  - With O(mig_layout), also the C(nvidia-caps/nvidia-cap<n>) access node (mode 0444) of each GPU instance
+    and of its compute instance, numbered as the driver's C(/proc/driver/nvidia-caps/mig-minors) numbers
+    them (C(gpu0/gi1/access) is 12, C(gpu0/gi1/ci0/access) 13). Instances NVML creates later get none.
   - Where C(mknod) is refused (an unprivileged container, a user namespace) the nodes can be made
     as regular files instead, see O(fallback); the result says which each node is.
   - With O(state=absent) removes exactly the nodes (and the C(nvidia-caps) directory, if empty) that

@@ -29,6 +29,11 @@ description:
     O(mock_ctl); the CDI spec does not mount it.
   - C(lib/firmware/nvidia/<version>/gsp_*.bin) placeholders;
     C(proc/driver/nvidia/{version,params,registry,gpus/<bus>/information}) in the real format.
+  - C(proc/driver/nvidia-caps/mig-minors), the driver's table of MIG capability minors; with
+    O(mig_enabled=true) the capability files C(proc/driver/nvidia/capabilities/mig/{config,monitor}) and,
+    for each GPU instance and compute instance of O(mig_layout),
+    C(proc/driver/nvidia/capabilities/gpu<minor>/mig/gi<id>/access) and C(.../gi<id>/ci<id>/access)
+    (C(DeviceFileMinor), C(DeviceFileMode), C(DeviceFileModify), as the driver prints them).
   - C(etc/nvidia-mock/nvml.conf), the config the mock NVML reads (written from the profile), and
     C(etc/nvidia-container-runtime/config.toml), the container toolkit's config.
   - With O(state=absent) removes exactly those files and links, the live state file

@@ -38,6 +38,20 @@ MIG_LAYOUT_NODES = {
     "dgxh100-mig-uniform": ("dgxh100", 2, ["2g.20gb", "2g.20gb", "2g.20gb"]),
     "dgxh100-mig-mixed": ("dgxh100", 2, ["3g.40gb", "2g.20gb", "1g.10gb", "1g.10gb"]),
 }
+# The MIG node's layout: every GPU-instance size, on several GPUs; GPU 7 is in MIG mode without
+# instances. Keys are text, as YAML and JSON give them.
+MIG_LAYOUT = {
+    "0": ["3g.40gb", "2g.20gb", "1g.10gb"],
+    "1": ["7g.80gb"],
+    "2": ["1g.10gb"] * 7,
+    "3": ["4g.40gb", "3g.40gb"],
+    "4": ["1g.20gb"] * 4,
+    "5": ["2g.20gb", "2g.20gb", "2g.20gb", "1g.10gb+me"],
+    "6": ["3g.40gb", "1g.20gb", "1g.10gb", "1g.10gb"],
+}
+# The root holds the node's /proc/driver as the driver tree has it: clients that read the host's
+# /proc/driver (nvidia-ctk's MIG capabilities) are run with it mounted there (with_proc_driver).
+PROC_DRIVER = "proc/driver"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,3 +168,18 @@ def provision(base, specs, timeout=600):
     ansible_playbook = os.path.join(REPO, ".venv", "bin", "ansible-playbook")
     run([ansible_playbook, "-i", "localhost,", playbook, "-e", "@%s" % extra_vars], env=env, timeout=timeout)
     return nodes
+    """(name, profile, mig_enabled, mig_layout) of every node the suite provisions."""
+    specs = [(name, name, False, None) for name in profiles.PROFILE_NAMES]
+    specs.append((MIG_NODE, "dgxh100", True, MIG_LAYOUT))
+    return specs
+
+
+# Run "$@" with the node's proc/driver (first argument) over the host's /proc/driver.
+MOUNT_PROC_DRIVER = 'mount --bind "$1" /proc/driver && shift && exec "$@"'
+
+
+def with_proc_driver(node, argv):
+    """``argv`` run in a private mount namespace whose /proc/driver is the node's: the driver tree's
+    proc/driver is what a real node's procfs shows, and some clients read only the host's."""
+    return ["unshare", "--mount", "--", "sh", "-c", MOUNT_PROC_DRIVER, "with-proc-driver",
+            os.path.join(node.root, PROC_DRIVER)] + list(argv)

@@ -15,7 +15,7 @@ import referencing
 import referencing.jsonschema
 import yaml
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils import cdi, profiles
 
 from mocknodes import BIN, MIG_NODE, run, tool
 
@@ -88,6 +88,28 @@ def test_injecting_mounts_every_driver_library_read_only(profile, mock_nodes):
     for mount in mounts:
         assert os.path.exists(mount["source"]), mount
         assert "ro" in mount["options"], mount
+
+
+def test_cdi_library_finds_each_mig_device_by_index_and_uuid(mock_nodes):
+    node = mock_nodes[MIG_NODE].node
+    expected = [name for gpu in node.gpus for name in cdi.device_names(gpu, ("index", "uuid"))]
+    expected += [name for gpu in node.gpus for mig in gpu.mig_devices
+                 for name in cdi.mig_device_names(mig, ("index", "uuid"))] + ["all"]
+    assert len(expected) == 2 * 8 + 2 * sum(len(gpu.mig_devices) for gpu in node.gpus) + 1
+    assert validate(mock_nodes[MIG_NODE])["devices"] == sorted("nvidia.com/gpu=%s" % n for n in expected)
+
+
+def test_injecting_a_mig_device_gives_its_gpu_and_its_instances_capability_nodes(mock_nodes):
+    node = mock_nodes[MIG_NODE]
+    mig = node.node.gpus[0].mig_devices[1]          # the 2g.20gb: GPU instance 5, compute instance 0
+    edits = inject(node, mig.uuid)
+    assert edits["error"] == ""
+    caps = os.stat(os.path.join(node.root, "dev", "nvidia-caps", "nvidia-cap48")).st_rdev
+    seen = sorted((d["path"], d["type"], d["major"], d["minor"]) for d in edits["devices"]
+                  if d["path"].startswith(("/dev/nvidia0", "/dev/nvidia-caps/")))
+    assert seen == [("/dev/nvidia-caps/nvidia-cap48", "c", os.major(caps), 48),
+                    ("/dev/nvidia-caps/nvidia-cap49", "c", os.major(caps), 49),
+                    ("/dev/nvidia0", "c", 195, 0)]
 
 
 def test_injecting_an_unknown_device_fails_naming_it(mock_nodes):

@@ -21,10 +21,6 @@ PROFILES = profiles.PROFILE_NAMES
 NODE = "dgxh100"
 # What v0.19.0 reports when the node has no MIG minors (/proc/driver/nvidia-caps/mig-minors,
 # issue 9 point 3); until the driver tree writes them, the plugin refuses MIG devices.
-NO_MIG_MINORS = ("the node has no /proc/driver/nvidia-caps/mig-minors: the plugin exits with "
-                 "'missing MIG GPU instance capability path: /proc/driver/nvidia/capabilities/gpu0/mig/gi<N>/access'")
-
-
 def uuids(node):
     return [gpu.uuid for gpu in node.node.gpus]
 
@@ -239,7 +235,6 @@ def test_mig_strategy_none_advertises_the_gpus_of_a_mig_mode_node_without_instan
     assert ids(shared_device_plugin(node, mig_strategy="none").devices()) == sorted(uuids(node))
 
 
-@pytest.mark.xfail(strict=True, reason=NO_MIG_MINORS)
 def test_mig_strategy_single_advertises_the_mig_devices_as_nvidia_gpu(mig_layout_nodes, shared_device_plugin):
     node = mig_layout_nodes["dgxh100-mig-uniform"]
     plugin = shared_device_plugin(node, mig_strategy="single")
@@ -247,7 +242,6 @@ def test_mig_strategy_single_advertises_the_mig_devices_as_nvidia_gpu(mig_layout
     assert (ids(devices), [r["resource"] for r in plugin.registered()]) == (sorted(mig_devices(node)), [RESOURCE_GPU])
 
 
-@pytest.mark.xfail(strict=True, reason=NO_MIG_MINORS)
 def test_mig_strategy_mixed_advertises_one_resource_per_profile_with_the_layouts_count(
         mig_layout_nodes, shared_device_plugin):
     node = mig_layout_nodes["dgxh100-mig-mixed"]
@@ -257,7 +251,6 @@ def test_mig_strategy_mixed_advertises_one_resource_per_profile_with_the_layouts
     assert sorted(r["resource"] for r in plugin.registered()) == sorted(expected)
 
 
-@pytest.mark.xfail(strict=True, reason=NO_MIG_MINORS)
 def test_mig_strategy_mixed_advertises_each_mig_device_uuid_under_its_profile(mig_layout_nodes, shared_device_plugin):
     node = mig_layout_nodes["dgxh100-mig-mixed"]
     plugin = shared_device_plugin(node, mig_strategy="mixed")
@@ -268,7 +261,6 @@ def test_mig_strategy_mixed_advertises_each_mig_device_uuid_under_its_profile(mi
         {resource: sorted(found) for resource, found in by_profile.items()}
 
 
-@pytest.mark.xfail(strict=True, reason=NO_MIG_MINORS)
 def test_allocate_of_a_mig_device_under_envvar_sets_its_mig_uuid(mig_layout_nodes, shared_device_plugin):
     node = mig_layout_nodes["dgxh100-mig-mixed"]
     plugin = shared_device_plugin(node, mig_strategy="mixed")

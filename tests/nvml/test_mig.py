@@ -184,6 +184,15 @@ def test_mig_device_uuids_are_the_same_in_another_process(mig, use_config, mig_n
     assert in_other_process(os.environ["MOCK_NVML_CONFIG"], LIST_MIG_UUIDS)["uuids"] == ours
 
 
+def test_mig_devices_are_those_the_node_model_lists_for_the_cdi_spec(mig, mig_node):
+    """profiles.Gpu.mig_devices (what the CDI spec and the capability nodes are made from) names
+    each MIG device as NVML does: index, GPU- and compute-instance ids, and its UUID."""
+    for g in mig_node.gpus:
+        seen = [(mig.nvmlDeviceGetGpuInstanceId(m), mig.nvmlDeviceGetComputeInstanceId(m), mig.nvmlDeviceGetUUID(m))
+                for m in mig_devices(mig, gpu(mig, g.index))]
+        assert seen == [(m.gpu_instance, m.compute_instance, m.uuid) for m in g.mig_devices]
+
+
 def test_handle_by_mig_uuid_is_that_mig_device(mig):
     handle = mig.nvmlDeviceGetMigDeviceHandleByIndex(gpu(mig, 1), 2)
     found = mig.nvmlDeviceGetHandleByUUID(mig.nvmlDeviceGetUUID(handle))

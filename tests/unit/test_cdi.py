@@ -15,8 +15,19 @@ SCHEMA = json.load(open(os.path.join(os.path.dirname(__file__), "cdi_schema.json
 DRIVER_ROOT = "/var/lib/nvidia-mock/driver"
 
 
-def node(profile="dgxa100", gpu_count=None, mig_enabled=None):
-    return profiles.build_node(profile=profile, gpu_count=gpu_count, node_id="unit-node", mig_enabled=mig_enabled)
+def node(profile="dgxa100", gpu_count=None, mig_enabled=None, mig_layout=None):
+    return profiles.build_node(profile=profile, gpu_count=gpu_count, node_id="unit-node", mig_enabled=mig_enabled,
+                               mig_layout=mig_layout)
+
+
+def mig_node():
+    """Two H100 GPUs: GPU 0 with a 3g.40gb (GPU instance 1) and a 2g.20gb (5), GPU 1 with a 7g.80gb (0)."""
+    return node("dgxh100", 2, True, {0: ["2g.20gb", "3g.40gb"], 1: ["7g.80gb"]})
+
+
+def device(spec, name):
+    (found,) = [d for d in spec["devices"] if d["name"] == name]
+    return found
 
 
 def spec_for(n=None, **kw):
@@ -149,8 +160,54 @@ def test_mig_enabled_adds_capability_nodes_to_all():
     assert {"path": "/dev/nvidia-caps/nvidia-cap1", "type": "c", "major": 241, "minor": 1} in all_nodes
 
 
+def test_each_mig_device_is_named_gpu_colon_mig_index_and_by_its_uuid():
+    n = mig_node()
+    names = [d["name"] for d in spec_for(n)["devices"]]
+    migs = [m for g in n.gpus for m in g.mig_devices]
+    assert names == ["0", "1", "0:0", "0:1", "1:0", n.gpus[0].uuid, n.gpus[1].uuid] + [m.uuid for m in migs] + ["all"]
+
+
+def test_type_index_strategy_names_mig_devices_mig_gpu_colon_index():
+    names = [d["name"] for d in spec_for(mig_node(), strategies=["type-index"])["devices"]]
+    assert names == ["gpu0", "gpu1", "mig0:0", "mig0:1", "mig1:0", "all"]
+
+
+def test_a_mig_device_holds_its_gpus_node_then_its_gpu_and_compute_instance_capability_nodes():
+    nodes = device(spec_for(mig_node(), caps_major=241), "0:1")["containerEdits"]["deviceNodes"]
+    assert nodes == [{"path": "/dev/nvidia0", "type": "c", "major": 195, "minor": 0},
+                     {"path": "/dev/nvidia-caps/nvidia-cap48", "type": "c", "major": 241, "minor": 48},
+                     {"path": "/dev/nvidia-caps/nvidia-cap49", "type": "c", "major": 241, "minor": 49}]
+
+
+def test_a_mig_device_by_uuid_holds_the_same_nodes_as_by_index():
+    n = mig_node()
+    spec = spec_for(n)
+    assert device(spec, n.gpus[1].mig_devices[0].uuid)["containerEdits"] == device(spec, "1:0")["containerEdits"]
+
+
+def test_mig_device_nodes_name_their_host_path_below_the_dev_root():
+    nodes = device(spec_for(mig_node(), dev_root="/x/dev"), "1:0")["containerEdits"]["deviceNodes"]
+    assert [(d["path"], d["hostPath"]) for d in nodes] == [
+        ("/dev/nvidia1", "/x/dev/nvidia1"), ("/dev/nvidia-caps/nvidia-cap138", "/x/dev/nvidia-caps/nvidia-cap138"),
+        ("/dev/nvidia-caps/nvidia-cap139", "/x/dev/nvidia-caps/nvidia-cap139")]
+
+
+def test_gpus_in_mig_mode_keep_their_full_gpu_device():
+    assert device(spec_for(mig_node()), "1")["containerEdits"]["deviceNodes"] == [
+        {"path": "/dev/nvidia1", "type": "c", "major": 195, "minor": 1}]
+
+
+def test_all_device_holds_every_node_of_every_device_and_the_config_and_monitor_capabilities():
+    spec = spec_for(mig_node())
+    every = {d["path"] for d in spec["devices"][:-1] for d in d["containerEdits"]["deviceNodes"]}
+    paths = [d["path"] for d in device(spec, "all")["containerEdits"]["deviceNodes"]]
+    assert len(paths) == len(set(paths))
+    assert set(paths) == every | {"/dev/nvidia-caps/nvidia-cap1", "/dev/nvidia-caps/nvidia-cap2"}
+
+
 def test_built_spec_matches_the_cdi_schema():
-    for kw in ({}, {"hook_path": "/usr/bin/nvidia-cdi-hook", "dev_root": "/x/dev"}, {"strategies": ["uuid"]}):
+    for kw in ({}, {"hook_path": "/usr/bin/nvidia-cdi-hook", "dev_root": "/x/dev"}, {"strategies": ["uuid"]},
+               {"n": mig_node(), "strategies": ["index", "uuid", "type-index"]}):
         jsonschema.validate(spec_for(**kw), SCHEMA)
 
 

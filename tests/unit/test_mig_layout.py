@@ -1,4 +1,5 @@
 """Specification of node MIG layouts (mig_layout): placement on the board, and each impossible layout."""
+import re
 from dataclasses import replace
 
 import pytest
@@ -112,6 +113,49 @@ def test_nvml_config_lists_each_gpu_instance_of_the_layout():
     text = nvml_config.render(node)
     assert text.endswith("[mig_instance]\ngpu = 0\nprofile_id = 5\nstart = 0\n\n"
                          "[mig_instance]\ngpu = 0\nprofile_id = 9\nstart = 4\n")
+
+
+@pytest.mark.parametrize("start, size, gi", [
+    (0, 8, 0), (0, 4, 1), (4, 4, 2), (0, 2, 3), (6, 2, 6), (0, 1, 7), (6, 1, 13), (7, 1, 14)])
+def test_gpu_instance_ids_number_the_placements_as_the_driver_does(start, size, gi):
+    assert P.gpu_instance_id(start, size) == gi
+
+
+def test_mig_devices_are_listed_by_gpu_instance_id_each_with_the_layouts_compute_instance_0():
+    gpu = P.build_node("dgxa100", gpu_count=2, node_id="n", mig_enabled=True,
+                       mig_layout=["1g.5gb", "2g.10gb", "3g.20gb"]).gpus[1]
+    assert [(m.gpu_index, m.index, m.gpu_instance, m.compute_instance, m.profile.name) for m in gpu.mig_devices] == [
+        (1, 0, 1, 0, "MIG 3g.20gb"), (1, 1, 5, 0, "MIG 2g.10gb"), (1, 2, 13, 0, "MIG 1g.5gb")]
+
+
+def test_a_gpu_without_instances_has_no_mig_devices():
+    node = P.build_node("dgxa100", gpu_count=2, node_id="n", mig_enabled=True, mig_layout={1: ["7g.40gb"]})
+    assert node.gpus[0].mig_devices == ()
+
+
+def test_mig_device_uuids_are_mig_uuids_of_the_mock_nvmls_form_and_differ_per_instance():
+    node = P.build_node("dgxa100", gpu_count=2, node_id="n", mig_enabled=True, mig_layout=["1g.5gb"] * 7)
+    uuids = [m.uuid for g in node.gpus for m in g.mig_devices]
+    assert all(re.fullmatch(r"MIG-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", u) for u in uuids)
+    assert len(set(uuids)) == 14
+
+
+def test_a_mig_device_uuid_is_the_mock_nvmls_hash_of_the_gpu_uuid_and_the_instance_ids():
+    # What the mock NVML (nvml_src/src/mig_device.c, mig_uuid) answers for GPU 0's GPU instance 1
+    # of a dgxh100 node "demo"; tests/nvml checks the two agree on every MIG device of a node.
+    assert P.mig_device_uuid(P.gpu_uuid("demo", "dgxh100", 0), 1, 0) == "MIG-5ff1ee67-d1dc-3b8f-04f5-7eada2c33a28"
+
+
+def test_a_layout_on_a_gpu_past_the_drivers_32_capability_slots_fails():
+    with pytest.raises(P.ProfileError) as exc:
+        P.build_node("dgxa100", gpu_count=40, node_id="n", mig_enabled=True, mig_layout={"32": ["7g.40gb"]})
+    assert str(exc.value) == ("mig_layout: GPU 32 cannot have MIG instances: the driver's MIG capabilities cover "
+                              "GPU minors 0 to 31 only.")
+
+
+def test_gpus_past_the_drivers_capability_slots_may_be_in_mig_mode_without_instances():
+    node = P.build_node("dgxa100", gpu_count=40, node_id="n", mig_enabled=True, mig_layout={"31": ["7g.40gb"]})
+    assert [len(g.mig_devices) for g in node.gpus[30:33]] == [0, 1, 0]
 
 
 def test_every_board_placement_fits_the_eight_memory_slices():

@@ -4,8 +4,17 @@ import pytest
 from ansible_collections.gpumock.nvidia.plugins.module_utils import devnodes, driver_tree, fsstate, profiles
 
 
-def node(profile="dgxa100", gpu_count=None, mig_enabled=None):
-    return profiles.build_node(profile=profile, gpu_count=gpu_count, node_id="unit-node", mig_enabled=mig_enabled)
+def node(profile="dgxa100", gpu_count=None, mig_enabled=None, mig_layout=None):
+    return profiles.build_node(profile=profile, gpu_count=gpu_count, node_id="unit-node", mig_enabled=mig_enabled,
+                               mig_layout=mig_layout)
+
+
+# Two H100 GPUs: a 3g.40gb (GPU instance 1) and a 1g.10gb (11, at slice 4) on GPU 0, a 7g.80gb (0) on GPU 1.
+MIG_LAYOUT = {0: ["1g.10gb", "3g.40gb"], 1: ["7g.80gb"]}
+
+
+def mig_node():
+    return node("dgxh100", 2, True, MIG_LAYOUT)
 
 
 def numbers(nodes):
@@ -31,9 +40,41 @@ def test_no_capability_nodes_without_mig():
 
 
 @pytest.mark.parametrize("gpu, gi, ci, minor", [
-    (0, 0, None, 3), (0, 0, 0, 4), (0, 0, 7, 11), (0, 1, None, 12), (1, 0, None, 138), (7, 14, 7, 1082)])
+    (0, 0, None, 3), (0, 0, 0, 4), (0, 0, 7, 11), (0, 1, None, 12), (1, 0, None, 138), (7, 14, 7, 1082),
+    (31, 14, 6, 4321), (31, 14, 7, 4322)])
 def test_mig_capability_minors_follow_the_drivers_numbering(gpu, gi, ci, minor):
     assert devnodes.mig_cap_minor(gpu, gi, ci) == minor
+
+
+def test_the_mig_capability_table_is_the_drivers_for_32_gpus_of_15_gpu_and_8_compute_instances():
+    table = devnodes.mig_capabilities()
+    assert table[:5] == [("config", 1), ("monitor", 2), ("gpu0/gi0/access", 3), ("gpu0/gi0/ci0/access", 4),
+                         ("gpu0/gi0/ci1/access", 5)]
+    assert table[-1] == ("gpu31/gi14/ci7/access", 4322)
+    assert [minor for _name, minor in table] == list(range(1, 4323))
+
+
+def test_each_gpu_and_compute_instance_of_the_layout_gets_a_readable_access_capability_node():
+    caps = [n for n in devnodes.device_nodes(mig_node(), 238, 241) if n.role == "cap"]
+    assert [(n.capability, n.name, n.major, n.minor, oct(n.mode)) for n in caps][2:] == [
+        ("gpu0/gi1/access", "nvidia-caps/nvidia-cap12", 241, 12, "0o444"),
+        ("gpu0/gi1/ci0/access", "nvidia-caps/nvidia-cap13", 241, 13, "0o444"),
+        ("gpu0/gi11/access", "nvidia-caps/nvidia-cap102", 241, 102, "0o444"),
+        ("gpu0/gi11/ci0/access", "nvidia-caps/nvidia-cap103", 241, 103, "0o444"),
+        ("gpu1/gi0/access", "nvidia-caps/nvidia-cap138", 241, 138, "0o444"),
+        ("gpu1/gi0/ci0/access", "nvidia-caps/nvidia-cap139", 241, 139, "0o444")]
+
+
+def test_every_capability_node_has_the_minor_the_drivers_table_gives_its_capability():
+    table = dict(devnodes.mig_capabilities())
+    caps = [n for n in devnodes.device_nodes(mig_node(), 238, 241) if n.role == "cap"]
+    assert [n.minor for n in caps] == [table[n.capability] for n in caps]
+    assert [n.name for n in caps] == ["nvidia-caps/nvidia-cap%d" % n.minor for n in caps]
+
+
+def test_a_node_in_mig_mode_without_a_layout_has_only_the_config_and_monitor_capabilities():
+    caps = [n.capability for n in devnodes.device_nodes(node("dgxh100", 2, True), 238, 241) if n.role == "cap"]
+    assert caps == ["config", "monitor"]
 
 
 def test_proc_devices_major_reads_character_devices_only(tmp_path):
@@ -136,6 +177,53 @@ def test_tools_are_executable_placeholders_that_keep_a_real_binary():
     n = node(gpu_count=1)
     smi = [e for e in driver_tree.tree_entries(n, n.driver_version, "/", "conf") if e.path == "usr/bin/nvidia-smi"][0]
     assert smi.mode == 0o755 and smi.keep_content and smi.content.startswith(b"#!/bin/sh\n")
+
+
+def test_mig_minors_lists_every_capability_of_the_drivers_table_as_name_and_minor():
+    lines = driver_tree.mig_minors_text().splitlines()
+    assert lines[:3] == ["config 1", "monitor 2", "gpu0/gi0/access 3"]
+    assert lines[-2:] == ["gpu31/gi14/ci6/access 4321", "gpu31/gi14/ci7/access 4322"]
+    assert len(lines) == 4322
+
+
+@pytest.mark.parametrize("capability, path", [
+    ("config", "proc/driver/nvidia/capabilities/mig/config"),
+    ("monitor", "proc/driver/nvidia/capabilities/mig/monitor"),
+    ("gpu0/gi1/access", "proc/driver/nvidia/capabilities/gpu0/mig/gi1/access"),
+    ("gpu12/gi13/ci0/access", "proc/driver/nvidia/capabilities/gpu12/mig/gi13/ci0/access")])
+def test_capability_files_sit_where_the_drivers_procfs_has_them(capability, path):
+    assert driver_tree.capability_path(capability) == path
+
+
+def test_a_capability_file_gives_minor_decimal_mode_and_modify_as_the_driver_prints_them():
+    assert driver_tree.capability_text(12, 0o444) == "DeviceFileMinor: 12\nDeviceFileMode: 292\nDeviceFileModify: 1\n"
+
+
+def tree_files(n):
+    return dict((e.path, e) for e in driver_tree.tree_entries(n, n.driver_version, "/", "conf")
+                if e.kind == fsstate.FILE)
+
+
+def test_every_node_has_the_mig_minors_table_even_without_mig():
+    files = tree_files(node("t4"))
+    assert files["proc/driver/nvidia-caps/mig-minors"].content == driver_tree.mig_minors_text().encode()
+    assert not [path for path in files if "/capabilities/" in path]
+
+
+def test_a_mig_node_has_a_capability_file_for_config_monitor_and_each_instance_of_its_layout():
+    files = tree_files(mig_node())
+    caps = dict((path, (oct(e.mode), e.content)) for path, e in files.items() if "/capabilities/" in path)
+    assert sorted(caps) == sorted(driver_tree.capability_path(n.capability)
+                                  for n in devnodes.device_nodes(mig_node(), 238, 241) if n.role == "cap")
+    assert caps["proc/driver/nvidia/capabilities/mig/config"] == ("0o400", driver_tree.capability_text(1, 0o400).encode())
+    assert caps["proc/driver/nvidia/capabilities/gpu0/mig/gi11/ci0/access"] == (
+        "0o444", driver_tree.capability_text(103, 0o444).encode())
+
+
+def test_the_tree_owns_the_nvidia_caps_proc_directory():
+    n = node(gpu_count=1)
+    dirs = [e.path for e in driver_tree.tree_entries(n, n.driver_version, "/", "conf") if e.kind == fsstate.DIRECTORY]
+    assert "proc/driver/nvidia-caps" in dirs
 
 
 def test_toolkit_config_points_at_the_tree_and_cdi_mode():

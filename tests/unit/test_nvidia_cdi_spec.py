@@ -8,6 +8,7 @@ import yaml
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import cdi, profiles
 from ansible_collections.gpumock.nvidia.plugins.modules import nvidia_cdi_spec as M
+from ansible_collections.gpumock.nvidia.plugins.modules import nvidia_mock_devnodes
 
 
 MODULE = M
@@ -39,6 +40,36 @@ def test_returns_qualified_device_names_and_version(run, spec_path):
     node = profiles.build_node("dgxa100", 1, "unit-node")
     assert result["devices"] == ["nvidia.com/gpu=0", "nvidia.com/gpu=%s" % node.gpus[0].uuid, "nvidia.com/gpu=all"]
     assert result["cdi_version"] == "0.5.0"
+
+
+MIG = dict(profile="dgxh100", gpu_count=2, mig_enabled=True,
+           mig_layout={"0": ["3g.40gb", "1g.10gb"], "1": ["7g.80gb"]})
+
+
+def test_a_mig_layout_adds_each_mig_device_by_index_and_uuid(run, spec_path):
+    result = run(path=str(spec_path), **MIG)
+    node = profiles.build_node(node_id="unit-node", **MIG)
+    migs = [m for g in node.gpus for m in g.mig_devices]
+    assert [d for d in result["devices"] if "=MIG-" in d or ":" in d.split("=", 1)[1]] == (
+        ["nvidia.com/gpu=0:0", "nvidia.com/gpu=0:1", "nvidia.com/gpu=1:0"]
+        + ["nvidia.com/gpu=%s" % m.uuid for m in migs])
+
+
+def test_the_spec_of_a_mig_layout_lists_the_device_nodes_the_devnodes_module_makes(
+        run, spec_path, tmp_path, monkeypatch):
+    dev = tmp_path / "dev"
+    result = run(path=str(spec_path), dev_root=str(dev), **MIG)
+    monkeypatch.setitem(globals(), "MODULE", nvidia_mock_devnodes)
+    run(dev_root=str(dev), **MIG)
+    listed = {n["hostPath"] for d in result["spec"]["devices"] for n in d["containerEdits"]["deviceNodes"]}
+    made = {os.path.join(d, name) for d, _dirs, names in os.walk(str(dev)) for name in names}
+    assert listed == made - {str(dev / name) for name in ("nvidiactl", "nvidia-modeset", "nvidia-uvm",
+                                                          "nvidia-uvm-tools")}
+
+
+def test_second_run_with_a_mig_layout_is_unchanged(run, spec_path):
+    run(path=str(spec_path), **MIG)
+    assert run(path=str(spec_path), **MIG)["changed"] is False
 
 
 def test_json_path_writes_json(run, tmp_path):

@@ -69,6 +69,38 @@ def test_mig_enabled_creates_the_capability_nodes(run, dev):
     assert stat.S_ISCHR(st.st_mode) and os.major(st.st_rdev) == 241 and stat.S_IMODE(st.st_mode) == 0o444
 
 
+# GPU 0: a 3g.40gb (GPU instance 1, capability minors 12 and 13) and a 1g.10gb (11: 102, 103);
+# GPU 1: a 7g.80gb (0: 138, 139).
+MIG = dict(profile="dgxh100", gpu_count=2, mig_enabled=True,
+           mig_layout={"0": ["3g.40gb", "1g.10gb"], "1": ["7g.80gb"]})
+
+
+def test_a_mig_layout_creates_a_readable_access_node_for_each_gpu_and_compute_instance(run, dev):
+    run(dev_root=str(dev), caps_major=241, **MIG)
+    assert sorted(os.listdir(dev / "nvidia-caps")) == sorted(
+        "nvidia-cap%d" % minor for minor in (1, 2, 12, 13, 102, 103, 138, 139))
+    st = os.lstat(dev / "nvidia-caps/nvidia-cap103")
+    assert stat.S_ISCHR(st.st_mode) and os.major(st.st_rdev) == 241 and os.minor(st.st_rdev) == 103
+    assert stat.S_IMODE(st.st_mode) == 0o444
+
+
+def test_second_run_with_a_mig_layout_is_unchanged(run, dev):
+    run(dev_root=str(dev), **MIG)
+    assert run(dev_root=str(dev), **MIG)["changed"] is False
+
+
+def test_check_mode_with_a_mig_layout_reports_the_actions_of_the_run(run, dev):
+    predicted = run(check=True, dev_root=str(dev), **MIG)
+    assert not dev.exists()
+    assert predicted["actions"] == run(dev_root=str(dev), **MIG)["actions"]
+
+
+def test_absent_with_a_mig_layout_removes_its_capability_nodes(run, dev):
+    run(dev_root=str(dev), **MIG)
+    run(dev_root=str(dev), state="absent", **MIG)
+    assert os.listdir(dev) == []
+
+
 def test_fallback_files_makes_regular_files_and_reports_it(run, dev):
     result = run(dev_root=str(dev), gpu_count=1, fallback="files")
     assert stat.S_ISREG(os.lstat(dev / "nvidia0").st_mode)

@@ -142,6 +142,52 @@ def test_proc_tree_has_version_params_and_one_information_file_per_gpu(run, root
     assert (root / "proc/driver/nvidia/params").read_text().startswith("ResmanDebugLevel: ")
 
 
+MIG = dict(profile="dgxh100", gpu_count=2, mig_enabled=True,
+           mig_layout={"0": ["3g.40gb", "1g.10gb"], "1": ["7g.80gb"]})
+CAPS = "proc/driver/nvidia/capabilities"
+
+
+def test_every_tree_has_the_drivers_mig_minors_table(run, root):
+    run(root=str(root), profile="l40s", gpu_count=1)
+    minors = (root / "proc/driver/nvidia-caps/mig-minors").read_text().splitlines()
+    assert minors[:2] == ["config 1", "monitor 2"] and minors[-1] == "gpu31/gi14/ci7/access 4322"
+    assert not (root / CAPS).exists()
+
+
+def test_a_mig_layout_writes_a_capability_file_for_each_gpu_and_compute_instance(run, root):
+    run(root=str(root), **MIG)
+    files = sorted(os.path.relpath(os.path.join(d, f), str(root / CAPS))
+                   for d, _dirs, names in os.walk(str(root / CAPS)) for f in names)
+    assert files == ["gpu0/mig/gi1/access", "gpu0/mig/gi1/ci0/access", "gpu0/mig/gi11/access",
+                     "gpu0/mig/gi11/ci0/access", "gpu1/mig/gi0/access", "gpu1/mig/gi0/ci0/access",
+                     "mig/config", "mig/monitor"]
+    assert (root / CAPS / "gpu0/mig/gi11/ci0/access").read_text() == (
+        "DeviceFileMinor: 103\nDeviceFileMode: 292\nDeviceFileModify: 1\n")
+
+
+def test_the_config_capability_file_is_readable_by_root_only(run, root):
+    run(root=str(root), **MIG)
+    assert stat.S_IMODE(os.lstat(root / CAPS / "mig/config").st_mode) == 0o400
+    assert (root / CAPS / "mig/config").read_text().startswith("DeviceFileMinor: 1\nDeviceFileMode: 256\n")
+
+
+def test_second_run_with_a_mig_layout_is_unchanged(run, root):
+    run(root=str(root), **MIG)
+    assert run(root=str(root), **MIG)["changed"] is False
+
+
+def test_check_mode_with_a_mig_layout_reports_the_actions_of_the_run(run, root):
+    predicted = run(check=True, root=str(root), **MIG)
+    assert not root.exists()
+    assert predicted["actions"] == run(root=str(root), **MIG)["actions"]
+
+
+def test_absent_removes_the_capability_files_and_the_nvidia_caps_directory(run, root):
+    run(root=str(root), **MIG)
+    run(root=str(root), state="absent", **MIG)
+    assert os.listdir(root / "proc/driver") == []
+
+
 def test_firmware_is_under_the_driver_version(run, root):
     run(root=str(root), gpu_count=1, driver_version="580.159.04")
     assert sorted(os.listdir(root / "lib/firmware/nvidia/580.159.04")) == ["gsp_ga10x.bin", "gsp_tu10x.bin"]

@@ -191,6 +191,39 @@ def test_the_boot_rule_lists_every_device_node(run, paths):
     assert run(**paths)["changed"] is False
 
 
+MIG = dict(profile="dgxh100", mig_enabled=True, mig_layout={"0": ["3g.40gb", "1g.10gb"], "1": ["7g.80gb"]})
+
+
+def test_the_boot_rule_lists_the_capability_nodes_of_the_mig_layout(run, paths):
+    run(**dict(paths, **MIG))
+    rule = open(paths["tmpfiles_path"]).read().splitlines()
+    caps = os.path.join(paths["dev_root"], "nvidia-caps")
+    assert "d %s 0755 root root -" % caps in rule
+    assert [line.split()[1] for line in rule if line.startswith("c %s/" % caps)] == [
+        "%s/nvidia-cap%d" % (caps, minor) for minor in (1, 2, 12, 13, 102, 103, 138, 139)]
+
+
+def test_a_node_with_a_mig_layout_makes_its_capability_files_nodes_and_cdi_devices_in_one_run(run, paths):
+    result = run(**dict(paths, **MIG))
+    assert os.path.exists(os.path.join(paths["dev_root"], "nvidia-caps", "nvidia-cap139"))
+    assert os.path.exists(os.path.join(paths["driver_root"], "proc/driver/nvidia/capabilities/gpu1/mig/gi0/ci0/access"))
+    assert "nvidia.com/gpu=1:0" in result["cdi_spec"]["devices"]
+
+
+def test_second_run_with_a_mig_layout_is_unchanged(run, paths):
+    run(**dict(paths, **MIG))
+    assert run(**dict(paths, **MIG))["changed"] is False
+
+
+def test_check_mode_with_a_mig_layout_reports_the_actions_of_the_run(run, paths, tmp_path):
+    predicted = run(check=True, **dict(paths, **MIG))
+    assert not os.path.exists(paths["dev_root"]) and not os.path.exists(paths["driver_root"])
+    done = run(**dict(paths, **MIG))
+    for part in ("devnodes", "driver_tree"):
+        assert predicted[part]["actions"] == done[part]["actions"], part
+    assert predicted["cdi_spec"]["devices"] == done["cdi_spec"]["devices"]
+
+
 def test_without_systemd_tmpfiles_there_is_no_boot_rule(run, paths, monkeypatch):
     monkeypatch.setattr(M.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: None)
     result = run(**paths)
