@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The mock NVML and nvidia-mock-ctl for each node architecture, found or built on the controller.
 
 The gpu_mock role runs ``select`` once per play with the controller's Python; for every
