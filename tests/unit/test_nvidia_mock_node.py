@@ -296,8 +296,7 @@ def test_an_aarch64_node_that_is_already_right_is_one_visit(task, paths, built):
     assert result["changed"] is False and len(visits) == 1 and transfers == []
 
 
-def test_a_node_of_another_architecture_fails_naming_the_option_before_anything_is_written(task, paths, built,
-                                                                                          monkeypatch):
+def test_a_node_of_another_architecture_fails_before_anything_is_written(task, paths, built, monkeypatch):
     monkeypatch.setattr(os, "uname", lambda: os.uname_result(("Linux", "power", "6.1", "#1", "ppc64le")))
     result, _visits, transfers = task(**node_args(paths, built))
     assert result["failed"] is True and result["msg"].startswith("architecture must be set on this ppc64le node")

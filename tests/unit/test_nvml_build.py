@@ -137,8 +137,8 @@ def test_a_linux_controller_of_the_nodes_architecture_builds_with_cc(capsys, roo
     assert "CC=%s" % (tools() / "cc") in tools.log.read_text().split()
 
 
-def test_a_controller_without_a_compiler_for_the_architecture_names_it_and_packs_the_source(capsys, root, tmp_path,
-                                                                                             tools):
+def test_a_controller_without_a_compiler_for_the_architecture_names_it_and_packs_the_source(
+        capsys, root, tmp_path, tools):
     tools("make", "cc")
     result = select(capsys, root, tmp_path, "x86_64", "aarch64")
     assert result["architectures"]["aarch64"] == {
@@ -148,8 +148,8 @@ def test_a_controller_without_a_compiler_for_the_architecture_names_it_and_packs
         assert sorted(tar.getnames()) == nvml_build.source_files(str(root))
 
 
-def test_a_macos_controller_cannot_build_linux_code_without_a_cross_compiler(capsys, root, tmp_path, tools,
-                                                                             monkeypatch):
+def test_a_macos_controller_cannot_build_linux_code_without_a_cross_compiler(
+        capsys, root, tmp_path, tools, monkeypatch):
     monkeypatch.setattr(nvml_build.platform, "system", lambda: "Darwin")
     monkeypatch.setattr(nvml_build.platform, "machine", lambda: "arm64")
     tools("make", "cc")
