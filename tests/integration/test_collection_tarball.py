@@ -147,9 +147,31 @@ def test_from_a_checkout_without_any_compiler_the_role_stops_naming_the_variable
     done, root = run_role(tmp_path, os.path.join(REPO, ".build", "collections"), path,
                           playbook=os.path.join(REPO, "playbooks", "local.yml"))
     assert done.returncode != 0
-    (failed,) = [line for line in done.stdout.splitlines() if line.startswith("fatal: [localhost]: FAILED! => ")]
-    message = json.loads(failed.split(" => ", 1)[1])["msg"]
+    message = failure_message(done)
     assert message.startswith("gpu_mock_nvml_build: this controller (Linux x86_64) has no aarch64-linux-gnu-gcc to "
                               "build Linux code for aarch64, and localhost has no gcc and make to build the mock NVML")
     assert "gpu_mock_nvml_library" in message and "make collection" in message and "\n" not in message
+    assert not root.exists()
+
+
+def failure_message(done):
+    (failed,) = [line for line in done.stdout.splitlines() if line.startswith("fatal: [localhost]: FAILED! => ")]
+    return json.loads(failed.split(" => ", 1)[1])["msg"]
+
+
+@pytest.mark.parametrize("machine, build, message", [
+    ("ppc64le", "auto", "localhost is a 'ppc64le' node (uname -m): value of architecture must be one of: "
+                        "x86_64, aarch64, got: ppc64le"),
+    ("x86_64", "target", "gpu_mock_nvml_build is target, but localhost has no gcc and make to build the mock NVML; "
+                         "install them there or set gpu_mock_nvml_build to auto."),
+    ("x86_64", "controller", "gpu_mock_nvml_build is controller, but this x86_64 Linux controller has no cc for "
+                             "localhost; set gpu_mock_nvml_build to auto (a node with gcc and make builds it) or "
+                             "gpu_mock_nvml_library to a mock NVML built for x86_64."),
+])
+def test_a_node_nothing_can_serve_stops_in_one_sentence_naming_the_variable_and_nothing_is_written(
+        without_build_tools, tmp_path, machine, build, message):
+    path = uname_saying(tmp_path, machine) + ":" + without_build_tools
+    done, root = run_role(tmp_path, os.path.join(REPO, ".build", "collections"), path,
+                          playbook=os.path.join(REPO, "playbooks", "local.yml"), gpu_mock_nvml_build=build)
+    assert done.returncode != 0 and failure_message(done) == message
     assert not root.exists()
