@@ -23,6 +23,20 @@ collection-link:
 	@mkdir -p $(COLLECTIONS)/ansible_collections/gpumock
 	@ln -sfn $(ROOT) $(COLLECTIONS)/ansible_collections/gpumock/nvidia
 
+# Copies the files git knows about (tracked and unignored) into the fresh directory $(1); without
+# git (a source tarball), everything but the build outputs. Sanity and the collection tarball
+# start from it, so nothing a checkout built or ignores reaches them.
+define copy_checkout
+rm -rf $(1) && mkdir -p $(1) && \
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} sh -c 'test -e "{}" && echo "{}"' \
+		| tar -c -T - | tar -x -C $(1); \
+else \
+	tar -c --exclude=./.build --exclude=./.venv --exclude=./.git --exclude=./tests/output \
+		--exclude=./nvml_src/build --exclude='*.pyc' --exclude=__pycache__ . | tar -x -C $(1); \
+fi
+endef
+
 include $(sort $(wildcard mk/*.mk))
 
 # Every suite, in order from fast to real. Each is defined by its area's fragment in mk/.

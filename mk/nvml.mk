@@ -1,5 +1,5 @@
 # The mock NVML (owner: NVML area): build, tests (plain, ASan+UBSan, TSan, valgrind, garbage
-# calls, pytest with pynvml/cffi), config-parser fuzzing and the benchmark.
+# calls, aarch64 under qemu, pytest with pynvml/cffi), config-parser fuzzing and the benchmark.
 NVML_BUILD := $(ROOT)/nvml_src/build
 NVML_LIB := $(NVML_BUILD)/libnvidia-ml.so.1
 NVML_T := $(NVML_BUILD)/tests
@@ -14,7 +14,7 @@ NVML_ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=prin
 NVML_PY_ASAN_ENV := LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
     ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: nvml nvml-variants nvml-generated nvml-test-bins test-nvml fuzz-nvml bench-nvml
+.PHONY: nvml nvml-variants nvml-aarch64 nvml-generated nvml-test-bins test-nvml fuzz-nvml bench-nvml
 
 nvml: ## build the mock NVML (nvml_src/build/libnvidia-ml.so.*)
 	@$(MAKE) --no-print-directory -s -C nvml_src
@@ -45,6 +45,28 @@ $(eval $(call nvml_test_bin,test_live_threads_asan,tests/nvml/c/test_live_thread
 $(eval $(call nvml_test_bin,test_mig_threads_tsan,tests/nvml/c/test_mig_threads.c,$(NVML_TSAN),$(NVML_BUILD)/tsan))
 $(eval $(call nvml_test_bin,test_mig_threads_asan,tests/nvml/c/test_mig_threads.c,$(NVML_SAN),$(NVML_BUILD)/asan))
 
+# aarch64 (arm64 nodes): the library cross-built with Debian's aarch64-linux-gnu-gcc, and the C API
+# test and the garbage calls built against it, run here under qemu-aarch64 user emulation.
+NVML_ARM_BUILD := $(NVML_BUILD)/aarch64
+NVML_ARM_T := $(NVML_T)/aarch64
+NVML_QEMU := qemu-aarch64 -L /usr/aarch64-linux-gnu
+
+nvml-aarch64: ## build the mock NVML for aarch64 (nvml_src/build/aarch64/)
+	@$(MAKE) --no-print-directory -s -C nvml_src ARCH=aarch64
+
+# name, sources
+define nvml_arm_test_bin
+$(NVML_ARM_T)/$(1): $(2) nvml_src/include/nvml.h nvml_src/include/nvml_types.h | nvml-aarch64
+	@mkdir -p $(NVML_ARM_T)
+	@aarch64-linux-gnu-gcc $(NVML_TEST_CFLAGS) $(2) -o $$@ -L$(NVML_ARM_BUILD) -l:libnvidia-ml.so.1 \
+	    -Wl,-rpath,$(NVML_ARM_BUILD) -pthread
+endef
+$(eval $(call nvml_arm_test_bin,test_api,tests/nvml/c/test_api.c))
+$(eval $(call nvml_arm_test_bin,garbage_calls,$(NVML_T)/garbage_calls.c))
+$(NVML_ARM_T)/nvml_probe: tests/nvml/c/nvml_probe.c nvml_src/include/nvml.h
+	@mkdir -p $(NVML_ARM_T)
+	@aarch64-linux-gnu-gcc $(NVML_TEST_CFLAGS) $< -o $@ -ldl
+
 # The node the control-path runs act on (an 8-GPU dgxh100), with a state file of their own.
 NVML_LIVE := $(NVML_T)/live
 # Rendered from the profiles: the same Python the library's generators read (python-sources.txt).
@@ -67,7 +89,8 @@ $(NVML_T)/nvml_probe: tests/nvml/c/nvml_probe.c nvml_src/include/nvml.h
 
 NVML_TEST_BINS := $(addprefix $(NVML_T)/,test_api test_api_asan garbage_calls garbage_calls_asan \
     test_threads_tsan test_live_threads_tsan test_live_threads_asan test_mig_threads_tsan \
-    test_mig_threads_asan nvml_probe) $(NVML_LIVE)/gpus8.conf $(NVML_LIVE)/mig.conf
+    test_mig_threads_asan nvml_probe) $(NVML_LIVE)/gpus8.conf $(NVML_LIVE)/mig.conf \
+    $(NVML_ARM_T)/test_api $(NVML_ARM_T)/garbage_calls $(NVML_ARM_T)/nvml_probe
 nvml-test-bins: $(NVML_TEST_BINS)
 
 # Each C run uses the built-in dgxa100 default (no config in the environment).
@@ -78,6 +101,8 @@ test-nvml: collection-link nvml-variants nvml-test-bins ## mock NVML: C, sanitiz
 	    --leak-check=full --errors-for-leak-kinds=definite $(NVML_T)/test_api
 	@echo "--- garbage calls";            env -u MOCK_NVML_CONFIG $(NVML_T)/garbage_calls
 	@echo "--- garbage calls, ASan+UBSan"; env -u MOCK_NVML_CONFIG $(NVML_ASAN_ENV) $(NVML_T)/garbage_calls_asan
+	@echo "--- C API test, aarch64 under qemu";  env -u MOCK_NVML_CONFIG $(NVML_QEMU) $(NVML_ARM_T)/test_api
+	@echo "--- garbage calls, aarch64 under qemu"; env -u MOCK_NVML_CONFIG $(NVML_QEMU) $(NVML_ARM_T)/garbage_calls
 	@echo "--- 32 threads, TSan";         env -u MOCK_NVML_CONFIG TSAN_OPTIONS=halt_on_error=1 \
 	    setarch -R $(NVML_T)/test_threads_tsan
 	@echo "--- nvidia-mock-ctl changes under readers and event waits, TSan"; TSAN_OPTIONS=halt_on_error=1 \
@@ -96,7 +121,7 @@ test-nvml: collection-link nvml-variants nvml-test-bins ## mock NVML: C, sanitiz
 	    --deselect tests/nvml/test_nvidia_smi.py --deselect tests/nvml/test_nvidia_smi_no_na.py \
 	    --deselect tests/nvml/test_nvidia_smi_mig.py \
 	    --deselect tests/nvml/test_prototypes.py --deselect tests/nvml/test_live_tools.py \
-    --deselect tests/nvml/test_symbols.py
+    --deselect tests/nvml/test_symbols.py --deselect tests/nvml/test_aarch64.py
 	@$(MAKE) --no-print-directory fuzz-nvml FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 # The parser alone, against the config structs and tables generated from nvml_schema; the

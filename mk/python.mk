@@ -11,24 +11,16 @@ test-unit: collection-link ## unit tests: engine, CDI model, modules through the
 test-fuzz: collection-link ## every module against generated hostile options (Hypothesis; FUZZ_EXAMPLES per module)
 	$(PYTEST) -q -p no:cacheprovider -s tests/fuzz
 
-test-integration: collection-link ## ansible-playbook on localhost into a temp root (as root), collection build/install
+test-integration: collection-link collection ## ansible-playbook on localhost into a temp root (as root), collection build/install (the tarball of make collection)
 	$(PYTEST) -q -p no:cacheprovider tests/integration
 
 test-python: test-unit test-integration sanity
 
 # ansible-test must run from a real directory named ansible_collections/<ns>/<name> (it resolves
 # symlinks) and outside this git checkout (else it lists files with this repo's git and finds none),
-# so sanity runs on a fresh copy, under TMPDIR, of the files git knows about (tracked + unignored).
-# Without git (a source tarball), everything but the build outputs is copied.
+# so sanity runs on a fresh copy, under TMPDIR, of the files git knows about (copy_checkout).
 sanity-copy:
-	@rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
-	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
-		git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} sh -c 'test -e "{}" && echo "{}"' \
-			| tar -c -T - | tar -x -C $(SANITY_ROOT); \
-	else \
-		tar -c --exclude=./.build --exclude=./.venv --exclude=./.git --exclude=./tests/output \
-			--exclude=./nvml_src/build --exclude='*.pyc' --exclude=__pycache__ . | tar -x -C $(SANITY_ROOT); \
-	fi
+	@$(call copy_checkout,$(SANITY_ROOT))
 
 # ansible-test --venv bootstraps pip from ci-files.testing.ansible.com (not reachable here), so the
 # sanity tools live in their own venv (pip from PyPI), and ansible-test runs --local in it with

@@ -15,6 +15,20 @@ class ModuleDocFragment(object):
     its argument_spec, so a drift fails there).
     """
 
+    # The modules that lay out or mount a driver tree (node_args.architecture_argument_spec(); the
+    # choices must be driver_tree.ARCHITECTURES).
+    ARCHITECTURE = r"""
+options:
+  architecture:
+    description:
+      - The node's architecture, as C(uname -m) names it. The driver's libraries are in its Debian multiarch
+        directory, C(usr/lib/<architecture>-linux-gnu) of the driver tree, and the CDI spec, the loader entry
+        and C(proc/driver/nvidia/version) name that.
+      - Defaults to the target's own; a target whose C(uname -m) is neither choice must set it.
+    type: str
+    choices: [x86_64, aarch64]
+"""
+
     DOCUMENTATION = r"""
 options:
   profile:

@@ -35,7 +35,7 @@ from ansible_collections.gpumock.nvidia.plugins.module_utils import (
 
 # Every error of the collection's own logic: its message is one sentence for the user.
 DOMAIN_ERRORS = (
-    profiles.ProfileError, node_args.PathError, devnodes.DevnodesError, cdi.CdiError,
+    profiles.ProfileError, node_args.PathError, node_args.ArchitectureError, devnodes.DevnodesError, cdi.CdiError,
     labels.LabelError, nvml_config.NvmlConfigError, containerd_config.ContainerdConfigError,
     fsstate.FsStateError)
 

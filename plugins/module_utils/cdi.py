@@ -276,8 +276,8 @@ def _hook(hook_path, name, args=()):
             "env": ["NVIDIA_CTK_DEBUG=false"]}
 
 
-def _hooks(hook_path, driver_version):
-    files = driver_tree.driver_files(driver_version)
+def _hooks(hook_path, driver_version, arch):
+    files = driver_tree.driver_files(driver_version, arch)
     links = []
     for f in files:
         for link, target in f.links:
@@ -285,7 +285,7 @@ def _hooks(hook_path, driver_version):
     hooks = [_hook(hook_path, "create-symlinks", [a for link in links for a in ("--link", link)]),
              _hook(hook_path, "enable-cuda-compat", ["--host-driver-version=%s" % driver_version])]
     folders = []
-    for d in driver_tree.library_dirs(driver_version):
+    for d in driver_tree.library_dirs(driver_version, arch):
         folders += ["--folder", "/" + d]
     hooks.append(_hook(hook_path, "update-ldcache", folders))
     hooks.append(_hook(hook_path, "disable-device-node-modification"))
@@ -294,8 +294,9 @@ def _hooks(hook_path, driver_version):
 
 def build_spec(node, driver_version, kind=DEFAULT_KIND, strategies=("index", "uuid"),
                driver_root="/", dev_root="/dev", hook_path=None,
-               uvm_major=devnodes.DEFAULT_UVM_MAJOR, caps_major=devnodes.DEFAULT_CAPS_MAJOR):
-    """The CDI spec (a dict) of ``node``, with the lowest cdiVersion its content needs."""
+               uvm_major=devnodes.DEFAULT_UVM_MAJOR, caps_major=devnodes.DEFAULT_CAPS_MAJOR,
+               arch=driver_tree.DEFAULT_ARCHITECTURE):
+    """The CDI spec (a dict) of ``node``, a node of ``arch``, with the lowest cdiVersion its content needs."""
     validate_kind(kind)
     if not strategies:
         raise CdiError("device_name_strategy must name at least one of %s." % ", ".join(NAME_STRATEGIES))
@@ -330,7 +331,7 @@ def build_spec(node, driver_version, kind=DEFAULT_KIND, strategies=("index", "uu
 
     control_order = ("nvidia-modeset", "nvidia-uvm-tools", "nvidia-uvm", "nvidiactl")
     by_name = dict((n.name, n) for n in nodes)
-    env = ["NVIDIA_CTK_LIBCUDA_DIR=/" + driver_tree.LIB_DIR, "NVIDIA_VISIBLE_DEVICES=void"]
+    env = ["NVIDIA_CTK_LIBCUDA_DIR=/" + driver_tree.lib_dir(arch), "NVIDIA_VISIBLE_DEVICES=void"]
     if os.path.normpath(dev_root) != "/dev":
         # The node's config names the host's dev root; in a container the nodes are under /dev.
         env.append("%s=/dev" % NVML_DEV_ROOT_ENV)
@@ -339,10 +340,10 @@ def build_spec(node, driver_version, kind=DEFAULT_KIND, strategies=("index", "uu
         "deviceNodes": [_device_node(by_name[name], dev_root) for name in control_order],
     }
     if hook_path:
-        common["hooks"] = _hooks(hook_path, driver_version)
+        common["hooks"] = _hooks(hook_path, driver_version, arch)
     # The mock NVML finds its config relative to itself (lib dir/../../../etc/nvidia-mock), so
     # the config travels with the library; nvidia-ctk has no such file to mount.
-    mounted = [f.path for f in driver_tree.driver_files(driver_version)] + [driver_tree.NVML_CONFIG]
+    mounted = [f.path for f in driver_tree.driver_files(driver_version, arch)] + [driver_tree.NVML_CONFIG]
     common["mounts"] = [{"hostPath": _join(driver_root, path), "containerPath": "/" + path,
                          "options": list(MOUNT_OPTIONS)}
                         for path in mounted]

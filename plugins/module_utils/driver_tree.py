@@ -8,12 +8,14 @@ with the NVIDIA driver installed (as the GPU Operator's driver container root is
 module creates them and the CDI spec module mounts them, so the spec mounts exactly what the
 tree has.
 
-Layout below the tree root R, for driver version V:
+Layout below the tree root R, for driver version V on a node of architecture A (``uname -m``:
+x86_64, aarch64):
 
-* ``usr/lib/x86_64-linux-gnu/lib*.so.V``: every library the real driver installs (the list a
-  real 580 node shows), with its SONAME link and its ``.so`` development link where the real
+* ``usr/lib/A-linux-gnu/lib*.so.V`` (``lib_dir``): every library the real driver installs (the
+  list a real 580 node shows), with its SONAME link and its ``.so`` development link where the real
   driver has them; ``vdpau/libvdpau_nvidia.so.V`` in the ``vdpau`` subdirectory, where Debian and
-  NVIDIA's installer put it and where nvidia-ctk looks. ``libnvidia-ml.so.V`` is the mock NVML
+  NVIDIA's installer put it and where nvidia-ctk looks. The same files on every architecture,
+  in Debian's multiarch directory of A, where nvidia-ctk looks on such a node. ``libnvidia-ml.so.V`` is the mock NVML
   (copied from ``nvml_library``); the others are empty placeholders.
 * ``usr/bin/nvidia-*``: the driver's tools as executable placeholder scripts, created only
   where no file exists yet, so that a real binary installed later is left alone.
@@ -42,7 +44,9 @@ import struct
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import devnodes, fsstate
 
-LIB_DIR = "usr/lib/x86_64-linux-gnu"
+# The architectures of a node, as Linux's uname -m names them; the first is a tree's when none is named.
+ARCHITECTURES = ("x86_64", "aarch64")
+DEFAULT_ARCHITECTURE = ARCHITECTURES[0]
 BIN_DIR = "usr/bin"
 PROC_DIR = "proc/driver/nvidia"
 CAPS_PROC_DIR = "proc/driver/nvidia-caps"
@@ -69,7 +73,7 @@ EMBED_MAGIC = b"GPUMOCK-NVMLCFG1"
 EMBED_LENGTH_FORMAT = "<Q"
 EMBED_TRAILER_LEN = len(EMBED_MAGIC) + struct.calcsize(EMBED_LENGTH_FORMAT)
 
-# (library, SONAME suffix or None, has a .so development link, subdirectory of LIB_DIR).
+# (library, SONAME suffix or None, has a .so development link, subdirectory of lib_dir()).
 # Read off a real 580.159.04 node (shared/reference/h100-80gb-hbm3/node.txt).
 LIBRARIES = (
     ("libcuda", "1", True, ""),
@@ -143,11 +147,16 @@ class DriverFile:
         return "DriverFile(%r, %r)" % (self.path, self.role)
 
 
-def driver_files(driver_version):
+def lib_dir(arch=DEFAULT_ARCHITECTURE):
+    """The driver's library directory on a node of ``arch``: Debian's multiarch directory."""
+    return "usr/lib/%s-linux-gnu" % arch
+
+
+def driver_files(driver_version, arch=DEFAULT_ARCHITECTURE):
     """Every library, tool and firmware file of the tree for ``driver_version``, in tree order."""
     files = []
     for name, soname, devlink, subdir in LIBRARIES:
-        directory = LIB_DIR + ("/" + subdir if subdir else "")
+        directory = lib_dir(arch) + ("/" + subdir if subdir else "")
         real = "%s.so.%s" % (name, driver_version)
         links = []
         if soname is not None:
@@ -162,18 +171,18 @@ def driver_files(driver_version):
     return files
 
 
-def library_dirs(driver_version):
+def library_dirs(driver_version, arch=DEFAULT_ARCHITECTURE):
     """The directories holding ``lib*.so.V`` (what update-ldcache and NVIDIA_CTK_LIBCUDA_DIR name)."""
     dirs = []
-    for f in driver_files(driver_version):
+    for f in driver_files(driver_version, arch):
         d = f.path.rsplit("/", 1)[0]
         if f.role == "library" and d not in dirs:
             dirs.append(d)
     return dirs
 
 
-def nvml_library_path(driver_version):
-    return "%s/%s.so.%s" % (LIB_DIR, NVML_LIBRARY, driver_version)
+def nvml_library_path(driver_version, arch=DEFAULT_ARCHITECTURE):
+    return "%s/%s.so.%s" % (lib_dir(arch), NVML_LIBRARY, driver_version)
 
 
 def split_embedded_config(data):
@@ -208,10 +217,10 @@ def embed_nvml_config(library, config_text):
             + struct.pack(EMBED_LENGTH_FORMAT, len(config)))
 
 
-def version_text(driver_version):
+def version_text(driver_version, arch=DEFAULT_ARCHITECTURE):
     """/proc/driver/nvidia/version as the open kernel module writes it (trailing spaces included)."""
-    return ("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  %s  Release Build  %s  \n"
-            "GCC version:  gcc version 12.2.0 (Debian 12.2.0-14) \n" % (driver_version, VERSION_SIGNATURE))
+    return ("NVRM version: NVIDIA UNIX Open Kernel Module for %s  %s  Release Build  %s  \n"
+            "GCC version:  gcc version 12.2.0 (Debian 12.2.0-14) \n" % (arch, driver_version, VERSION_SIGNATURE))
 
 
 def params_text():
@@ -323,8 +332,9 @@ def adopt_rules(root):
 
 
 def tree_entries(node, driver_version, root, nvml_config_text, nvml_library=None, uid=None, gid=None,
-                 mock_ctl=None):
-    """fsstate entries of the whole tree (relative to ``root``), each with its adoption rules.
+                 mock_ctl=None, arch=DEFAULT_ARCHITECTURE):
+    """fsstate entries of the whole tree (relative to ``root``) on a node of ``arch``, each with its
+    adoption rules.
 
     ``nvml_library`` is the mock NVML's bytes, installed with ``nvml_config_text`` embedded
     (``embed_nvml_config``), or None to leave whatever library is there (an empty placeholder
@@ -345,8 +355,8 @@ def tree_entries(node, driver_version, root, nvml_config_text, nvml_library=None
         add_dirs(path)
         entries.append(fsstate.Entry(path, kind, uid=uid, gid=gid, adopt=rules[what], **kw))
 
-    nvml_path = nvml_library_path(driver_version)
-    for f in driver_files(driver_version):
+    nvml_path = nvml_library_path(driver_version, arch)
+    for f in driver_files(driver_version, arch):
         if f.role == "library":
             if f.path == nvml_path:
                 if nvml_library is None:
@@ -367,7 +377,7 @@ def tree_entries(node, driver_version, root, nvml_config_text, nvml_library=None
         add(MOCK_CTL, fsstate.FILE, "mock_ctl", mode=0o755, content=mock_ctl_placeholder_text(), keep_content=True)
     else:
         add(MOCK_CTL, fsstate.FILE, "mock_ctl", mode=0o755, content=mock_ctl)
-    add(PROC_DIR + "/version", fsstate.FILE, "proc_version", mode=0o444, content=version_text(driver_version))
+    add(PROC_DIR + "/version", fsstate.FILE, "proc_version", mode=0o444, content=version_text(driver_version, arch))
     add(PROC_DIR + "/params", fsstate.FILE, "proc", mode=0o444, content=params_text())
     add(PROC_DIR + "/registry", fsstate.FILE, "proc", mode=0o644, content='Binary: ""\n')
     for gpu in node.gpus:
@@ -387,8 +397,8 @@ def tree_entries(node, driver_version, root, nvml_config_text, nvml_library=None
 def owned_directories(driver_version):
     """Directories that belong to the mock driver alone (removed with it when empty).
 
-    Shared system directories on the way (``usr/lib/x86_64-linux-gnu``, ``lib/firmware``,
-    ``etc``; ``lib`` may be a symlink on merged-/usr systems) are only parents: created if
+    Shared system directories on the way (``lib_dir()`` such as ``usr/lib/x86_64-linux-gnu``,
+    ``lib/firmware``, ``etc``; ``lib`` may be a symlink on merged-/usr systems) are only parents: created if
     missing, never changed or removed, so installing into ``/`` is safe.
     """
     return ("lib/firmware/nvidia/%s" % driver_version, PROC_DIR, CAPS_PROC_DIR, "etc/nvidia-mock",

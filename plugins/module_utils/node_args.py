@@ -15,7 +15,7 @@ import re
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils import driver_tree, profiles
 
 
 # The options that name a node, in every node module (doc fragment gpumock.nvidia.node), in the
@@ -54,6 +54,27 @@ def build_node(params, driver_version=None):
                                node_id=node_id, driver_version=driver_version,
                                mig_enabled=params.get("mig_enabled") or None,
                                mig_layout=params.get("mig_layout"))
+
+
+class ArchitectureError(ValueError):
+    """The node's architecture is none a driver tree knows; the message is one sentence naming the option."""
+
+
+def architecture_argument_spec():
+    """The option ``architecture`` of the modules that lay out or mount a driver tree (doc fragment
+    gpumock.nvidia.node.architecture)."""
+    return dict(architecture=dict(type="str", choices=list(driver_tree.ARCHITECTURES)))
+
+
+def node_architecture(value):
+    """``value`` (checked by the argument spec), or when it is None this machine's, as uname -m names it."""
+    if value is not None:
+        return value
+    machine = os.uname()[4]
+    if machine not in driver_tree.ARCHITECTURES:
+        raise ArchitectureError("architecture must be set on this %s node: a driver tree has the layout of %s."
+                                % (machine, " or ".join(driver_tree.ARCHITECTURES)))
+    return machine
 
 
 class NodeOptionsError(ValueError):

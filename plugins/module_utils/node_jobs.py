@@ -130,15 +130,15 @@ def _read_regular(path):
         return None
 
 
-def installed_library(root, version):
+def installed_library(root, version, arch):
     """The bytes of the tree's NVML library file, or None when there is no regular file."""
-    return _read_regular(os.path.join(root, driver_tree.nvml_library_path(version)))
+    return _read_regular(os.path.join(root, driver_tree.nvml_library_path(version, arch)))
 
 
-def installed_library_with_config(root, version):
+def installed_library_with_config(root, version, arch):
     """The bytes of the tree's NVML library if it embeds a config (so the config can follow the
     node while the library is kept), else None."""
-    data = installed_library(root, version)
+    data = installed_library(root, version, arch)
     if data is None or driver_tree.split_embedded_config(data)[1] is None:
         return None
     return data
@@ -166,32 +166,35 @@ def built_file_sha256(option, data):
     return hashlib.sha256(data).hexdigest()
 
 
-def installed_built_file(option, root, version):
+def installed_built_file(option, root, version, arch):
     """The bytes of the built file ``option`` as the tree has it (the library without its config), or None."""
     if option == "nvml_library":
-        data = installed_library(root, version)
+        data = installed_library(root, version, arch)
         return None if data is None else driver_tree.strip_embedded_config(data)
     return _read_regular(os.path.join(root, driver_tree.MOCK_CTL))
 
 
-def driver_tree_job(node, root, dev_root, library=None, mock_ctl=None, state="present", option="root"):
-    """The driver tree of ``node`` under ``root``; ``library`` / ``mock_ctl``: bytes, or None to keep what is there."""
+def driver_tree_job(node, root, dev_root, library=None, mock_ctl=None, state="present", option="root",
+                    arch=driver_tree.DEFAULT_ARCHITECTURE):
+    """The driver tree of ``node``, a node of ``arch``, under ``root``; ``library`` / ``mock_ctl``: bytes, or
+    None to keep what is there."""
     config_text = nvml_config.render(node, visibility="devnodes", dev_root=dev_root)
     version = node.driver_version
     if library is None and state == "present":
-        library = installed_library_with_config(root, version)
+        library = installed_library_with_config(root, version, arch)
     uid, gid = node_args.owner_ids()
-    entries = driver_tree.tree_entries(node, version, root, config_text, library, uid, gid, mock_ctl)
+    entries = driver_tree.tree_entries(node, version, root, config_text, library, uid, gid, mock_ctl, arch)
     if state == "absent":
         entries.append(fsstate.Entry(driver_tree.LIVE_STATE, fsstate.FILE, uid=uid, gid=gid,
                                      adopt=driver_tree.adopt_rules(root)["live_state"]))
     result = dict(
         root=root,
         driver_version=version,
-        nvml_library="%s/%s" % (root.rstrip("/"), driver_tree.nvml_library_path(version)),
+        nvml_library="%s/%s" % (root.rstrip("/"), driver_tree.nvml_library_path(version, arch)),
         nvml_config="%s/%s" % (root.rstrip("/"), driver_tree.NVML_CONFIG),
         mock_ctl="%s/%s" % (root.rstrip("/"), driver_tree.MOCK_CTL),
-        files=[f.path for f in driver_tree.driver_files(version)],
+        files=[f.path for f in driver_tree.driver_files(version, arch)],
+        architecture=arch,
     )
     return _runner.Job(root, entries, state, result=result, report_actions=True, warn_kept=True, option=option)
 
@@ -237,8 +240,10 @@ def check_spec_path(option, value):
 
 
 def cdi_spec_job(node, path, driver_root, dev_root, uvm_major, caps_major, strategies,
-                 kind=cdi.DEFAULT_KIND, hook_path=None, state="present", option="path"):
-    """The CDI spec file of ``node`` at ``path`` (checked by ``check_spec_path``; a symlink there is followed)."""
+                 kind=cdi.DEFAULT_KIND, hook_path=None, state="present", option="path",
+                 arch=driver_tree.DEFAULT_ARCHITECTURE):
+    """The CDI spec file of ``node``, a node of ``arch``, at ``path`` (checked by ``check_spec_path``; a
+    symlink there is followed)."""
     directory, name = os.path.split(file_target(path))
     adopt = (cdi.written_by_us,)
     if state == "absent":
@@ -246,7 +251,7 @@ def cdi_spec_job(node, path, driver_root, dev_root, uvm_major, caps_major, strat
                            result=dict(path=path), diff_file=path, warn_kept=True, option=option)
     spec = cdi.build_spec(node, node.driver_version, kind=kind, strategies=strategies,
                           driver_root=driver_root, dev_root=dev_root, hook_path=hook_path,
-                          uvm_major=uvm_major, caps_major=caps_major)
+                          uvm_major=uvm_major, caps_major=caps_major, arch=arch)
     text = cdi.spec_text(spec, path)
     result = dict(path=path, cdi_version=spec["cdiVersion"], spec=spec,
                   devices=["%s=%s" % (spec["kind"], d["name"]) for d in spec["devices"]])
@@ -319,9 +324,9 @@ def tmpfiles_path_field(path):
     return field
 
 
-def ld_so_conf_text(driver_root, header):
+def ld_so_conf_text(driver_root, header, arch=driver_tree.DEFAULT_ARCHITECTURE):
     """An ld.so.conf.d entry naming the tree's library directory."""
-    return "# %s\n%s\n" % (header, os.path.join(driver_root, driver_tree.LIB_DIR))
+    return "# %s\n%s\n" % (header, os.path.join(driver_root, driver_tree.lib_dir(arch)))
 
 
 # The whole node (nvidia_mock_node)
@@ -349,6 +354,7 @@ def node_module_argument_spec():
         mig_strategy=dict(type="str", default="single", choices=list(labels.MIG_STRATEGIES)),
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )
+    spec.update(node_args.architecture_argument_spec())
     return spec
 
 
@@ -425,13 +431,14 @@ def node_job(params, host, read=read_source):
     o = check_options(p)
     node, state = o["node"], p["state"]
     version = node.driver_version
+    arch = node_args.node_architecture(p.get("architecture"))
     built = dict((option, read(option, p[option]) if state == "present" else None) for option in BUILT_FILES)
     transfer = []
     for option in BUILT_FILES:
         want = p.get(option + "_sha256")
         if state != "present" or p[option] is not None or want is None:
             continue
-        have = installed_built_file(option, o["driver_root"], version)
+        have = installed_built_file(option, o["driver_root"], version, arch)
         if have is not None and hashlib.sha256(have).hexdigest() == want.lower():
             built[option] = have
         else:
@@ -451,9 +458,9 @@ def node_job(params, host, read=read_source):
     parts = [
         ("devnodes", nodes_job),
         ("driver_tree", driver_tree_job(node, o["driver_root"], o["dev_root"], built["nvml_library"],
-                                        built["mock_ctl"], state, option="driver_root")),
+                                        built["mock_ctl"], state, option="driver_root", arch=arch)),
         ("cdi_spec", cdi_spec_job(node, o["cdi_path"], o["driver_root"], o["dev_root"], uvm_major, caps_major,
-                                  p["device_name_strategy"], state=state, option="cdi_path")),
+                                  p["device_name_strategy"], state=state, option="cdi_path", arch=arch)),
     ]
     if o["features_file"] is not None:
         parts.append(("features_file", labels_job(o["labels"], o["features_file"], state, option="features_file")))
@@ -463,7 +470,7 @@ def node_job(params, host, read=read_source):
         # ldconfig cuts every line at '#': it would read a shorter, wrong directory.
         raise node_args.PathError("driver_root must not contain '#' when register_ldconfig is true "
                                   "(ld.so.conf reads the rest of a line as a comment), got %r." % o["driver_root"])
-    parts.append(("ld_so_conf", file_job(o["ld_so_conf_path"], ld_so_conf_text(o["driver_root"], header),
+    parts.append(("ld_so_conf", file_job(o["ld_so_conf_path"], ld_so_conf_text(o["driver_root"], header, arch),
                                          "present" if ldconfig_wanted else "absent", option="ld_so_conf_path")))
     if state == "absent":
         # The reverse order: what uses the device nodes and the tree goes first.

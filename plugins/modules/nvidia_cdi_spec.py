@@ -80,6 +80,7 @@ options:
     choices: [present, absent]
 extends_documentation_fragment:
   - gpumock.nvidia.node
+  - gpumock.nvidia.node.architecture
   - gpumock.nvidia.attributes
   - gpumock.nvidia.attributes.platform
 notes:
@@ -165,7 +166,8 @@ def prepare(module):
     uvm_major, caps_major = node_jobs.majors(p)
     node = node_args.build_node(p, driver_version=p["driver_version"])
     return node_jobs.cdi_spec_job(node, path, driver_root, dev_root, uvm_major, caps_major,
-                                  p["device_name_strategy"], kind=p["kind"], hook_path=hook_path)
+                                  p["device_name_strategy"], kind=p["kind"], hook_path=hook_path,
+                                  arch=node_args.node_architecture(p["architecture"]))
 
 
 def main():
@@ -182,6 +184,7 @@ def main():
         hook_path=dict(type="path"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )
+    argument_spec.update(node_args.architecture_argument_spec())
     _runner.run(AnsibleModule(argument_spec=argument_spec, supports_check_mode=True), prepare)
 
 

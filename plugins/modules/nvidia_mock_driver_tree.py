@@ -16,7 +16,8 @@ description:
   - Creates, below O(root), a directory shaped like the root file system of a node with the NVIDIA
     driver installed (as the GPU Operator's driver container root is), so that tools given
     C(--driver-root) find everything where they look on a real node.
-  - C(usr/lib/x86_64-linux-gnu/lib*.so.<version>) for every library the real driver installs, with
+  - C(usr/lib/<architecture>-linux-gnu/lib*.so.<version>) (C(usr/lib/x86_64-linux-gnu) on an x86_64 node) for
+    every library the real driver installs, with
     SONAME and C(.so) links; C(libnvidia-ml.so.<version>) is the mock NVML from O(nvml_library),
     the other libraries are empty placeholders.
   - The installed C(libnvidia-ml.so.<version>) carries a copy of the node's NVML config after its ELF
@@ -38,7 +39,7 @@ description:
     C(etc/nvidia-container-runtime/config.toml), the container toolkit's config.
   - With O(state=absent) removes exactly those files and links, the live state file
     C(etc/nvidia-mock/nvml.state) that C(nvidia-mock-ctl) creates, and the driver's own directories
-    when they are empty; shared directories such as C(usr/lib/x86_64-linux-gnu) are never removed,
+    when they are empty; shared directories such as C(usr/lib/<architecture>-linux-gnu) are never removed,
     so O(root=/) is safe.
 author:
   - gpumock maintainers (@gpumock)
@@ -50,7 +51,7 @@ options:
   nvml_library:
     description:
       - Path of a built mock NVML (C(nvml_src/build/libnvidia-ml.so.<version>)) on the target, installed as
-        C(usr/lib/x86_64-linux-gnu/libnvidia-ml.so.<driver_version>).
+        C(usr/lib/<architecture>-linux-gnu/libnvidia-ml.so.<driver_version>); it must be built for O(architecture).
       - When unset, an existing library there is kept (only the NVML config embedded in it, if it has
         one, is brought up to date) and an empty placeholder is created if there is none.
     type: path
@@ -72,6 +73,7 @@ options:
     choices: [present, absent]
 extends_documentation_fragment:
   - gpumock.nvidia.node
+  - gpumock.nvidia.node.architecture
   - gpumock.nvidia.attributes
   - gpumock.nvidia.attributes.platform
 notes:
@@ -139,6 +141,11 @@ nvml_config:
   returned: always
   type: str
   sample: /var/lib/nvidia-mock/driver/etc/nvidia-mock/nvml.conf
+architecture:
+  description: The node's architecture the tree is laid out for (O(architecture)).
+  returned: always
+  type: str
+  sample: x86_64
 files:
   description: Tree-relative paths of the libraries, tools and firmware (what the CDI spec mounts).
   returned: always
@@ -167,7 +174,8 @@ def prepare(module):
     if p["state"] == "present":
         library = node_jobs.read_source("nvml_library", p["nvml_library"])
         mock_ctl = node_jobs.read_source("mock_ctl", p["mock_ctl"])
-    return node_jobs.driver_tree_job(node, root, dev_root, library, mock_ctl, p["state"])
+    return node_jobs.driver_tree_job(node, root, dev_root, library, mock_ctl, p["state"],
+                                     arch=node_args.node_architecture(p["architecture"]))
 
 
 def main():
@@ -179,6 +187,7 @@ def main():
         dev_root=dict(type="path", default="/dev"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )
+    argument_spec.update(node_args.architecture_argument_spec())
     _runner.run(AnsibleModule(argument_spec=argument_spec, supports_check_mode=True), prepare)
 
 

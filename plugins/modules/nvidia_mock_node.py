@@ -55,8 +55,9 @@ options:
     default: [index, uuid]
   nvml_library:
     description:
-      - Path of a built mock NVML on the target, installed as C(usr/lib/x86_64-linux-gnu/libnvidia-ml.so.<driver_version>)
-        with the node's NVML config embedded.
+      - Path of a built mock NVML on the target, installed as
+        C(usr/lib/<architecture>-linux-gnu/libnvidia-ml.so.<driver_version>) with the node's NVML config embedded;
+        it must be built for O(architecture).
       - When neither this, O(nvml_library_sha256) nor O(nvml_library_src) is set, an installed library is kept
         and an empty placeholder is created if there is none.
     type: path
@@ -120,6 +121,7 @@ options:
     choices: [present, absent]
 extends_documentation_fragment:
   - gpumock.nvidia.node
+  - gpumock.nvidia.node.architecture
   - gpumock.nvidia.attributes
   - gpumock.nvidia.attributes.platform
 attributes:

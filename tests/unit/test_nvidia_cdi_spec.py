@@ -180,3 +180,18 @@ def test_equal_uvm_and_caps_majors_fail_and_write_nothing(run, spec_path):
     assert result["failed"] is True
     assert result["msg"] == "uvm_major and caps_major must differ, both are 240."
     assert not spec_path.parent.exists()
+
+
+def test_an_aarch64_spec_mounts_the_libraries_from_the_aarch64_directory(run, spec_path, tmp_path):
+    hook = tmp_path / "nvidia-cdi-hook"
+    hook.write_text("")
+    run(path=str(spec_path), gpu_count=1, driver_root="/drv", architecture="aarch64", hook_path=str(hook))
+    edits = yaml.safe_load(spec_path.read_text())["containerEdits"]
+    libraries = [m["containerPath"] for m in edits["mounts"] if ".so." in m["containerPath"]]
+    assert libraries and all(p.startswith("/usr/lib/aarch64-linux-gnu/") for p in libraries)
+    assert {"hostPath": "/drv/usr/lib/aarch64-linux-gnu/libnvidia-ml.so.550.54.15",
+            "containerPath": "/usr/lib/aarch64-linux-gnu/libnvidia-ml.so.550.54.15"}.items() <= edits["mounts"][16].items()
+    assert "NVIDIA_CTK_LIBCUDA_DIR=/usr/lib/aarch64-linux-gnu" in edits["env"]
+    ldcache = [h["args"] for h in edits["hooks"] if "update-ldcache" in h["args"]][0]
+    assert ldcache[-4:] == ["--folder", "/usr/lib/aarch64-linux-gnu", "--folder", "/usr/lib/aarch64-linux-gnu/vdpau"]
+    assert "x86_64" not in spec_path.read_text()

@@ -322,3 +322,74 @@ def test_absent_removes_the_live_state_file_and_its_directory(run, root, fake_ct
     run(root=str(root), gpu_count=1, state="absent")
     assert not (root / "etc" / "nvidia-mock").exists()
     assert not (root / CTL).exists()
+
+
+# The node's architecture (aarch64: GH200, GB200, arm64 kind nodes).
+
+ARM_LIB = "usr/lib/aarch64-linux-gnu"
+
+
+def test_an_aarch64_tree_has_every_library_in_the_aarch64_directory_and_none_in_x86_64s(run, root, fake_nvml):
+    result = run(root=str(root), gpu_count=1, nvml_library=str(fake_nvml), architecture="aarch64")
+    assert result["architecture"] == "aarch64"
+    libraries = [f for f in result["files"] if "/lib" in f and not f.startswith("lib/firmware")]
+    assert libraries and all(f.startswith(ARM_LIB + "/") for f in libraries)
+    assert all((root / f).is_file() for f in result["files"])
+    assert os.readlink(root / ARM_LIB / "libnvidia-ml.so.1") == "libnvidia-ml.so.550.54.15"
+    assert result["nvml_library"] == str(root / ARM_LIB / "libnvidia-ml.so.550.54.15")
+    assert installed_library_at(root / ARM_LIB)[0] == b"\x7fELF mock nvml"
+    assert not (root / LIB).exists()
+
+
+def installed_library_at(libdir, version="550.54.15"):
+    return driver_tree.split_embedded_config((libdir / ("libnvidia-ml.so." + version)).read_bytes())
+
+
+def test_the_nvml_config_is_where_the_library_looks_on_either_architecture(run, root):
+    # nvml_src/src/config_load.c: <library directory>/../../../etc/nvidia-mock/nvml.conf.
+    for arch in driver_tree.ARCHITECTURES:
+        found = os.path.normpath(os.path.join(str(root), driver_tree.lib_dir(arch), "../../..", driver_tree.NVML_CONFIG))
+        assert found == str(root / "etc/nvidia-mock/nvml.conf")
+    run(root=str(root), gpu_count=1, architecture="aarch64")
+    assert (root / "etc/nvidia-mock/nvml.conf").is_file()
+
+
+def test_an_aarch64_tree_says_aarch64_in_proc_version(run, root):
+    run(root=str(root), gpu_count=1, architecture="aarch64")
+    assert (root / "proc/driver/nvidia/version").read_text().startswith(
+        "NVRM version: NVIDIA UNIX Open Kernel Module for aarch64  550.54.15  Release Build")
+
+
+def test_without_architecture_the_tree_is_the_targets_own(run, root, monkeypatch):
+    monkeypatch.setattr(os, "uname", lambda: os.uname_result(("Linux", "arm-node", "6.1", "#1", "aarch64")))
+    assert run(root=str(root), gpu_count=1)["architecture"] == "aarch64"
+    assert (root / ARM_LIB / "libcuda.so.550.54.15").is_file()
+
+
+def test_x86_64_named_is_the_default_tree_on_x86_64_byte_for_byte(run, root, fs_snapshot, monkeypatch):
+    monkeypatch.setattr(os, "uname", lambda: os.uname_result(("Linux", "node", "6.1", "#1", "x86_64")))
+    run(root=str(root), gpu_count=2)
+    before = fs_snapshot(root)
+    assert run(root=str(root), gpu_count=2, architecture="x86_64")["changed"] is False
+    assert fs_snapshot(root) == before
+
+
+def test_a_target_of_another_architecture_must_name_one_and_nothing_is_written(run, root, monkeypatch):
+    monkeypatch.setattr(os, "uname", lambda: os.uname_result(("Linux", "power", "6.1", "#1", "ppc64le")))
+    result = run(root=str(root), gpu_count=1)
+    assert result["failed"] is True
+    assert result["msg"] == ("architecture must be set on this ppc64le node: a driver tree has the layout of "
+                             "x86_64 or aarch64.")
+    assert not root.exists()
+
+
+def test_an_unknown_architecture_fails_naming_the_option(run, root):
+    result = run(root=str(root), gpu_count=1, architecture="arm64")
+    assert result["failed"] is True and "architecture" in result["msg"] and "aarch64" in result["msg"]
+    assert not root.exists()
+
+
+def test_absent_removes_an_aarch64_tree(run, root):
+    run(root=str(root), gpu_count=1, architecture="aarch64")
+    assert run(root=str(root), gpu_count=1, architecture="aarch64", state="absent")["changed"] is True
+    assert os.listdir(root / ARM_LIB) == ["vdpau"] and not (root / "proc/driver/nvidia").exists()

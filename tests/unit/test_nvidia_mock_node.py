@@ -303,3 +303,34 @@ def test_options_that_place_two_parts_on_one_path_fail_naming_both_and_write_not
     assert result["failed"] is True
     assert option in result["msg"] and other in result["msg"] and "must not overlap" in result["msg"]
     assert os.listdir(tmp_path) == []
+
+
+# An aarch64 node: one option places the libraries, and everything naming them follows.
+
+ARM_LIB = "usr/lib/aarch64-linux-gnu/libnvidia-ml.so.550.54.15"
+
+
+def test_an_aarch64_node_installs_the_library_where_its_spec_and_loader_entry_say(task, paths, built):
+    result, _visits, _transfers = task(architecture="aarch64", register_ldconfig=True, **node_args(paths, built))
+    assert result["changed"] is True and result["driver_tree"]["architecture"] == "aarch64"
+    installed = fsstate.read_file(os.path.join(paths["driver_root"], ARM_LIB))
+    assert driver_tree.strip_embedded_config(installed) == b"\x7fELF mock nvml"
+    mounts = result["cdi_spec"]["spec"]["containerEdits"]["mounts"]
+    assert all(os.path.isfile(m["hostPath"]) for m in mounts)
+    assert "/" + ARM_LIB in [m["containerPath"] for m in mounts]
+    assert open(paths["ld_so_conf_path"]).read().splitlines()[-1] == os.path.join(
+        paths["driver_root"], "usr/lib/aarch64-linux-gnu")
+    assert not os.path.exists(os.path.join(paths["driver_root"], "usr/lib/x86_64-linux-gnu"))
+
+
+def test_an_aarch64_node_that_is_already_right_is_one_visit(task, paths, built):
+    task(architecture="aarch64", **node_args(paths, built))
+    result, visits, transfers = task(architecture="aarch64", **node_args(paths, built))
+    assert result["changed"] is False and len(visits) == 1 and transfers == []
+
+
+def test_a_node_of_another_architecture_fails_before_anything_is_written(task, paths, built, monkeypatch):
+    monkeypatch.setattr(os, "uname", lambda: os.uname_result(("Linux", "power", "6.1", "#1", "ppc64le")))
+    result, _visits, transfers = task(**node_args(paths, built))
+    assert result["failed"] is True and result["msg"].startswith("architecture must be set on this ppc64le node")
+    assert transfers == [] and not os.path.exists(paths["dev_root"]) and not os.path.exists(paths["driver_root"])
