@@ -144,8 +144,6 @@ spec:
   type: dict
 """
 
-import os
-
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, cdi, node_args, node_jobs
 from ansible_collections.gpumock.nvidia.plugins.module_utils._runner import AnsibleModule

@@ -129,7 +129,7 @@ def built_mock_ctl(library):
 def node_specs():
     """(name, profile, node options) of every node the suite provisions for every session."""
     specs = [(name, name, {"mig_enabled": False}) for name in profiles.PROFILE_NAMES]
-    specs.append((MIG_NODE, "dgxh100", {"mig_enabled": True}))
+    specs.append((MIG_NODE, "dgxh100", {"mig_enabled": True, "mig_layout": MIG_LAYOUT}))
     return specs
 
 
@@ -168,10 +168,6 @@ def provision(base, specs, timeout=600):
     ansible_playbook = os.path.join(REPO, ".venv", "bin", "ansible-playbook")
     run([ansible_playbook, "-i", "localhost,", playbook, "-e", "@%s" % extra_vars], env=env, timeout=timeout)
     return nodes
-    """(name, profile, mig_enabled, mig_layout) of every node the suite provisions."""
-    specs = [(name, name, False, None) for name in profiles.PROFILE_NAMES]
-    specs.append((MIG_NODE, "dgxh100", True, MIG_LAYOUT))
-    return specs
 
 
 # Run "$@" with the node's proc/driver (first argument) over the host's /proc/driver.

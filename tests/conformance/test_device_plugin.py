@@ -19,8 +19,8 @@ from mocknodes import MIG_NODE, run
 
 PROFILES = profiles.PROFILE_NAMES
 NODE = "dgxh100"
-# What v0.19.0 reports when the node has no MIG minors (/proc/driver/nvidia-caps/mig-minors,
-# issue 9 point 3); until the driver tree writes them, the plugin refuses MIG devices.
+
+
 def uuids(node):
     return [gpu.uuid for gpu in node.node.gpus]
 
