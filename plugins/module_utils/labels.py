@@ -32,7 +32,8 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils.profiles import LABEL_VALUE_MAX_LEN, MIB, shown
+from ansible_collections.gpumock.nvidia.plugins.module_utils.profiles import (
+    LABEL_VALUE_MAX_LEN, MIB, mig_profile_name, shown)
 
 PREFIX = "nvidia.com/"
 MIG_STRATEGIES = ("none", "single", "mixed")
@@ -69,18 +70,49 @@ def arch_family(cc_major, cc_minor):
     }.get(cc_major, "undefined")
 
 
+def mig_label_name(profile):
+    """A MIG profile's name in labels and resource names: GFD writes '1g.10gb+me' as '1g.10gb.me'."""
+    return mig_profile_name(profile).replace("+", ".")
+
+
+def _mig_labels(key, product, profile, count):
+    """GFD's labels under ``key`` (``gpu`` or ``mig-<profile>``) for ``count`` MIG devices of
+    ``profile``, each a GPU instance with the compute instance that spans it."""
+    return {
+        key + ".count": str(count),
+        key + ".product": "%s-MIG-%s" % (product, mig_label_name(profile)),
+        key + ".memory": str(profile.memory_size_mb),
+        key + ".multiprocessors": str(profile.multiprocessor_count),
+        key + ".slices.gi": str(profile.slice_count),
+        key + ".slices.ci": str(profile.slice_count),
+        key + ".engines.copy": str(profile.copy_engine_count),
+        key + ".engines.decoder": str(profile.decoder_count),
+        key + ".engines.encoder": str(profile.encoder_count),
+        key + ".engines.jpeg": str(profile.jpeg_count),
+        key + ".engines.ofa": str(profile.ofa_count),
+        key + ".replicas": "1",
+        key + ".sharing-strategy": "none",
+    }
+
+
 def node_labels(node, mig_strategy="single"):
     """The label dict (sorted by key, every value a string) for a ``profiles.Node``.
 
-    Raises LabelError for a MIG strategy GFD does not know, or for MIG-enabled GPUs under a
-    strategy that labels MIG devices: these mock nodes create no MIG devices, and GFD refuses to
-    label a node whose MIG-enabled GPUs have none.
+    MIG devices (the node's ``mig_layout``) are labelled as GFD labels them: under ``single`` the
+    ``gpu.*`` labels describe the MIG devices, which must all be of one profile on GPUs that are
+    all in MIG mode (GFD labels any other node ``MIG-INVALID``); under ``mixed`` each profile gets
+    its ``mig-<profile>.*`` labels beside the full GPUs' ``gpu.*``. Raises LabelError for a MIG
+    strategy GFD does not know, or for a node that ``single`` cannot describe.
     """
     if mig_strategy not in MIG_STRATEGIES:
         raise LabelError("mig_strategy must be one of %s, got %r." % (", ".join(MIG_STRATEGIES), mig_strategy))
-    if mig_strategy != "none" and any(gpu.mig_enabled for gpu in node.gpus):
-        raise LabelError("mig_strategy %s labels MIG devices, but the mock GPUs are in MIG mode without any; "
-                         "use mig_strategy none for mig_enabled nodes." % mig_strategy)
+    devices = [device for gpu in node.gpus for device in gpu.mig_devices]
+    if mig_strategy == "single" and any(gpu.mig_enabled for gpu in node.gpus):
+        kinds = sorted(set(mig_profile_name(d.profile) for d in devices))
+        if len(kinds) != 1 or not all(gpu.mig_enabled and gpu.mig_devices for gpu in node.gpus):
+            raise LabelError("mig_strategy single needs every GPU in MIG mode with MIG devices of one profile "
+                             "(GFD labels this node MIG-INVALID; its MIG devices are %s); use mig_strategy mixed."
+                             % (", ".join(kinds) or "none"))
     board = node.board
     parts = node.driver_version.split(".")
     driver_major, driver_minor = parts[0], parts[1]
@@ -121,6 +153,13 @@ def node_labels(node, mig_strategy="single"):
         labels["gpu.memory"] = str(memory_mib)
     if mig_strategy != "none":
         labels["mig.strategy"] = mig_strategy
+    product = labels["gpu.product"]
+    if mig_strategy == "single" and devices:
+        labels.update(_mig_labels("gpu", product, devices[0].profile, len(devices)))
+    elif mig_strategy == "mixed":
+        for name in sorted(set(mig_label_name(d.profile) for d in devices)):
+            same = [d for d in devices if mig_label_name(d.profile) == name]
+            labels.update(_mig_labels("mig-" + name, product, same[0].profile, len(same)))
     for key, value in labels.items():
         if len(value) > LABEL_VALUE_MAX_LEN or not _LABEL_VALUE.fullmatch(value):
             raise LabelError("The label %s%s cannot be %s: a Kubernetes label value is at most %d letters, digits, "

@@ -110,7 +110,7 @@ options:
     type: path
   mig_strategy:
     description:
-      - The MIG strategy the labels of O(features_file) describe (V(none) with O(mig_enabled=true)).
+      - The MIG strategy the labels of O(features_file) describe (see M(gpumock.nvidia.nvidia_mock_node_labels)).
     type: str
     default: single
     choices: [none, single, mixed]

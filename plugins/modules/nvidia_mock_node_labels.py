@@ -38,7 +38,9 @@ options:
     description:
       - The MIG strategy the device plugin and GFD run with. V(single) and V(mixed) add
         C(nvidia.com/mig.strategy); V(none) leaves it out, as GFD does.
-      - With O(mig_enabled=true) it must be V(none), since GPUs in MIG mode here have no MIG devices to label.
+      - With O(mig_enabled=true) the MIG devices of O(mig_layout) are labelled as GFD labels them. V(single)
+        describes them as the node's C(nvidia.com/gpu.*) and needs every GPU in MIG mode with MIG devices of
+        one profile; V(mixed) adds C(nvidia.com/mig-<profile>.*) per profile beside the full GPUs' labels.
       - V(single) is the GPU Operator's default.
     type: str
     default: single

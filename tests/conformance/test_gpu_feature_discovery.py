@@ -79,3 +79,19 @@ def test_gfd_labels_a_mig_mode_node_as_the_labels_module_computes(mock_nodes, tm
 def test_gfd_labels_the_machine_from_the_dmi_product_name(mock_nodes, tmp_path):
     node = mock_nodes["dgxh100"]
     assert gfd_labels(node, tmp_path, "none")["nvidia.com/gpu.machine"] == "NVIDIA-DGX-H100"
+
+
+def test_gfd_labels_uniform_mig_devices_under_single_as_the_labels_module_computes(mig_layout_nodes, tmp_path):
+    node = mig_layout_nodes["dgxh100-mig-uniform"]
+    seen = gfd_labels(node, tmp_path, "single")
+    assert seen["nvidia.com/gpu.product"].endswith("-MIG-2g.20gb")
+    assert {k: v for k, v in seen.items() if k not in HOST_LABELS} == expected_labels(node, "single")
+
+
+@pytest.mark.parametrize("name", ["dgxh100-mig-mixed", MIG_NODE])
+def test_gfd_labels_each_mig_profile_under_mixed_as_the_labels_module_computes(name, mig_layout_nodes, mock_nodes,
+                                                                               tmp_path):
+    node = mig_layout_nodes[name] if name in mig_layout_nodes else mock_nodes[name]
+    seen = gfd_labels(node, tmp_path, "mixed")
+    assert any(k.startswith("nvidia.com/mig-") for k in seen)
+    assert {k: v for k, v in seen.items() if k not in HOST_LABELS} == expected_labels(node, "mixed")

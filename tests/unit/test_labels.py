@@ -51,7 +51,7 @@ def test_unknown_mig_strategy_is_refused_by_name():
         labels.node_labels(node(), mig_strategy="double")
 
 
-def test_mig_enabled_gpus_need_strategy_none():
+def test_single_refuses_gpus_in_mig_mode_without_mig_devices():
     with pytest.raises(labels.LabelError, match="mig_strategy single"):
         labels.node_labels(node(mig_enabled=True), mig_strategy="single")
     assert labels.node_labels(node(mig_enabled=True), mig_strategy="none")["nvidia.com/gpu.count"] == "8"
@@ -123,3 +123,26 @@ def test_a_label_value_kubernetes_refuses_is_refused_naming_the_label():
 def test_the_longest_driver_version_a_node_takes_is_a_label_value():
     version = "1." + "2" * (profiles.DRIVER_VERSION_MAX_LEN - 2)
     assert labels.node_labels(node("t4", driver_version=version))["nvidia.com/cuda.driver-version.full"] == version
+
+
+def test_single_labels_uniform_mig_devices_as_the_gpus():
+    node = profiles.build_node("dgxa100", 2, "n", mig_enabled=True, mig_layout=["3g.20gb", "3g.20gb"])
+    got = labels.node_labels(node, "single")
+    assert got["nvidia.com/gpu.count"] == "4"
+    assert got["nvidia.com/gpu.product"] == "NVIDIA-A100-SXM4-40GB-MIG-3g.20gb"
+    assert got["nvidia.com/gpu.slices.gi"] == "3" and got["nvidia.com/gpu.replicas"] == "1"
+
+
+def test_single_refuses_mig_devices_of_several_profiles_naming_them():
+    node = profiles.build_node("dgxa100", 1, "n", mig_enabled=True, mig_layout=["3g.20gb", "1g.5gb"])
+    with pytest.raises(labels.LabelError, match=r"^mig_strategy single needs .* are 1g\.5gb, 3g\.20gb\); use"):
+        labels.node_labels(node, "single")
+
+
+def test_mixed_labels_each_mig_profile_beside_the_full_gpus():
+    node = profiles.build_node("dgxh100", 1, "n", mig_enabled=True, mig_layout=["1g.10gb", "1g.10gb", "1g.10gb+me"])
+    got = labels.node_labels(node, "mixed")
+    assert got["nvidia.com/gpu.count"] == "1"
+    assert got["nvidia.com/mig-1g.10gb.count"] == "2"
+    assert got["nvidia.com/mig-1g.10gb.me.count"] == "1"
+    assert got["nvidia.com/mig-1g.10gb.me.product"] == "NVIDIA-H100-80GB-HBM3-MIG-1g.10gb.me"
