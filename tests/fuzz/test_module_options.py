@@ -34,7 +34,7 @@ from ansible_collections.gpumock.nvidia.plugins.modules import (
 
 MODULES = [nvidia_cdi_spec, nvidia_mock_containerd, nvidia_mock_devnodes, nvidia_mock_driver_tree,
            nvidia_mock_node, nvidia_mock_node_labels]
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "250"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "480"))
 # FUZZ_SHRINK=0 reports the first failing example as found (shrinking a node run takes minutes).
 PHASES = [p for p in Phase if p != Phase.shrink or os.environ.get("FUZZ_SHRINK", "1") != "0"]
 
