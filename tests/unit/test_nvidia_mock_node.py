@@ -260,7 +260,7 @@ def test_node_problem_names_the_prefixed_variable():
     assert node_jobs.node_problem({"cdi_path": "/etc/cdi/x.conf"}, prefix="gpu_mock_").startswith(
         "gpu_mock_cdi_path must end in .yaml or .json")
     assert node_jobs.node_problem({"mig_enabled": True, "features_file": "/f", "mig_strategy": "single"},
-                                  prefix="gpu_mock_").startswith("gpu_mock_mig_strategy single labels MIG devices")
+                                  prefix="gpu_mock_").startswith("gpu_mock_mig_strategy single needs every GPU in MIG mode")
     assert node_jobs.node_problem({"profile": "dgxh100", "cdi_path": "/etc/cdi/nvidia.yaml"}) == ""
 
 
