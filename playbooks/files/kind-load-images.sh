@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Loads local Docker images into the nodes of a kind cluster that lack them (same image ID under
 # the same name), as `kind load docker-image` does, so a second run loads nothing. One look into
-# each node (crictl images), one `kind load` per set of nodes that lack the same images. Prints
+# each node (crictl images, all nodes at once), one `kind load` per set of nodes that lack the same images. Prints
 # "IMAGE -> NODE" for each load (made, or only planned with --check).
 # usage: kind-load-images.sh [--check] KIND CLUSTER "NODE..." IMAGE...
 set -u
@@ -11,19 +11,34 @@ kind=$1 cluster=$2 nodes=$3
 shift 3
 status=0
 declare -A want
-for image in "$@"; do
-  if ! want[$image]=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null); then
-    echo "gpumock_kind_images names $image, which is not an image of the local Docker engine." >&2
-    exit 2
-  fi
+# One docker call for all IDs; only when one is missing, one call per image finds which.
+if ids=$(docker image inspect --format '{{.Id}}' "$@" 2>/dev/null); then
+  mapfile -t listed <<<"$ids"
+  for i in "${!listed[@]}"; do want[${*:i+1:1}]=${listed[$i]}; done
+else
+  for image in "$@"; do
+    if ! want[$image]=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null); then
+      echo "gpumock_kind_images names $image, which is not an image of the local Docker engine." >&2
+      exit 2
+    fi
+  done
+fi
+# What every node has, read from all nodes at once (one crictl call each, in parallel).
+seen=$(mktemp -d)
+trap 'rm -rf "$seen"' EXIT
+pids=()
+for node in $nodes; do
+  { docker exec "$node" crictl images --output json 2>/dev/null || true; } >"$seen/$node" &
+  pids+=($!)
 done
-# missing IMAGES-JSON IMAGE=ID...: the images the node's containerd lacks (by ID under that name).
-missing() {
-  python3 - "$@" <<'PY'
-import json, sys
+for pid in "${pids[@]}"; do wait "$pid"; done
+pairs=()
+for image in "$@"; do pairs+=("$image=${want[$image]}"); done
+# One line "IMAGE NODE" for each image (by ID under that name) a node's containerd lacks.
+lacks=$(python3 - "$seen" "$nodes" "${pairs[@]}" <<'PY'
+import json, os, sys
 
-have = {(tag, image["id"]) for image in json.loads(sys.argv[1] or '{"images": []}')["images"]
-        for tag in image.get("repoTags") or []}
+seen, nodes, pairs = sys.argv[1], sys.argv[2].split(), sys.argv[3:]
 
 
 def reference(name):
@@ -38,24 +53,24 @@ def reference(name):
     return name
 
 
-for pair in sys.argv[2:]:
-    image, image_id = pair.rsplit("=", 1)
-    if (reference(image), image_id) not in have:
-        print(image)
+for node in nodes:
+    with open(os.path.join(seen, node)) as stream:
+        listed = json.loads(stream.read() or '{"images": []}')
+    have = {(tag, image["id"]) for image in listed["images"] for tag in image.get("repoTags") or []}
+    for pair in pairs:
+        image, image_id = pair.rsplit("=", 1)
+        if (reference(image), image_id) not in have:
+            print(image, node)
 PY
-}
-# Which images each node lacks; then one `kind load` per set of nodes that lack the same images
-# (kind saves those images once and loads them into the nodes in parallel).
+)
+# Then one `kind load` per set of nodes that lack the same images (kind saves those images once
+# and loads them into the nodes in parallel).
 declare -A lacking   # image -> "node,node"
-for node in $nodes; do
-  pairs=()
-  for image in "$@"; do pairs+=("$image=${want[$image]}"); done
-  have=$(docker exec "$node" crictl images --output json 2>/dev/null || true)
-  for image in $(missing "$have" "${pairs[@]}"); do
-    echo "$image -> $node"
-    lacking[$image]=${lacking[$image]:+${lacking[$image]},}$node
-  done
-done
+while read -r image node; do
+  [ -n "$image" ] || continue
+  echo "$image -> $node"
+  lacking[$image]=${lacking[$image]:+${lacking[$image]},}$node
+done <<<"$lacks"
 $check && exit 0
 declare -A group     # "node,node" -> "image image"
 for image in "${!lacking[@]}"; do
