@@ -6,7 +6,7 @@
 COLLECTION_STAGE := $(ROOT)/.build/collection-stage/ansible_collections/gpumock/nvidia
 COLLECTION_OUT := $(ROOT)/.build/collection
 NODE_ARCHITECTURES = $(shell $(PY) -c 'import sys; sys.path.insert(0, "$(COLLECTIONS)"); \
-    from ansible_collections.gpumock.nvidia.plugins.module_utils import driver_tree; \
+    from ansible_collections.gpumock.nvidia.plugins.module_utils.render import driver_tree; \
     print(" ".join(driver_tree.ARCHITECTURES))')
 
 .PHONY: collection

@@ -79,7 +79,7 @@ NVML_LIVE_RUN = $(1) $(NVML_BUILD)/nvidia-mock-ctl $(NVML_LIVE)/gpus8.conf $(NVM
 $(NVML_LIVE)/mig.conf: mk/nvml.mk $(NVML_CONF_INPUTS) | collection-link
 	@mkdir -p $(NVML_LIVE)
 	@$(PY) -c 'import sys; sys.path.insert(0, ".build/collections"); \
-	    from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config, profiles; \
+	    from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles; from ansible_collections.gpumock.nvidia.plugins.module_utils.render import nvml_config; \
 	    print(nvml_config.render(profiles.build_node("dgxa100", gpu_count=1, node_id="mig-threads", \
 	        mig_enabled=True, mig_layout=["3g.20gb", "1g.5gb"]), visibility="all"), end="")' > $@
 

@@ -24,8 +24,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
     opts = ap.parse_args()
-    profiles = pysources.import_module_util("profiles")
-    nvml_config = pysources.import_module_util("nvml_config")
+    profiles = pysources.import_module_util("facts.profiles")
+    nvml_config = pysources.import_module_util("render.nvml_config")
     node = profiles.build_node(profile=profiles.DEFAULT_PROFILE, node_id="gpumock-default")
     # With no config at all there is no provisioned /dev to filter on: show every GPU.
     text = nvml_config.render(node, visibility="all")

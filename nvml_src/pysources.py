@@ -3,7 +3,7 @@
 The code generators run with a bare python3 (on a target node, from an unpacked tarball of
 nvml_src/ and the listed files), where the collection is not installed. import_module_util()
 imports a module_utils file under its real name
-(ansible_collections.gpumock.nvidia.plugins.module_utils.<name>), so the imports between those
+(ansible_collections.gpumock.nvidia.plugins.module_utils.<floor>.<name>), so the imports between those
 files work unchanged; a module_utils file that the list does not name cannot be imported, so a
 new dependency of the build fails it here, naming the list, instead of going unnoticed.
 """
@@ -36,7 +36,11 @@ class _ListedModuleUtils(importlib.abc.MetaPathFinder):
         prefix = PACKAGE + "."
         if not fullname.startswith(prefix):
             return None
-        relative = "plugins/module_utils/%s.py" % fullname[len(prefix):]
+        relative = "plugins/module_utils/" + fullname[len(prefix):].replace(".", "/")
+        if any(path.startswith(relative + "/") for path in self.paths):
+            # A floor folder (facts, render...) that holds listed files: a package without code.
+            return importlib.util.spec_from_loader(fullname, None, is_package=True)
+        relative += ".py"
         if relative not in self.paths:
             raise ImportError("the NVML build imports %s, which %s does not list"
                               % (relative, os.path.relpath(LIST, self.root)), name=fullname)
@@ -44,7 +48,7 @@ class _ListedModuleUtils(importlib.abc.MetaPathFinder):
 
 
 def import_module_util(name, root=None):
-    """The module_utils module ``name`` (e.g. "profiles"), loaded from root/plugins/module_utils."""
+    """The module_utils module ``name`` (e.g. "facts.profiles"), loaded from root/plugins/module_utils."""
     root = root or os.path.dirname(HERE)
     if not any(isinstance(finder, _ListedModuleUtils) for finder in sys.meta_path):
         parts = PACKAGE.split(".")

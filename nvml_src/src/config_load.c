@@ -7,7 +7,7 @@
  *
  * The embedded copy is for containers that get the library file and their device nodes and
  * nothing else of ours (NVIDIA's device plugin writes its own CDI spec): the driver tree module
- * (plugins/module_utils/driver_tree.py, EMBED_MAGIC) writes the file as
+ * (plugins/module_utils/render/driver_tree.py, EMBED_MAGIC) writes the file as
  *   <ELF image> <config text> <EMBED_MAGIC, 16 bytes> <config length, uint64 little-endian>
  * The dynamic loader ignores bytes after the image.
  */

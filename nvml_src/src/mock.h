@@ -24,7 +24,7 @@ struct mock_bus_id {
 
 /*
  * The config's structs (struct mock_system, mock_board, mock_mig_profile, mock_gpu and
- * mock_config), generated into the build directory from plugins/module_utils/nvml_schema.py
+ * mock_config), generated into the build directory from plugins/module_utils/facts/nvml_schema.py
  * by gen_schema.py. MOCK_MAX_GPU is 254: minors 0..253; 254 and 255 are modeset and ctl.
  */
 #include "config_schema.h"

@@ -19,7 +19,8 @@ from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import fsstate, node_jobs
+from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import node_jobs
 
 MODULE = "gpumock.nvidia.nvidia_mock_node"
 

@@ -10,7 +10,7 @@ __metaclass__ = type
 class ModuleDocFragment(object):
     """Options naming the mock node, shared by the node modules.
 
-    These document plugins/module_utils/node_args.node_argument_spec(); the profile choices must be
+    These document plugins/module_utils/runner/node_args.node_argument_spec(); the profile choices must be
     profiles.PROFILE_NAMES (ansible-test sanity's validate-modules compares each module's docs with
     its argument_spec, so a drift fails there).
     """

@@ -54,7 +54,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import node_args, node_jobs
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import node_args, node_jobs
 
 
 def node_problem(options, prefix=""):

@@ -153,9 +153,10 @@ import os
 import re
 import stat
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, fsstate, node_args, node_jobs
-from ansible_collections.gpumock.nvidia.plugins.module_utils._runner import AnsibleModule
-from ansible_collections.gpumock.nvidia.plugins.module_utils.containerd_config import (
+from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import _runner, node_args, node_jobs
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner._runner import AnsibleModule
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render.containerd_config import (
     DEFAULT_CDI_SPEC_DIRS, disable_cdi, enable_cdi, render_path)
 
 

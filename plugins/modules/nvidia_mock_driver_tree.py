@@ -161,8 +161,8 @@ actions:
 """
 
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, node_args, node_jobs
-from ansible_collections.gpumock.nvidia.plugins.module_utils._runner import AnsibleModule
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import _runner, node_args, node_jobs
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner._runner import AnsibleModule
 
 
 def prepare(module):

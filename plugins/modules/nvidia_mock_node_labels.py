@@ -123,8 +123,9 @@ path:
 """
 
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, labels, node_args, node_jobs
-from ansible_collections.gpumock.nvidia.plugins.module_utils._runner import AnsibleModule
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import labels
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import _runner, node_args, node_jobs
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner._runner import AnsibleModule
 
 
 def prepare(module):

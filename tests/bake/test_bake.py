@@ -18,7 +18,7 @@ import pytest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles  # noqa: E402
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles  # noqa: E402
 
 BASE_IMAGE = "gpumock/bookworm-systemd"
 NODE_ID = "baked-image-a"

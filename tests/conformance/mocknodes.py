@@ -19,7 +19,7 @@ import sys
 import pytest
 
 from pins import pinned
-from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = pinned("CONFORMANCE_BIN")

@@ -15,7 +15,8 @@ import referencing
 import referencing.jsonschema
 import yaml
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import cdi, profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import cdi
 
 from mocknodes import BIN, MIG_NODE, run, tool
 
@@ -134,7 +135,7 @@ def test_our_spec_matches_the_cdi_projects_json_schema(name, mock_nodes):
 
 def test_cdi_library_loads_a_spec_whose_driver_root_has_characters_beyond_the_basic_plane(tmp_path):
     """Go's YAML parser refuses JSON's surrogate-pair escapes; the spec writes YAML's own."""
-    from ansible_collections.gpumock.nvidia.plugins.module_utils import cdi
+    from ansible_collections.gpumock.nvidia.plugins.module_utils.render import cdi
 
     node = profiles.build_node("t4", 1, "conformance")
     driver_root = "/opt/drv-\U0001F600-\u00e9-\u2028"

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
 
 from deviceplugin import CDI_VENDOR, IGNORED_XIDS, RESOURCE_GPU, health, mock_ctl
 from mocknodes import MIG_NODE, run

@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config, profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import nvml_config
 
 from mocknodes import MIG_NODE, run, tool
 

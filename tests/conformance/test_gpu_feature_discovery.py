@@ -1,5 +1,5 @@
 """NVIDIA's GPU feature discovery, run once against every built-in profile's mock node, labels it
-exactly as the collection's labels module (plugins/module_utils/labels.py) says it will.
+exactly as the collection's labels module (plugins/module_utils/render/labels.py) says it will.
 
 GFD runs standalone: --oneshot writes its label file and exits; --use-node-feature-api=false
 keeps it away from a Kubernetes API; --no-timestamp drops the only label that changes per run.
@@ -15,7 +15,8 @@ import subprocess
 
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import labels, profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import labels
 
 from mocknodes import MIG_NODE, run, tool
 

@@ -12,7 +12,8 @@ import subprocess
 import pytest
 import yaml
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import cdi, profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import cdi
 
 from mocknodes import MIG_NODE, run, tool, with_proc_driver
 

@@ -27,7 +27,7 @@ from ansible.module_utils.testing import patch_module_args
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
 from ansible_collections.gpumock.nvidia.plugins.modules import (
     nvidia_cdi_spec, nvidia_mock_containerd, nvidia_mock_devnodes, nvidia_mock_driver_tree, nvidia_mock_node,
     nvidia_mock_node_labels)

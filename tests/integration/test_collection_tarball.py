@@ -16,7 +16,7 @@ import tarfile
 import pytest
 import yaml
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import driver_tree
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import driver_tree
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(REPO, ".venv", "bin")
@@ -99,7 +99,7 @@ def test_the_tarball_has_both_architectures_prebuilt_beside_their_sources(tarbal
                 assert elf_machine(tar.extractfile(member).read(20)) == machine, member
         assert re.fullmatch(r"[0-9a-f]{16}\n", tar.extractfile("files/prebuilt/SOURCE_HASH").read().decode())
     assert {"nvml_src/Makefile", "nvml_src/src/init.c", "nvml_src/nvml_build.py", "nvml_src/python-sources.txt",
-            "plugins/module_utils/profiles.py"} <= names
+            "plugins/module_utils/facts/profiles.py"} <= names
 
 
 def test_the_tarball_carries_nothing_a_checkout_built_or_ignores(tarball):

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import labels, profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import labels
 
 from conftest import CLUSTER, FEATURES_DIR, GPUS_PER_NODE, NODES, PROFILE, pod_manifest, timing
 

@@ -22,7 +22,8 @@ SYMBOLS = ROOT / "nvml_src" / "api" / "nvml-symbols-580.txt"
 REFERENCE = Path(__file__).resolve().parent / "reference" / "h100-80gb-hbm3-nvml-getters.json"
 
 # tests/conftest.py has put .build/collections on sys.path.
-from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config, profiles  # noqa: E402
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles  # noqa: E402
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import nvml_config  # noqa: E402
 
 
 def pytest_configure(config):

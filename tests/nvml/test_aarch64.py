@@ -9,7 +9,7 @@ import pytest
 
 from conftest import LIB, ROOT, SYMBOLS, build_node, in_private_etc, probe, write_config
 from test_symbols import dynamic_section, dynamic_symbols
-from ansible_collections.gpumock.nvidia.plugins.module_utils import driver_tree, nvml_config
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import driver_tree, nvml_config
 
 ARM_LIB = ROOT / "nvml_src" / "build" / "aarch64" / "libnvidia-ml.so.1"
 ARM_PROBE = LIB.parent / "tests" / "aarch64" / "nvml_probe"

@@ -8,7 +8,8 @@ import socket
 import pytest
 
 from conftest import LIB, build_node, in_private_etc, probe, write_config
-from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config, nvml_schema
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import nvml_schema
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import nvml_config
 
 UNKNOWN = "999"
 

@@ -9,7 +9,8 @@ import random
 import pytest
 
 from conftest import build_node
-from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config, nvml_schema
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import nvml_schema
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import nvml_config
 
 SUCCESS = 0
 

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from conftest import LIB, build_node, in_private_etc, in_private_tmpfs, probe, write_config
-from ansible_collections.gpumock.nvidia.plugins.module_utils import driver_tree, nvml_config
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import driver_tree, nvml_config
 
 VERSION = "550.54.15"
 UNKNOWN = "999"

@@ -4,7 +4,7 @@ import ctypes
 import pytest
 
 from conftest import build_node
-from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
 
 NOT_FOUND, INVALID_ARGUMENT, INSUFFICIENT_SIZE = 6, 2, 7
 

@@ -440,14 +440,14 @@ def test_gpu_instance_calls_before_init_are_uninitialized(mig, libnvml):
 
 def test_config_instance_on_a_gpu_without_mig_mode_fails_init(pynvml, use_config):
     text = build_node("dgxa100", gpu_count=1)
-    from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config
+    from ansible_collections.gpumock.nvidia.plugins.module_utils.render import nvml_config
     use_config(nvml_config.render(text, visibility="all") + "\n[mig_instance]\ngpu = 0\nprofile_id = 19\nstart = 0\n")
     with pytest.raises(pynvml.NVMLError):
         pynvml.nvmlInit()
 
 
 def test_config_instances_that_overlap_fail_init(pynvml, use_config):
-    from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config
+    from ansible_collections.gpumock.nvidia.plugins.module_utils.render import nvml_config
     node = build_node("dgxa100", gpu_count=1, mig_enabled=True, mig_layout=["3g.20gb"])
     use_config(nvml_config.render(node, visibility="all") + "\n[mig_instance]\ngpu = 0\nprofile_id = 19\nstart = 2\n")
     with pytest.raises(pynvml.NVMLError):

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from conftest import LIB, build_node, write_config
-from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
 
 ROOT = Path(__file__).resolve().parents[2]
 NVIDIA_SMI = {

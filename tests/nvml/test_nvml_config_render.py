@@ -2,7 +2,8 @@
 import pytest
 
 from conftest import build_node
-from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config, nvml_schema, profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import nvml_schema, profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import nvml_config
 
 
 def sections(text):

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from conftest import REFERENCE, build_node
-from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
 
 # pynvml helpers that are not single-handle getters even though their names look like one, or
 # that block (event waits), or that need arguments the sweep cannot invent.

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from conftest import build_node
-from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
 
 LEVELS = {0, 10, 20, 30, 40, 50}
 

@@ -1,4 +1,4 @@
-"""Specification of the CDI model (plugins/module_utils/cdi.py): spec content, minimum version,
+"""Specification of the CDI model (plugins/module_utils/render/cdi.py): spec content, minimum version,
 validation and YAML output."""
 import copy
 import json
@@ -8,8 +8,9 @@ import jsonschema
 import pytest
 import yaml
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import cdi, driver_tree, profiles
-from ansible_collections.gpumock.nvidia.plugins.module_utils.cdi import CdiError
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import cdi, driver_tree
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render.cdi import CdiError
 
 SCHEMA = json.load(open(os.path.join(os.path.dirname(__file__), "cdi_schema.json")))
 DRIVER_ROOT = "/var/lib/nvidia-mock/driver"

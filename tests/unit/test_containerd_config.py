@@ -3,7 +3,7 @@ import tomllib
 
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import containerd_config as C
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import containerd_config as C
 
 V2 = ("plugins", "io.containerd.grpc.v1.cri")
 V3 = ("plugins", "io.containerd.cri.v1.runtime")

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import driver_tree
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import driver_tree
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG_LOAD = os.path.join(ROOT, "nvml_src", "src", "config_load.c")

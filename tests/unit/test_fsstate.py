@@ -1,11 +1,11 @@
-"""Specification of the idempotent engine (plugins/module_utils/fsstate.py)."""
+"""Specification of the idempotent engine (plugins/module_utils/files/fsstate.py)."""
 import os
 import stat
 
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import fsstate
-from ansible_collections.gpumock.nvidia.plugins.module_utils.fsstate import (
+from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
+from ansible_collections.gpumock.nvidia.plugins.module_utils.files.fsstate import (
     CHARDEV, DEVFILE, DIRECTORY, FILE, LINK, Entry, FsStateError)
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (mknod, chown)")

@@ -2,7 +2,7 @@
 DRIVER_VERSION_MAX_LEN); the texts that a user reads repeat them, and these tests hold them to it."""
 import pathlib
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 LIMIT = "%d to %d" % (profiles.MIN_GPU_COUNT, profiles.MAX_GPU_COUNT)

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import fsstate
+from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
 from ansible_collections.gpumock.nvidia.plugins.modules import (
     nvidia_cdi_spec, nvidia_mock_containerd, nvidia_mock_devnodes, nvidia_mock_driver_tree, nvidia_mock_node,
     nvidia_mock_node_labels)

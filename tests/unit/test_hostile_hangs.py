@@ -12,7 +12,7 @@ import os
 import pytest
 from ansible.module_utils import _internal
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import driver_tree
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import driver_tree
 from ansible_collections.gpumock.nvidia.plugins.modules import (
     nvidia_cdi_spec, nvidia_mock_containerd, nvidia_mock_devnodes, nvidia_mock_driver_tree, nvidia_mock_node,
     nvidia_mock_node_labels)

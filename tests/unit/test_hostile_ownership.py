@@ -13,8 +13,10 @@ import stat
 
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import (
-    cdi, containerd_config, devnodes, driver_tree, fsstate, labels, node_jobs, nvml_config, profiles)
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import cdi, containerd_config, devnodes, driver_tree, labels, nvml_config
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import node_jobs
 from ansible_collections.gpumock.nvidia.plugins.modules import (
     nvidia_cdi_spec, nvidia_mock_containerd, nvidia_mock_devnodes, nvidia_mock_driver_tree, nvidia_mock_node,
     nvidia_mock_node_labels)

@@ -21,7 +21,8 @@ import tomllib
 import pytest
 import yaml
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import driver_tree, fsstate
+from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import driver_tree
 from ansible_collections.gpumock.nvidia.plugins.modules import (
     nvidia_cdi_spec, nvidia_mock_containerd, nvidia_mock_devnodes, nvidia_mock_driver_tree)
 
@@ -98,7 +99,9 @@ def test_concurrent_runs_of_the_cdi_spec_module_on_one_path_all_succeed(tmp_path
 def test_concurrent_runs_of_the_driver_tree_module_on_one_root_all_succeed(tmp_path):
     worker = """
         import sys
-        from ansible_collections.gpumock.nvidia.plugins.module_utils import fsstate, node_jobs, profiles
+        from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
+        from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
+        from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import node_jobs
         node = profiles.build_node("dgxa100", 8, "node-%s" % sys.argv[2])
         for _ in range(5):
             job = node_jobs.driver_tree_job(node, sys.argv[1], "/dev")
@@ -228,7 +231,8 @@ def test_a_run_failing_after_some_renames_names_the_changes_it_made(run_module, 
 
 KILL_WORKER = """
     import sys, time
-    from ansible_collections.gpumock.nvidia.plugins.module_utils import node_jobs, profiles
+    from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
+    from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import node_jobs
     base, node_id, mode = sys.argv[1], sys.argv[2], int(sys.argv[3], 8)
     library = open(sys.argv[4], "rb").read()
     node = profiles.build_node("dgxh100", 128, node_id)

@@ -1,7 +1,8 @@
-"""Specification of module_utils.labels: GPU feature discovery's labels computed from a profile."""
+"""Specification of module_utils.render.labels: GPU feature discovery's labels computed from a profile."""
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import labels, profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import labels
 
 
 def node(profile="dgxh100", **kwargs):

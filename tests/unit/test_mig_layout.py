@@ -4,8 +4,9 @@ from dataclasses import replace
 
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import node_args, nvml_config
-from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles as P
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import nvml_config
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import node_args
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles as P
 
 
 def layout(profile, names, gpu_count=1):

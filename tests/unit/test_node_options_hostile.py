@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
 from ansible_collections.gpumock.nvidia.plugins.modules import (
     nvidia_cdi_spec, nvidia_mock_devnodes, nvidia_mock_driver_tree, nvidia_mock_node, nvidia_mock_node_labels)
 

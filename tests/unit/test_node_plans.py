@@ -1,7 +1,9 @@
 """Specification of the device-node plan (devnodes.py) and the driver-tree plan (driver_tree.py)."""
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import devnodes, driver_tree, fsstate, profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import devnodes, driver_tree
 
 
 def node(profile="dgxa100", gpu_count=None, mig_enabled=None, mig_layout=None):

@@ -3,7 +3,7 @@ the node options, on the controller. (The filter plugin itself imports Ansible's
 code, which changes how modules warn in this process; the role's runs exercise it.)"""
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils.node_args import NodeOptionsError, node_problem
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner.node_args import NodeOptionsError, node_problem
 
 
 def test_good_options_have_no_problem():

@@ -6,7 +6,8 @@ import stat
 import pytest
 import yaml
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import cdi, profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import cdi
 from ansible_collections.gpumock.nvidia.plugins.modules import nvidia_cdi_spec as M
 from ansible_collections.gpumock.nvidia.plugins.modules import nvidia_mock_devnodes
 

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import fsstate
+from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
 from ansible_collections.gpumock.nvidia.plugins.modules import nvidia_mock_devnodes as M
 
 

@@ -5,7 +5,8 @@ import struct
 
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import driver_tree, nvml_config, profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import driver_tree, nvml_config
 from ansible_collections.gpumock.nvidia.plugins.modules import nvidia_mock_driver_tree as M
 
 LIB = "usr/lib/x86_64-linux-gnu"

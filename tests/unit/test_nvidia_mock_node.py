@@ -14,7 +14,9 @@ import pytest
 from ansible.module_utils import _internal
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import driver_tree, fsstate, node_jobs
+from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import driver_tree
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import node_jobs
 from ansible_collections.gpumock.nvidia.plugins.modules import nvidia_mock_node as M
 
 # Importing an action plugin imports Ansible's controller code, which marks this process as the

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import labels
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import labels
 from ansible_collections.gpumock.nvidia.plugins.modules import nvidia_mock_node_labels as M
 
 

@@ -34,9 +34,9 @@ def root(tmp_path):
     base = tmp_path / "collection"
     (base / "nvml_src" / "src").mkdir(parents=True)
     (base / "nvml_src" / "src" / "init.c").write_text("int x;\n")
-    (base / "nvml_src" / "python-sources.txt").write_text("# read by the generators\nplugins/module_utils/profiles.py\n")
-    (base / "plugins" / "module_utils").mkdir(parents=True)
-    (base / "plugins" / "module_utils" / "profiles.py").write_text("PROFILES = {}\n")
+    (base / "nvml_src" / "python-sources.txt").write_text("# read by the generators\nplugins/module_utils/facts/profiles.py\n")
+    (base / "plugins" / "module_utils" / "facts").mkdir(parents=True)
+    (base / "plugins" / "module_utils" / "facts" / "profiles.py").write_text("PROFILES = {}\n")
     return base
 
 
@@ -77,14 +77,14 @@ def test_the_hash_changes_with_every_c_source_and_every_python_file_the_build_re
     before = nvml_build.source_hash(str(root))
     (root / "nvml_src" / "src" / "init.c").write_text("int y;\n")
     after_c = nvml_build.source_hash(str(root))
-    (root / "plugins" / "module_utils" / "profiles.py").write_text("PROFILES = {'gh200': 1}\n")
+    (root / "plugins" / "module_utils" / "facts" / "profiles.py").write_text("PROFILES = {'gh200': 1}\n")
     assert len({before, after_c, nvml_build.source_hash(str(root))}) == 3
 
 
 def test_build_output_python_caches_and_unlisted_python_do_not_change_the_hash(root):
     before = nvml_build.source_hash(str(root))
     for path in ("nvml_src/build/aarch64/libnvidia-ml.so.1", "nvml_src/__pycache__/pysources.cpython-311.pyc",
-                 "nvml_src/gen_api.pyc", "plugins/module_utils/labels.py", "files/prebuilt/SOURCE_HASH"):
+                 "nvml_src/gen_api.pyc", "plugins/module_utils/render/labels.py", "files/prebuilt/SOURCE_HASH"):
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text("output")
     assert nvml_build.source_hash(str(root)) == before

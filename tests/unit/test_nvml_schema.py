@@ -1,4 +1,4 @@
-"""The NVML config schema (plugins/module_utils/nvml_schema.py) is the one list of its keys.
+"""The NVML config schema (plugins/module_utils/facts/nvml_schema.py) is the one list of its keys.
 
 Every place that names the keys is derived from it: profiles.Board / MigProfile, the renderer,
 the C structs and parser tables (generated at build time by nvml_src/gen_schema.py) and the
@@ -12,7 +12,8 @@ import sys
 
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config, nvml_schema, profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import nvml_schema, profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import nvml_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NVML_SRC = os.path.join(ROOT, "nvml_src")
@@ -110,10 +111,10 @@ def test_the_build_imports_exactly_the_python_files_its_list_names():
     script = (
         "import sys; sys.path.insert(0, %r)\n"
         "import pysources\n"
-        "for name in ('nvml_schema', 'profiles', 'nvml_config'):\n"
+        "for name in ('facts.nvml_schema', 'facts.profiles', 'render.nvml_config'):\n"
         "    pysources.import_module_util(name)\n"
         "loaded = sorted(m.__file__ for n, m in sys.modules.items()\n"
-        "                if n.startswith(pysources.PACKAGE + '.'))\n"
+        "                if n.startswith(pysources.PACKAGE + '.') and getattr(m, '__file__', None))\n"
         "print('\\n'.join(loaded))\n" % NVML_SRC)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                          env={"PATH": os.environ.get("PATH", "")}).stdout.split()
@@ -123,10 +124,10 @@ def test_the_build_imports_exactly_the_python_files_its_list_names():
 def test_a_module_util_the_list_does_not_name_cannot_be_imported_by_the_build():
     script = ("import sys; sys.path.insert(0, %r)\n"
               "import pysources\n"
-              "pysources.import_module_util('labels')\n" % NVML_SRC)
+              "pysources.import_module_util('render.labels')\n" % NVML_SRC)
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert res.returncode != 0
-    assert "plugins/module_utils/labels.py, which nvml_src/python-sources.txt does not list" in res.stderr
+    assert "plugins/module_utils/render/labels.py, which nvml_src/python-sources.txt does not list" in res.stderr
 
 
 def test_the_source_hash_reads_the_list_instead_of_repeating_it():

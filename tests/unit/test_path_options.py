@@ -1,7 +1,7 @@
 """Specification of the one check every path option passes (node_args.check_abs_path)."""
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import node_args
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import node_args
 
 
 @pytest.mark.parametrize("value,expected", [("/opt/x/", "/opt/x"), ("//", "/"), ("//opt//x", "/opt/x"),

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles as P
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles as P
 
 UUID_RE = re.compile(r"^GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -129,7 +129,7 @@ def test_t4_sits_where_a_cloud_vm_puts_it_clear_of_the_low_virtio_slots():
 
 
 def test_the_driver_version_limit_is_the_tightest_of_its_consumers():
-    from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_schema
+    from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import nvml_schema
     system = nvml_schema.SYSTEM
     assert P.DRIVER_VERSION_MAX_LEN == min(system.key("driver_version").max_len,
                                            system.key("nvml_version").max_len - len("99."),
@@ -137,14 +137,14 @@ def test_the_driver_version_limit_is_the_tightest_of_its_consumers():
 
 
 def test_the_longest_driver_version_gives_a_config_the_mock_nvml_takes():
-    from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config
+    from ansible_collections.gpumock.nvidia.plugins.module_utils.render import nvml_config
     version = "1." + "2" * (P.DRIVER_VERSION_MAX_LEN - 2)
     node = P.build_node(node_id="n", driver_version=version, cuda_driver_version=P.CUDA_DRIVER_VERSION_MAX)
     assert nvml_config.problem(nvml_config.render(node)) == ""
 
 
 def test_the_longest_node_id_gives_a_config_the_mock_nvml_takes():
-    from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config
+    from ansible_collections.gpumock.nvidia.plugins.module_utils.render import nvml_config
     node_id = "\u00e9" * (P.NODE_ID_MAX_BYTES // 2) + "n" * (P.NODE_ID_MAX_BYTES % 2)
     node = P.build_node(node_id=node_id)
     assert nvml_config.problem(nvml_config.render(node)) == ""

@@ -1,4 +1,4 @@
-"""Specification of the modules' shared tail (plugins/module_utils/_runner.py)."""
+"""Specification of the modules' shared tail (plugins/module_utils/runner/_runner.py)."""
 import json
 import os
 
@@ -6,7 +6,9 @@ import pytest
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import _runner, fsstate, profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import _runner
 from ansible_collections.gpumock.nvidia.plugins.modules import nvidia_mock_node_labels
 
 # Marked as the collection's (fsstate.marked), so the module that writes the file owns it.

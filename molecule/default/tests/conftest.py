@@ -15,7 +15,7 @@ COLLECTIONS = os.path.join(ROOT, ".build", "collections")
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles  # noqa: E402
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles  # noqa: E402
 
 DRIVER_ROOT = "/var/lib/nvidia-mock/driver"
 PROBE_SOURCE = os.path.join(ROOT, "images", "nvml-probe", "nvml_probe.c")

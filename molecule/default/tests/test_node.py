@@ -2,7 +2,7 @@
 import yaml
 from conftest import DRIVER_ROOT, char_device, parse_probe
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import cdi
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import cdi
 
 LIB_DIR = DRIVER_ROOT + "/usr/lib/x86_64-linux-gnu"
 

@@ -5,7 +5,7 @@ import tomllib
 import pytest
 from conftest import parse_probe, run_converge
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import containerd_config
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import containerd_config
 
 # Only the trixie node has containerd 1.7 and a podman that reads cdiVersion 0.5+ specs.
 testinfra_hosts = ["molecule-gpu-trixie"]

@@ -5,7 +5,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "..", ".build", "collections"))
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config, profiles  # noqa: E402
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles  # noqa: E402
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import nvml_config  # noqa: E402
 
 
 def main(out_dir):

@@ -19,7 +19,7 @@ import hashlib
 import re
 from dataclasses import asdict, dataclass, field, fields, make_dataclass, replace
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_schema
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import nvml_schema
 
 MIN_GPU_COUNT = 1
 CLOUD_SLOTS_PER_BUS = 24

@@ -42,7 +42,8 @@ __metaclass__ = type
 
 import struct
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import devnodes, fsstate
+from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import devnodes
 
 # The architectures of a node, as Linux's uname -m names them; the first is a tree's when none is named.
 ARCHITECTURES = ("x86_64", "aarch64")

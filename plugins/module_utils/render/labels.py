@@ -32,7 +32,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils.profiles import (
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts.profiles import (
     LABEL_VALUE_MAX_LEN, MIB, mig_profile_name, shown)
 
 PREFIX = "nvidia.com/"

@@ -21,8 +21,9 @@ import hashlib
 import os
 import stat
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import (
-    _runner, cdi, devnodes, driver_tree, fsstate, labels, node_args, nvml_config)
+from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import cdi, devnodes, driver_tree, labels, nvml_config
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import _runner, node_args
 
 TMPFILES_PATH = "/etc/tmpfiles.d/nvidia-mock.conf"
 LD_SO_CONF_PATH = "/etc/ld.so.conf.d/nvidia-mock.conf"

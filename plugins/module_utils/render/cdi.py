@@ -36,7 +36,8 @@ import os
 import re
 import stat
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import devnodes, driver_tree, fsstate
+from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import devnodes, driver_tree
 
 KNOWN_VERSIONS = ("0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0", "0.7.0", "0.8.0", "1.0.0", "1.1.0")
 EARLIEST_VERSION = "0.3.0"

@@ -30,8 +30,10 @@ import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule as _AnsibleModule
-from ansible_collections.gpumock.nvidia.plugins.module_utils import (
-    cdi, containerd_config, devnodes, fsstate, labels, node_args, nvml_config, profiles)
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import cdi, containerd_config, devnodes, labels, nvml_config
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import node_args
 
 # Every error of the collection's own logic: its message is one sentence for the user.
 DOMAIN_ERRORS = (

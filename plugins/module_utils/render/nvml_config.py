@@ -16,8 +16,8 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_schema
-from ansible_collections.gpumock.nvidia.plugins.module_utils.nvml_schema import (
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import nvml_schema
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts.nvml_schema import (
     BOARD, BOOL, CHOICE, GPU, MIG_INSTANCE, MIG_PROFILE, STRING, SYSTEM, UINT)
 
 VISIBILITY_MODES = SYSTEM.key("visibility").choices

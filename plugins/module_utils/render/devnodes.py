@@ -40,7 +40,8 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import fsstate, profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
 
 NVIDIA_MAJOR = 195
 NVIDIACTL_MINOR = 255

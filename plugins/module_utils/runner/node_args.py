@@ -15,7 +15,8 @@ import re
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import driver_tree, profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import driver_tree
 
 
 # The options that name a node, in every node module (doc fragment gpumock.nvidia.node), in the
