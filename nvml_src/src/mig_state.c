@@ -67,11 +67,13 @@ static uint64_t load(const _Atomic uint64_t *word)
     return atomic_load_explicit(word, memory_order_acquire);
 }
 
-/* The mode a records' gi_mask word holds; the config's where it holds none. */
+/* The mode a records' gi_mask word holds; the config's where it holds none (or garbage). */
 static unsigned mode_of(uint64_t gi_mask, unsigned slot)
 {
     uint64_t stored = (gi_mask & MOCK_MIG_MODE_BITS) >> MOCK_MIG_MODE_SHIFT;
-    return stored != 0 ? (unsigned)stored - 1 : g_initial[slot].mode;
+    if (stored == NVML_DEVICE_MIG_DISABLE + 1 || stored == NVML_DEVICE_MIG_ENABLE + 1)
+        return (unsigned)stored - 1;
+    return g_initial[slot].mode;
 }
 
 static void decode(const struct mock_live_mig *m, unsigned slot, struct mock_mig_state *out)
