@@ -60,6 +60,8 @@ struct create_ctx {
 static nvmlReturn_t create(struct mock_mig_state *st, void *ctx)
 {
     struct create_ctx *c = ctx;
+    if (st->mode != NVML_DEVICE_MIG_ENABLE)
+        return NVML_ERROR_NOT_SUPPORTED;     /* MIG turned off meanwhile */
     if (!c->placed) {
         for (c->start = 0; c->start < MOCK_MIG_MEMORY_SLICES; c->start++)
             if (fits(st, c->profile, c->start))
@@ -76,15 +78,14 @@ static nvmlReturn_t create(struct mock_mig_state *st, void *ctx)
     return NVML_SUCCESS;
 }
 
-/* The profile an instance of the device is asked for: INVALID_ARGUMENT for an unknown id,
- * NOT_SUPPORTED on a GPU out of MIG mode. */
-static nvmlReturn_t profile_on(const struct nvmlDevice_st *dev, unsigned profileId,
-                               const struct mock_mig_profile **out)
+/* The profile an instance of a GPU in MIG mode `mode` is asked for: INVALID_ARGUMENT for an
+ * unknown id, NOT_SUPPORTED on a GPU out of MIG mode. */
+static nvmlReturn_t profile_on(unsigned mode, unsigned profileId, const struct mock_mig_profile **out)
 {
     *out = mock_mig_profile_by_id(profileId);
     if (*out == NULL)
         return NVML_ERROR_INVALID_ARGUMENT;
-    return dev->mig_mode ? NVML_SUCCESS : NVML_ERROR_NOT_SUPPORTED;
+    return mode == NVML_DEVICE_MIG_ENABLE ? NVML_SUCCESS : NVML_ERROR_NOT_SUPPORTED;
 }
 
 static nvmlReturn_t create_gi(nvmlDevice_t device, unsigned profileId,
@@ -94,7 +95,7 @@ static nvmlReturn_t create_gi(nvmlDevice_t device, unsigned profileId,
     MOCK_MIG_SUPPORTED();
     MOCK_REQUIRE(out != NULL);
     struct create_ctx c = { .placed = 0 };
-    nvmlReturn_t rc = profile_on(dev, profileId, &c.profile);
+    nvmlReturn_t rc = profile_on(mock_mig_mode(dev->slot), profileId, &c.profile);
     if (rc != NVML_SUCCESS)
         return rc;
     if (placement != NULL) {
@@ -186,11 +187,11 @@ MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstances(nvmlDevice_t device, unsigned in
     MOCK_MIG_SUPPORTED();
     MOCK_REQUIRE(count != NULL && gpuInstances != NULL);
     const struct mock_mig_profile *profile;
-    nvmlReturn_t rc = profile_on(dev, profileId, &profile);
-    if (rc != NVML_SUCCESS)
-        return rc;
     struct mock_mig_state st;
     mock_mig_read(dev->slot, &st);
+    nvmlReturn_t rc = profile_on(st.mode, profileId, &profile);
+    if (rc != NVML_SUCCESS)
+        return rc;
     unsigned n = 0;
     for (unsigned g = 0; g < MOCK_MIG_MAX_GI; g++)
         if ((st.gi_mask >> g & 1) && st.gi[g].profile_id == profileId)
@@ -205,11 +206,11 @@ MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceById(nvmlDevice_t device, unsigned
     MOCK_DEVICE(dev, device);
     MOCK_MIG_SUPPORTED();
     MOCK_REQUIRE(gpuInstance != NULL);
-    if (!dev->mig_mode)
-        return NVML_ERROR_NOT_SUPPORTED;
-    MOCK_REQUIRE(id < MOCK_MIG_MAX_GI);
     struct mock_mig_state st;
     mock_mig_read(dev->slot, &st);
+    if (st.mode != NVML_DEVICE_MIG_ENABLE)
+        return NVML_ERROR_NOT_SUPPORTED;
+    MOCK_REQUIRE(id < MOCK_MIG_MAX_GI);
     if (!(st.gi_mask >> id & 1))
         return NVML_ERROR_NOT_FOUND;
     *gpuInstance = mock_gi_handle(dev->index, id);
@@ -225,11 +226,11 @@ MOCK_API nvmlReturn_t nvmlDeviceGetGpuInstanceRemainingCapacity(nvmlDevice_t dev
     MOCK_MIG_SUPPORTED();
     MOCK_REQUIRE(count != NULL);
     struct create_ctx c = { .placed = 0 };
-    nvmlReturn_t rc = profile_on(dev, profileId, &c.profile);
-    if (rc != NVML_SUCCESS)
-        return rc;
     struct mock_mig_state st;
     mock_mig_read(dev->slot, &st);
+    nvmlReturn_t rc = profile_on(st.mode, profileId, &c.profile);
+    if (rc != NVML_SUCCESS)
+        return rc;
     unsigned n = 0;
     while (create(&st, &c) == NVML_SUCCESS)
         n++;

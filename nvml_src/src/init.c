@@ -99,7 +99,6 @@ static void build_devices(void)
         dev->slot = i;
         dev->minor = (unsigned)entry->minor;
         dev->numa_node = (unsigned)entry->numa_node;
-        dev->mig_mode = (unsigned)entry->mig_mode;
         /* Baseboard slot: stable whatever the container sees. */
         dev->module_id = (unsigned)entry->index + 1;
         dev->irq = 41 + (unsigned)entry->index;

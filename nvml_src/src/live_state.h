@@ -65,13 +65,18 @@ struct mock_live_proc {
 #define MOCK_MIG_MAX_CI 8            /* compute-instance ids of one GPU instance */
 
 /*
- * A GPU's MIG instances once NVML created or destroyed one (mig_state.c); until then, and again
- * once the config's layout for the GPU changes (a re-provision), the config's [mig_instance]s are
- * the instances.
+ * A GPU's MIG mode and instances once NVML set the mode or created or destroyed an instance
+ * (mig_state.c); until then, and again once the config's mode or layout for the GPU changes (a
+ * re-provision), the config's mig_mode and [mig_instance]s apply. The mode lives in gi_mask's
+ * high bits, as NVML_DEVICE_MIG_* + 1, so that records written before it was kept there (0 in
+ * those bits) still read as the config's mode and the file keeps its size and version.
  */
+#define MOCK_MIG_MODE_SHIFT 32
+#define MOCK_MIG_MODE_BITS (3ULL << MOCK_MIG_MODE_SHIFT)
 struct mock_live_mig {
     _Atomic uint64_t layout;                       /* the config layout replaced (its key); 0: none */
-    _Atomic uint64_t gi_mask;                      /* bit per GPU-instance id that exists */
+    _Atomic uint64_t gi_mask;                      /* bit per GPU-instance id that exists; and
+                                                      MOCK_MIG_MODE_BITS: the MIG mode */
     _Atomic uint64_t gi[MOCK_MIG_MAX_GI];          /* profile id | compute-instance id mask << 16 */
     _Atomic uint64_t ci[MOCK_MIG_MAX_GI][MOCK_MIG_MAX_CI];   /* CI profile | start << 8 */
 };

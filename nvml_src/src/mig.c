@@ -59,9 +59,39 @@ MOCK_API nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int *cu
     MOCK_DEVICE(dev, device);
     MOCK_MIG_SUPPORTED();
     MOCK_REQUIRE(currentMode != NULL && pendingMode != NULL);
-    *currentMode = dev->mig_mode;
-    *pendingMode = dev->mig_mode;
+    unsigned mode = mock_mig_mode(dev->slot);
+    *currentMode = mode;
+    *pendingMode = mode;
     return NVML_SUCCESS;
+}
+
+static nvmlReturn_t set_mode(struct mock_mig_state *st, void *ctx)
+{
+    unsigned mode = *(const unsigned *)ctx;
+    /* The driver refuses to leave MIG mode while GPU instances exist ("In use by another
+     * client"); they are destroyed first. */
+    if (mode == NVML_DEVICE_MIG_DISABLE && st->gi_mask != 0)
+        return NVML_ERROR_IN_USE;
+    st->mode = mode;
+    return NVML_SUCCESS;
+}
+
+/*
+ * As on an idle GPU of a real node: the pending mode is set and the GPU is reset into it at
+ * once, so the current mode follows and the activation succeeds. The mode is kept with the
+ * GPU's instances in the live state, for every process of the node.
+ */
+MOCK_API nvmlReturn_t nvmlDeviceSetMigMode(nvmlDevice_t device, unsigned int mode,
+                                           nvmlReturn_t *activationStatus)
+{
+    MOCK_DEVICE(dev, device);
+    MOCK_MIG_SUPPORTED();
+    MOCK_REQUIRE(activationStatus != NULL);
+    MOCK_REQUIRE(mode == NVML_DEVICE_MIG_DISABLE || mode == NVML_DEVICE_MIG_ENABLE);
+    nvmlReturn_t rc = mock_mig_change(dev->slot, set_mode, &mode);
+    if (rc == NVML_SUCCESS)
+        *activationStatus = NVML_SUCCESS;
+    return rc;
 }
 
 static void fill_v1(nvmlGpuInstanceProfileInfo_t *info, const struct mock_mig_profile *p)

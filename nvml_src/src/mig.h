@@ -32,8 +32,9 @@ struct mock_mig_gi {
     struct mock_mig_ci ci[MOCK_MIG_MAX_CI];
 };
 
-/* The MIG instances of one GPU, as a plain copy. */
+/* The MIG mode and instances of one GPU, as a plain copy. */
 struct mock_mig_state {
+    unsigned mode;                   /* NVML_DEVICE_MIG_ENABLE or NVML_DEVICE_MIG_DISABLE */
     unsigned gi_mask;                /* bit per GPU-instance id that exists */
     struct mock_mig_gi gi[MOCK_MIG_MAX_GI];
 };
@@ -60,10 +61,12 @@ nvmlGpuInstancePlacement_t mock_mig_gi_placement(unsigned id);
 /* Whether `start` is one of the profile's placements. */
 int mock_mig_start_allowed(const struct mock_mig_profile *p, unsigned start);
 
-/* The instances of the GPU at config slot `slot` now. Reads only memory. */
+/* The mode and instances of the GPU at config slot `slot` now. Reads only memory. */
 void mock_mig_read(unsigned slot, struct mock_mig_state *out);
+/* Its MIG mode alone (fewer loads). */
+unsigned mock_mig_mode(unsigned slot);
 
-/* Change them under the state file's lock: `change` edits a copy and returns NVML_SUCCESS to
+/* Change mode or instances under the state file's lock: `change` edits a copy and returns NVML_SUCCESS to
  * publish it (any other code publishes nothing and is returned). NO_PERMISSION when the node has
  * no live state file to keep them in. */
 nvmlReturn_t mock_mig_change(unsigned slot, nvmlReturn_t (*change)(struct mock_mig_state *, void *),

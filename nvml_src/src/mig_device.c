@@ -91,10 +91,10 @@ int mock_mig_device(nvmlDevice_t handle, struct mock_mig_device *out, nvmlReturn
 nvmlReturn_t mock_mig_device_by_uuid(const char *uuid, nvmlDevice_t *device)
 {
     for (unsigned d = 0; d < g_device_count; d++) {
-        if (!g_devices[d].mig_mode)
-            continue;
         struct mock_mig_state st;
         mock_mig_read(g_devices[d].slot, &st);
+        if (st.mode != NVML_DEVICE_MIG_ENABLE)
+            continue;
         for (unsigned gi = 0; gi < MOCK_MIG_MAX_GI; gi++) {
             for (unsigned ci = 0; ci < MOCK_MIG_MAX_CI; ci++) {
                 char text[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
@@ -117,7 +117,7 @@ MOCK_API nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t device, unsign
     MOCK_MIG_SUPPORTED();
     MOCK_REQUIRE(count != NULL);
     unsigned most = 0;
-    if (dev->mig_mode)
+    if (mock_mig_mode(dev->slot) == NVML_DEVICE_MIG_ENABLE)
         for (unsigned i = 0; i < g_config.mig_profile_count; i++)
             if (g_config.mig_profile[i].instance_count > most)
                 most = (unsigned)g_config.mig_profile[i].instance_count;
@@ -131,10 +131,10 @@ MOCK_API nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, u
     MOCK_DEVICE(dev, device);
     MOCK_MIG_SUPPORTED();
     MOCK_REQUIRE(migDevice != NULL);
-    if (!dev->mig_mode)
-        return NVML_ERROR_INVALID_ARGUMENT;
     struct mock_mig_state st;
     mock_mig_read(dev->slot, &st);
+    if (st.mode != NVML_DEVICE_MIG_ENABLE)
+        return NVML_ERROR_INVALID_ARGUMENT;
     unsigned n = 0;
     for (unsigned gi = 0; gi < MOCK_MIG_MAX_GI; gi++) {
         for (unsigned ci = 0; ci < MOCK_MIG_MAX_CI; ci++) {

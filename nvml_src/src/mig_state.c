@@ -1,9 +1,10 @@
 /*
- * The MIG instances of each GPU (mig.h). The config's [mig_instance]s are a GPU's instances
- * until NVML creates or destroys one; from then on the live state file holds them (struct
- * mock_live_mig), so every later process on the node sees the change. The records name the
- * config layout they replaced by a key (a hash of the GPU's UUID and its [mig_instance]s): a
- * re-provision with another layout makes them stale, and the config's instances apply again.
+ * The MIG mode and instances of each GPU (mig.h). The config's mig_mode and [mig_instance]s are
+ * a GPU's until NVML sets the mode or creates or destroys an instance; from then on the live
+ * state file holds them (struct mock_live_mig), so every later process on the node sees the
+ * change. The records name the config layout they replaced by a key (a hash of the GPU's UUID,
+ * its mig_mode and its [mig_instance]s): a re-provision with another mode or layout makes them
+ * stale, and the config's apply again.
  */
 #include <errno.h>
 #include <string.h>
@@ -40,8 +41,12 @@ void mock_mig_init(void)
 {
     for (unsigned slot = 0; slot < g_config.gpu_count; slot++) {
         memset(&g_initial[slot], 0, sizeof g_initial[slot]);
+        g_initial[slot].mode = g_config.gpu[slot].mig_mode ? NVML_DEVICE_MIG_ENABLE
+                                                           : NVML_DEVICE_MIG_DISABLE;
         g_layout_key[slot] = fnv1a(0xcbf29ce484222325ULL, g_config.gpu[slot].uuid,
                                    strlen(g_config.gpu[slot].uuid));
+        unsigned long long mode = g_initial[slot].mode;
+        g_layout_key[slot] = fnv1a(g_layout_key[slot], &mode, sizeof mode);
     }
     for (unsigned i = 0; i < g_config.mig_instance_count; i++) {
         const struct mock_mig_instance *m = &g_config.mig_instance[i];
@@ -62,10 +67,21 @@ static uint64_t load(const _Atomic uint64_t *word)
     return atomic_load_explicit(word, memory_order_acquire);
 }
 
-static void decode(const struct mock_live_mig *m, struct mock_mig_state *out)
+/* The mode a records' gi_mask word holds; the config's where it holds none (or garbage). */
+static unsigned mode_of(uint64_t gi_mask, unsigned slot)
+{
+    uint64_t stored = (gi_mask & MOCK_MIG_MODE_BITS) >> MOCK_MIG_MODE_SHIFT;
+    if (stored == NVML_DEVICE_MIG_DISABLE + 1 || stored == NVML_DEVICE_MIG_ENABLE + 1)
+        return (unsigned)stored - 1;
+    return g_initial[slot].mode;
+}
+
+static void decode(const struct mock_live_mig *m, unsigned slot, struct mock_mig_state *out)
 {
     memset(out, 0, sizeof *out);
-    out->gi_mask = (unsigned)load(&m->gi_mask) & ((1u << MOCK_MIG_MAX_GI) - 1);
+    uint64_t mask = load(&m->gi_mask);
+    out->mode = mode_of(mask, slot);
+    out->gi_mask = (unsigned)mask & ((1u << MOCK_MIG_MAX_GI) - 1);
     for (unsigned g = 0; g < MOCK_MIG_MAX_GI; g++) {
         if (!(out->gi_mask >> g & 1))
             continue;
@@ -82,7 +98,8 @@ static void decode(const struct mock_live_mig *m, struct mock_mig_state *out)
 
 static void encode(const struct mock_mig_state *st, uint64_t key, struct mock_live_mig *m)
 {
-    atomic_store_explicit(&m->gi_mask, st->gi_mask, memory_order_release);
+    atomic_store_explicit(&m->gi_mask, st->gi_mask | (uint64_t)(st->mode + 1) << MOCK_MIG_MODE_SHIFT,
+                          memory_order_release);
     for (unsigned g = 0; g < MOCK_MIG_MAX_GI; g++) {
         const struct mock_mig_gi *gi = &st->gi[g];
         atomic_store_explicit(&m->gi[g], gi->profile_id | (uint64_t)gi->ci_mask << 16,
@@ -106,7 +123,7 @@ static void read_records(const struct mock_live_data *d, void *ctx)
     const struct mock_live_mig *m = &d->gpu[r->slot].mig;
     r->current = load(&m->layout) == g_layout_key[r->slot];
     if (r->current)
-        decode(m, r->out);
+        decode(m, r->slot, r->out);
 }
 
 void mock_mig_read(unsigned slot, struct mock_mig_state *out)
@@ -114,6 +131,29 @@ void mock_mig_read(unsigned slot, struct mock_mig_state *out)
     struct read_ctx r = { .slot = slot, .current = 0, .out = out };
     if (mock_live_read_view(read_records, &r) != 0 || !r.current)
         memcpy(out, &g_initial[slot], sizeof *out);
+}
+
+struct mode_ctx {
+    unsigned slot;
+    int current;
+    unsigned mode;
+};
+
+static void read_mode(const struct mock_live_data *d, void *ctx)
+{
+    struct mode_ctx *r = ctx;
+    const struct mock_live_mig *m = &d->gpu[r->slot].mig;
+    r->current = load(&m->layout) == g_layout_key[r->slot];
+    if (r->current)
+        r->mode = mode_of(load(&m->gi_mask), r->slot);
+}
+
+unsigned mock_mig_mode(unsigned slot)
+{
+    struct mode_ctx r = { .slot = slot, .current = 0, .mode = 0 };
+    if (mock_live_read_view(read_mode, &r) != 0 || !r.current)
+        return g_initial[slot].mode;
+    return r.mode;
 }
 
 static nvmlReturn_t open_error(int err)
@@ -133,7 +173,7 @@ nvmlReturn_t mock_mig_change(unsigned slot, nvmlReturn_t (*change)(struct mock_m
     struct mock_live_mig *m = &w.next->gpu[slot].mig;
     struct mock_mig_state st;
     if (atomic_load_explicit(&m->layout, memory_order_relaxed) == g_layout_key[slot])
-        decode(m, &st);
+        decode(m, slot, &st);
     else
         memcpy(&st, &g_initial[slot], sizeof st);
     nvmlReturn_t rc = change(&st, ctx);

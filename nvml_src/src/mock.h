@@ -36,7 +36,6 @@ struct nvmlDevice_st {
     unsigned slot;                   /* position in g_config.gpu: its record in the live state */
     unsigned minor;
     unsigned numa_node;
-    unsigned mig_mode;
     unsigned module_id;
     unsigned irq;
     char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE];

@@ -90,3 +90,16 @@ def device_plugin(device_plugin_namespace, tmp_path):
     yield plugin
     for run_ in runs:
         run_.stop()
+
+
+@pytest.fixture(scope="session")
+def gonvlib_report():
+    """MockNode -> the go-nvlib probe's JSON report of that node (each node probed once)."""
+    probe = tool("gonvlib-probe")
+    cache = {}
+
+    def report(node):
+        if node.root not in cache:
+            cache[node.root] = json.loads(run([probe], env=node.env()).stdout)
+        return cache[node.root]
+    return report

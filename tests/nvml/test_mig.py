@@ -413,6 +413,134 @@ def test_a_new_layout_in_the_config_replaces_what_nvml_changed(pynvml, use_confi
     assert len(in_other_process(config, LIST_MIG_UUIDS)["uuids"]) == 1
 
 
+# --- setting the MIG mode ---------------------------------------------------------------------
+
+MIG_MODE = """
+    out["mode"] = nvml.nvmlDeviceGetMigMode(nvml.nvmlDeviceGetHandleByIndex(0))
+"""
+
+
+@pytest.fixture
+def plain(pynvml, use_config):
+    """pynvml initialised on a 2-GPU A100 node out of MIG mode (with a state file beside it)."""
+    use_config(build_node("dgxa100", gpu_count=2))
+    pynvml.nvmlInit()
+    return pynvml
+
+
+def test_enabling_mig_mode_makes_it_current_and_pending_with_a_successful_activation(plain):
+    status = plain.nvmlDeviceSetMigMode(gpu(plain), plain.NVML_DEVICE_MIG_ENABLE)
+    assert (status, plain.nvmlDeviceGetMigMode(gpu(plain))) == (plain.NVML_SUCCESS, [1, 1])
+
+
+def test_mig_mode_set_in_one_process_is_what_a_later_process_sees(plain):
+    config = os.environ["MOCK_NVML_CONFIG"]
+    in_other_process(config, "nvml.nvmlDeviceSetMigMode(nvml.nvmlDeviceGetHandleByIndex(0), 1)\n")
+    assert in_other_process(config, MIG_MODE)["mode"] == [1, 1]
+
+
+def test_mig_mode_set_on_one_gpu_leaves_the_others(plain):
+    plain.nvmlDeviceSetMigMode(gpu(plain), plain.NVML_DEVICE_MIG_ENABLE)
+    assert plain.nvmlDeviceGetMigMode(gpu(plain, 1)) == [0, 0]
+
+
+def test_gpu_put_in_mig_mode_takes_gpu_instances_in_a_later_process(plain):
+    config = os.environ["MOCK_NVML_CONFIG"]
+    plain.nvmlDeviceSetMigMode(gpu(plain), plain.NVML_DEVICE_MIG_ENABLE)
+    seen = in_other_process(config, """
+        dev = nvml.nvmlDeviceGetHandleByIndex(0)
+        gi = nvml.nvmlDeviceCreateGpuInstance(dev, 19)
+        nvml.nvmlGpuInstanceCreateComputeInstance(gi, 0)
+    """, LIST_MIG_UUIDS)
+    assert (len(seen["uuids"]), plain.nvmlDeviceGetMaxMigDeviceCount(gpu(plain))) == (1, 7)
+
+
+def test_disabling_mig_mode_while_gpu_instances_exist_is_in_use(mig):
+    assert code(mig.nvmlDeviceSetMigMode, gpu(mig), mig.NVML_DEVICE_MIG_DISABLE) == mig.NVML_ERROR_IN_USE
+    assert (mig.nvmlDeviceGetMigMode(gpu(mig)), len(mig_devices(mig, gpu(mig)))) == ([1, 1], 3)
+
+
+def test_disabling_mig_mode_after_destroying_the_instances_leaves_no_mig_devices(mig):
+    for gi_id in (1, 5, 13):
+        gi = mig.nvmlDeviceGetGpuInstanceById(gpu(mig), gi_id)
+        mig.nvmlComputeInstanceDestroy(mig.nvmlGpuInstanceGetComputeInstanceById(gi, 0))
+        mig.nvmlGpuInstanceDestroy(gi)
+    mig.nvmlDeviceSetMigMode(gpu(mig), mig.NVML_DEVICE_MIG_DISABLE)
+    seen = in_other_process(os.environ["MOCK_NVML_CONFIG"], MIG_MODE, """
+        out["max"] = nvml.nvmlDeviceGetMaxMigDeviceCount(nvml.nvmlDeviceGetHandleByIndex(0))
+    """)
+    assert seen == {"mode": [0, 0], "max": 0}
+
+
+def test_gpu_taken_out_of_mig_mode_refuses_gpu_instances(plain):
+    plain.nvmlDeviceSetMigMode(gpu(plain), plain.NVML_DEVICE_MIG_ENABLE)
+    plain.nvmlDeviceSetMigMode(gpu(plain), plain.NVML_DEVICE_MIG_DISABLE)
+    assert code(plain.nvmlDeviceCreateGpuInstance, gpu(plain), 19) == plain.NVML_ERROR_NOT_SUPPORTED
+
+
+def test_setting_the_mode_the_gpu_has_succeeds(mig):
+    assert mig.nvmlDeviceSetMigMode(gpu(mig), mig.NVML_DEVICE_MIG_ENABLE) == mig.NVML_SUCCESS
+    assert len(mig_devices(mig, gpu(mig))) == 3
+
+
+def test_mig_mode_on_a_board_without_mig_is_not_supported(pynvml, use_config):
+    use_config(build_node("t4", gpu_count=1))
+    pynvml.nvmlInit()
+    assert code(pynvml.nvmlDeviceSetMigMode, gpu(pynvml), 1) == pynvml.NVML_ERROR_NOT_SUPPORTED
+
+
+@pytest.mark.parametrize("mode", [2, 0xffffffff])
+def test_mig_mode_other_than_enable_or_disable_is_an_invalid_argument(plain, mode):
+    assert code(plain.nvmlDeviceSetMigMode, gpu(plain), mode) == plain.NVML_ERROR_INVALID_ARGUMENT
+
+
+def test_mig_mode_without_an_activation_status_is_an_invalid_argument(plain, libnvml):
+    assert libnvml.nvmlDeviceSetMigMode(gpu(plain), 1, None) == plain.NVML_ERROR_INVALID_ARGUMENT
+
+
+def test_mig_mode_on_a_mig_device_handle_is_an_invalid_argument(mig):
+    handle = mig.nvmlDeviceGetMigDeviceHandleByIndex(gpu(mig), 0)
+    assert code(mig.nvmlDeviceSetMigMode, handle, 0) == mig.NVML_ERROR_INVALID_ARGUMENT
+
+
+def test_mig_mode_without_a_state_file_is_no_permission(pynvml, use_config, monkeypatch, tmp_path):
+    use_config(build_node("dgxa100", gpu_count=1))
+    monkeypatch.setenv("MOCK_NVML_STATE", str(tmp_path / "missing" / "nvml.state"))
+    pynvml.nvmlInit()
+    assert code(pynvml.nvmlDeviceSetMigMode, gpu(pynvml), 1) == pynvml.NVML_ERROR_NO_PERMISSION
+    assert pynvml.nvmlDeviceGetMigMode(gpu(pynvml)) == [0, 0]
+
+
+def test_mig_mode_of_a_lost_gpu_is_gpu_is_lost(plain):
+    from live import ctl
+    handle = gpu(plain)
+    ctl("lost", "0")
+    assert code(plain.nvmlDeviceSetMigMode, handle, 1) == plain.NVML_ERROR_GPU_IS_LOST
+
+
+def test_mig_mode_before_init_is_uninitialized(plain, libnvml):
+    handle = gpu(plain)
+    plain.nvmlShutdown()
+    status = ctypes.c_uint(0)
+    assert libnvml.nvmlDeviceSetMigMode(handle, 1, ctypes.byref(status)) == plain.NVML_ERROR_UNINITIALIZED
+
+
+def test_a_config_with_another_mig_mode_replaces_what_nvml_changed(pynvml, use_config):
+    use_config(build_node("dgxa100", gpu_count=1, mig_enabled=True))
+    pynvml.nvmlInit()
+    pynvml.nvmlDeviceCreateGpuInstance(gpu(pynvml), 19)
+    pynvml.nvmlShutdown()
+    config = use_config(build_node("dgxa100", gpu_count=1))
+    assert in_other_process(config, MIG_MODE)["mode"] == [0, 0]
+
+
+def test_ctl_clear_brings_back_the_configs_mig_mode(plain):
+    from live import ctl
+    plain.nvmlDeviceSetMigMode(gpu(plain), plain.NVML_DEVICE_MIG_ENABLE)
+    ctl("clear", "0")
+    assert plain.nvmlDeviceGetMigMode(gpu(plain)) == [0, 0]
+
+
 # --- bad handles ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("call", ["nvmlGpuInstanceGetInfo", "nvmlGpuInstanceDestroy"])

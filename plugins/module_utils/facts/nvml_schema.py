@@ -273,7 +273,8 @@ GPU = section("gpu", (
     string("serial", "`nvmlDeviceGetSerial`", 29, "NVML_DEVICE_SERIAL_BUFFER_SIZE"),
     _key("pci_bus_id", BUS_ID, "`DDDDDDDD:BB:DD.F` (8-digit domain, NVML `busId`)"),
     uint("numa_node", "NUMA node of the GPU's PCIe root (CPU/memory affinity, topology)"),
-    boolean("mig_mode", "current and pending MIG mode", attr="mig_enabled"),
+    boolean("mig_mode", "current and pending MIG mode (until `nvmlDeviceSetMigMode` sets another)",
+            attr="mig_enabled"),
 ), 254, True, "One per GPU.",
     # NVML finds a GPU by each of them; a shared one would find the first GPU that has it.
     unique=("minor", "uuid", "serial", "pci_bus_id"))

@@ -8,6 +8,7 @@
 #   nvidia-device-plugin    github.com/NVIDIA/k8s-device-plugin          (cmd/nvidia-device-plugin)
 #   nfd-master, nfd-worker  sigs.k8s.io/node-feature-discovery           (cmd/nfd-master, cmd/nfd-worker)
 #   gonvml-probe            tests/conformance/gonvml   (go-nvml, pinned in its go.mod)
+#   gonvlib-probe           tests/conformance/gonvlib  (go-nvlib's MIG devices, pinned in its go.mod)
 #   cdicheck                tests/conformance/cdicheck (the CDI project's Go library)
 #   testkubelet             tests/conformance/testkubelet (the kubelet's side of the device-plugin
 #                           API, k8s.io/kubelet and gRPC at the versions the device plugin pins)
@@ -162,6 +163,7 @@ build_upstream nvidia-device-plugin "$NVIDIA_DEVICE_PLUGIN_MODULE" cmd/nvidia-de
 build_upstream nfd-master "$NODE_FEATURE_DISCOVERY_MODULE" cmd/nfd-master api/nfd
 build_upstream nfd-worker "$NODE_FEATURE_DISCOVERY_MODULE" cmd/nfd-worker api/nfd
 build_local gonvml-probe tests/conformance/gonvml
+build_local gonvlib-probe tests/conformance/gonvlib
 build_local cdicheck tests/conformance/cdicheck
 build_local testkubelet tests/conformance/testkubelet
 fetch_cdi_schema

@@ -4,8 +4,10 @@
  * dgxa100). Prints one line per failed check and "<N> passed, <M> failed" at the end.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "nvml.h"
 
@@ -183,6 +185,75 @@ static void test_event_sets_left_open_over_init_cycles(void)
     CHECK(nvmlShutdown() == NVML_SUCCESS);
 }
 
+static nvmlDevice_t first_gpu(void)
+{
+    nvmlDevice_t d = NULL;
+    CHECK(nvmlDeviceGetHandleByIndex_v2(0, &d) == NVML_SUCCESS);
+    return d;
+}
+
+static void check_mig_mode(nvmlDevice_t d, unsigned want)
+{
+    unsigned current = 9, pending = 9;
+    CHECK(nvmlDeviceGetMigMode(d, &current, &pending) == NVML_SUCCESS);
+    CHECK(current == want && pending == want);
+}
+
+/* Without a state file (the built-in config has none) there is nowhere to keep a mode: refused
+ * as a change the caller may not make, and nothing changes; bad arguments before that. */
+static void test_set_mig_mode_without_state_file(void)
+{
+    nvmlReturn_t status = NVML_ERROR_UNKNOWN;
+    CHECK(nvmlDeviceSetMigMode(NULL, NVML_DEVICE_MIG_ENABLE, &status) == NVML_ERROR_UNINITIALIZED);
+    CHECK(nvmlInit_v2() == NVML_SUCCESS);
+    nvmlDevice_t d = first_gpu();
+    CHECK(nvmlDeviceSetMigMode(d, NVML_DEVICE_MIG_ENABLE, &status) == NVML_ERROR_NO_PERMISSION);
+    CHECK(status == NVML_ERROR_UNKNOWN);
+    CHECK(nvmlDeviceSetMigMode(d, 2, &status) == NVML_ERROR_INVALID_ARGUMENT);
+    CHECK(nvmlDeviceSetMigMode(d, NVML_DEVICE_MIG_ENABLE, NULL) == NVML_ERROR_INVALID_ARGUMENT);
+    CHECK(nvmlDeviceSetMigMode((nvmlDevice_t)&status, NVML_DEVICE_MIG_ENABLE, &status) ==
+          NVML_ERROR_INVALID_ARGUMENT);
+    check_mig_mode(d, NVML_DEVICE_MIG_DISABLE);
+    CHECK(nvmlShutdown() == NVML_SUCCESS);
+}
+
+/* With a state file: the mode follows at once, GPU instances can be made, MIG cannot be left
+ * while one exists, and a later init (as a later process) finds the mode kept. */
+static void test_set_mig_mode_with_state_file(void)
+{
+    char dir[] = "/tmp/test_api.XXXXXX", path[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/nvml.state", dir);
+    setenv("MOCK_NVML_STATE", path, 1);
+    nvmlReturn_t status = NVML_ERROR_UNKNOWN;
+    nvmlGpuInstance_t gi;
+    CHECK(nvmlInit_v2() == NVML_SUCCESS);
+    nvmlDevice_t d = first_gpu();
+    CHECK(nvmlDeviceCreateGpuInstance(d, NVML_GPU_INSTANCE_PROFILE_1_SLICE, &gi) == NVML_ERROR_NOT_SUPPORTED);
+    CHECK(nvmlDeviceSetMigMode(d, NVML_DEVICE_MIG_ENABLE, &status) == NVML_SUCCESS);
+    CHECK(status == NVML_SUCCESS);
+    check_mig_mode(d, NVML_DEVICE_MIG_ENABLE);
+    CHECK(nvmlShutdown() == NVML_SUCCESS);
+
+    CHECK(nvmlInit_v2() == NVML_SUCCESS);
+    d = first_gpu();
+    check_mig_mode(d, NVML_DEVICE_MIG_ENABLE);
+    nvmlGpuInstanceProfileInfo_t info;
+    CHECK(nvmlDeviceGetGpuInstanceProfileInfo(d, NVML_GPU_INSTANCE_PROFILE_1_SLICE, &info) == NVML_SUCCESS);
+    CHECK(nvmlDeviceCreateGpuInstance(d, info.id, &gi) == NVML_SUCCESS);
+    CHECK(nvmlDeviceSetMigMode(d, NVML_DEVICE_MIG_DISABLE, &status) == NVML_ERROR_IN_USE);
+    check_mig_mode(d, NVML_DEVICE_MIG_ENABLE);
+    CHECK(nvmlGpuInstanceDestroy(gi) == NVML_SUCCESS);
+    CHECK(nvmlDeviceSetMigMode(d, NVML_DEVICE_MIG_DISABLE, &status) == NVML_SUCCESS);
+    check_mig_mode(d, NVML_DEVICE_MIG_DISABLE);
+    CHECK(nvmlDeviceCreateGpuInstance(d, info.id, &gi) == NVML_ERROR_NOT_SUPPORTED);
+    CHECK(nvmlShutdown() == NVML_SUCCESS);
+
+    unsetenv("MOCK_NVML_STATE");
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     test_uninitialized();
@@ -202,6 +273,8 @@ int main(void)
     CHECK(nvmlShutdown() == NVML_SUCCESS);
     CHECK(nvmlDeviceGetCount_v2(&count) == NVML_ERROR_UNINITIALIZED);
     test_event_sets_left_open_over_init_cycles();
+    test_set_mig_mode_without_state_file();
+    test_set_mig_mode_with_state_file();
     printf("%u passed, %u failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -1,9 +1,10 @@
 /*
  * MIG instances changing under readers, under the sanitizers: two writer threads create and
- * destroy a GPU instance with its compute instance (each change a locked write of the live
- * state, mig_state.c) while reader threads enumerate the MIG devices and query them. The program
- * fails if a reader sees a number of MIG devices no change explains, a MIG device with another
- * memory size than its profile's, or an error other than the one a destroyed instance gives.
+ * destroy a GPU instance with its compute instance, and set the MIG mode the GPU has (each change
+ * a locked write of the live state, mig_state.c), while reader threads enumerate the MIG devices,
+ * query them and read the mode. The program fails if a reader sees a number of MIG devices no
+ * change explains, a MIG device with another memory size than its profile's, the GPU out of MIG
+ * mode, or an error other than the one a destroyed instance gives.
  *
  *   test_mig_threads CONFIG STATE    (CONFIG: one A100 in MIG mode with [3g.20gb, 1g.5gb])
  */
@@ -54,7 +55,12 @@ static void *reader(void *arg)
 {
     (void)arg;
     while (!atomic_load(&g_done)) {
-        unsigned n = 0;
+        unsigned n = 0, current, pending;
+        nvmlReturn_t mode_rc = nvmlDeviceGetMigMode(g_gpu, &current, &pending);
+        if (mode_rc != NVML_SUCCESS)
+            fail("nvmlDeviceGetMigMode", mode_rc);
+        else if (current != NVML_DEVICE_MIG_ENABLE || pending != NVML_DEVICE_MIG_ENABLE)
+            fail("MIG mode", NVML_ERROR_UNKNOWN);
         for (unsigned i = 0; i < 7; i++) {
             nvmlDevice_t mig;
             nvmlReturn_t rc = nvmlDeviceGetMigDeviceHandleByIndex(g_gpu, i, &mig);
@@ -80,7 +86,10 @@ static void *writer(void *arg)
     for (int round = 0; round < ROUNDS; round++) {
         nvmlGpuInstance_t gi;
         nvmlComputeInstance_t ci;
-        nvmlReturn_t rc = nvmlDeviceCreateGpuInstance(g_gpu, PROFILE_1G_5GB, &gi);
+        nvmlReturn_t status;
+        nvmlReturn_t rc = nvmlDeviceSetMigMode(g_gpu, NVML_DEVICE_MIG_ENABLE, &status);
+        if (rc == NVML_SUCCESS)
+            rc = nvmlDeviceCreateGpuInstance(g_gpu, PROFILE_1G_5GB, &gi);
         if (rc == NVML_SUCCESS)
             rc = nvmlGpuInstanceCreateComputeInstance(gi, NVML_COMPUTE_INSTANCE_PROFILE_1_SLICE, &ci);
         if (rc == NVML_SUCCESS)
