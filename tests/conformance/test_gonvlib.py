@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import nvml_config, profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.render import nvml_config
 
 from mocknodes import MIG_LAYOUT_NODES, MIG_NODE, built_nvml_library, run, tool
 
