@@ -1,10 +1,43 @@
 #!/usr/bin/env bash
-# Waits until this node's Kubernetes is healthy again after containerd restarted
-# (tasks/kubernetes_ready.yml): for SETTLE seconds without a break, within TIMEOUT seconds, the
-# kubelet's /healthz answers, each pod's newest sandbox is ready with its containers running,
-# and on a control-plane node the API server's /readyz answers. Without a running kubelet it
-# exits at once. Prints what it waited for; exits 1 naming the last failing check.
+# Runs on the node after containerd's config changed (tasks/containerd_restart.yml), as one
+# command: a converge that changed the config costs one visit for all of this.
+# 1. Where systemd runs the node (/run/systemd/system, as sd_booted() checks; a root being baked
+#    through chroot has none) restart containerd and wait up to CONTAINERD_TIMEOUT seconds until
+#    it answers; then drop BACKUP, the config before the change. Where it does not come back, put
+#    BACKUP back (or remove CONFIG when CREATED is true: there was none), restart containerd with
+#    it and exit 1 with one sentence. Without systemd only BACKUP is dropped.
+# 2. Then wait until this node's Kubernetes is healthy again: for SETTLE seconds without a break,
+#    within TIMEOUT seconds, the kubelet's /healthz answers, each pod's newest sandbox is ready
+#    with its containers running, and on a control-plane node the API server's /readyz answers.
+#    Without a running kubelet it is done at once. Prints what it did; exits 1 naming the last
+#    failing check.
 set -uo pipefail
+drop_backup() { if [ -n "$BACKUP" ]; then rm -f -- "$BACKUP"; fi; }
+if [ ! -d /run/systemd/system ]; then
+  drop_backup
+  echo "containerd not restarted: systemd does not run this root"
+  exit 0
+fi
+answered=false
+if systemctl restart containerd; then
+  for _ in $(seq "$CONTAINERD_TIMEOUT"); do
+    if ctr version >/dev/null 2>&1; then answered=true; break; fi
+    sleep 1
+  done
+fi
+if ! $answered; then
+  if [ -n "$BACKUP" ]; then
+    cp -p -- "$BACKUP" "$CONFIG" && rm -f -- "$BACKUP"
+  elif [ "$CREATED" = true ]; then
+    rm -f -- "$CONFIG"
+  fi
+  systemctl restart containerd >/dev/null 2>&1
+  echo "containerd did not answer within $CONTAINERD_TIMEOUT s after its config $CONFIG changed, so the previous config was put back." >&2
+  exit 1
+fi
+drop_backup
+echo "containerd restarted"
+
 systemctl is-active --quiet kubelet || { echo "no kubelet"; exit 0; }
 apiserver=false
 if [ -f /etc/kubernetes/manifests/kube-apiserver.yaml ] && [ -f /etc/kubernetes/admin.conf ]; then
