@@ -85,6 +85,23 @@ def test_check_mode_on_the_converged_cluster_changes_nothing(cluster):
     assert managed_state(cluster) == before
 
 
+def test_a_rerun_puts_back_a_workload_that_was_deleted(cluster):
+    # A re-run skips kubectl apply only when one read shows every object applied as given
+    # (playbooks/files/kind-workloads-current.py): a missing DaemonSet is not current.
+    cluster.kubectl("delete", "daemonset", "--all-namespaces", "--selector",
+                    "app.kubernetes.io/name=gpu-feature-discovery", "--wait=true")
+    assert gpumock_daemonsets(cluster, "gpu-feature-discovery") == []
+    changed = cluster.playbook()[1]
+    assert changed > 0
+    assert len(gpumock_daemonsets(cluster, "gpu-feature-discovery")) == 1
+    assert cluster.playbook()[1] == 0
+
+
+def gpumock_daemonsets(cluster, name):
+    return cluster.kubectl("get", "daemonsets", "--all-namespaces", "--selector", "app.kubernetes.io/name=" + name,
+                           "-o", "name").stdout.split()
+
+
 @pytest.mark.parametrize("node", NODES)
 def test_node_carries_the_labels_the_playbook_computed(cluster, node):
     computed = labels.parse_features_file(cluster.node_file(node, FEATURES_DIR + "/gpumock"))
