@@ -6,7 +6,8 @@
    file/copy/command loops (its lists are taken from a node the real role provisioned). Besides
    the wall time: the remote task visits of the re-run (tasks that ran a module or command on
    the node; controller-side tasks and skipped ones not counted).
-2. N fresh node containers converged in parallel by one ansible-playbook (forks N): total time.
+2. N fresh node containers converged in parallel by one ansible-playbook (forks N), then re-run:
+   total times, for this checkout's role and the one at --before.
 
 Wall times of whole `ansible-playbook` runs, one run each: numbers to compare, not to assert on.
 Needs the Docker engine and the images (`make bench-converge` sees to both).
@@ -198,17 +199,25 @@ def single_node_rows(workdir, before):
     return rows
 
 
-def parallel_row(workdir, count):
-    names = ["%sparallel-%02d" % (PREFIX, i) for i in range(count)]
-    start = time.monotonic()
-    start_nodes(names, PARALLEL_IMAGE)
-    boot = time.monotonic() - start
-    try:
-        seconds, changed = converge(workdir, ROLE_PLAY, names, forks=count)
-        again, again_changed = converge(workdir, ROLE_PLAY, names, forks=count)
-    finally:
-        remove_nodes(names)
-    return boot, seconds, changed, again, again_changed
+def parallel_rows(workdir, count, before):
+    """(label, boot, converge, changed, re-run, changed) of ``count`` fresh nodes for this
+    checkout's role and, with ``before``, for the role at that revision (fresh nodes each)."""
+    cases = [("this checkout", COLLECTIONS)]
+    if before:
+        cases.insert(0, ("gpu_mock at %s" % before, os.path.join(workdir, "before")))
+    rows = []
+    for label, collections in cases:
+        names = ["%sparallel-%02d" % (PREFIX, i) for i in range(count)]
+        start = time.monotonic()
+        start_nodes(names, PARALLEL_IMAGE)
+        boot = time.monotonic() - start
+        try:
+            seconds, changed = converge(workdir, ROLE_PLAY, names, forks=count, collections=collections)
+            again, again_changed = converge(workdir, ROLE_PLAY, names, forks=count, collections=collections)
+        finally:
+            remove_nodes(names)
+        rows.append((label, boot, seconds, changed, again, again_changed))
+    return rows
 
 
 def main():
@@ -222,7 +231,7 @@ def main():
     try:
         rows = single_node_rows(workdir, args.before)
         if not args.single_only:
-            boot, seconds, changed, again, again_changed = parallel_row(workdir, args.nodes)
+            parallel = parallel_rows(workdir, args.nodes, args.before)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -241,9 +250,11 @@ def main():
     print("%d fresh nodes (%s, python3 bootstrapped by the role) in one play, forks %d"
           % (args.nodes, PARALLEL_IMAGE, args.nodes))
     print()
-    print("| nodes | boot (docker run → systemd running) | converge | changed | re-run | changed |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    print("| %d | %.1f s | %.1f s | %d | %.1f s | %d |" % (args.nodes, boot, seconds, changed, again, again_changed))
+    print("| role | nodes | boot (docker run → systemd running) | converge | changed | re-run | changed |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, boot, seconds, changed, again, again_changed in parallel:
+        print("| %s | %d | %.1f s | %.1f s | %d | %.1f s | %d |"
+              % (label, args.nodes, boot, seconds, changed, again, again_changed))
     print()
     print("machine: %d CPUs; one run per cell" % os.cpu_count())
 
