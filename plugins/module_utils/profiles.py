@@ -242,7 +242,7 @@ A100_SXM4_40GB = Board(
     temp_mem_max_c=95, temp_mem_idle_c=40, tlimit_shutdown_c=7, tlimit_slowdown_c=4,
     vbios_version="92.00.25.00.08", board_part_number="692-2G506-0200-003", gpu_part_number="20B0-884-A1",
     inforom_image_version="G506.0200.00.04", num_fans=0, nvlink_count=12, gsp_firmware=False,
-    ecc_supported=True, mig_capable=True,
+    ecc_supported=True, mig_capable=True, c2c_mode=False,
     mig_profiles=(
         _mig(0, 19, "MIG 1g.5gb", 1, 7, 14, 4864, 1, 0, 0, 0, 0, 1, 0x7F),
         _mig(1, 14, "MIG 2g.10gb", 2, 3, 28, 9856, 2, 1, 0, 0, 0, 2, 0x15),
@@ -268,7 +268,7 @@ H100_SXM5_80GB = Board(
     temp_mem_max_c=95, temp_mem_idle_c=38, tlimit_shutdown_c=8, tlimit_slowdown_c=2,
     vbios_version="96.00.DA.00.0C", board_part_number="692-2G520-0200-000", gpu_part_number="2330-885-A1",
     inforom_image_version="G520.0200.00.05", num_fans=0, nvlink_count=18, gsp_firmware=True,
-    ecc_supported=True, mig_capable=True,
+    ecc_supported=True, mig_capable=True, c2c_mode=False,
     mig_profiles=(
         _mig(0, 19, "MIG 1g.10gb", 1, 7, 16, 9984, 1, 1, 0, 1, 0, 1, 0x7F),
         _mig(1, 14, "MIG 2g.20gb", 2, 3, 32, 20096, 2, 2, 0, 2, 0, 2, 0x15),
@@ -312,7 +312,7 @@ B200_SXM6_180GB = Board(
     temp_mem_max_c=95, temp_mem_idle_c=36, tlimit_shutdown_c=7, tlimit_slowdown_c=4,
     vbios_version="97.00.52.00.01", board_part_number="692-2G525-0220-000", gpu_part_number="2901-886-A1",
     inforom_image_version="G525.0220.00.02", num_fans=0, nvlink_count=18, gsp_firmware=True,
-    ecc_supported=True, mig_capable=True,
+    ecc_supported=True, mig_capable=True, c2c_mode=False,
     mig_profiles=(
         _mig(0, 19, "MIG 1g.23gb", 1, 7, 18, 23296, 1, 1, 0, 1, 0, 1, 0x7F),
         _mig(1, 14, "MIG 2g.45gb", 2, 3, 36, 45824, 2, 2, 0, 2, 0, 2, 0x15),
@@ -338,7 +338,7 @@ L40S_48GB = Board(
     temp_mem_max_c=0, temp_mem_idle_c=0, tlimit_shutdown_c=6, tlimit_slowdown_c=3,
     vbios_version="95.02.66.00.02", board_part_number="900-2G133-0080-000", gpu_part_number="26B9-896-A1",
     inforom_image_version="G133.0242.00.01", num_fans=0, nvlink_count=0, gsp_firmware=True,
-    ecc_supported=True, mig_capable=False,
+    ecc_supported=True, mig_capable=False, c2c_mode=False,
 )
 
 T4_16GB = Board(
@@ -355,7 +355,7 @@ T4_16GB = Board(
     temp_mem_max_c=0, temp_mem_idle_c=0, tlimit_shutdown_c=11, tlimit_slowdown_c=8,
     vbios_version="90.04.96.00.02", board_part_number="900-2G183-0000-001", gpu_part_number="1EB8-895-A1",
     inforom_image_version="G183.0200.00.02", num_fans=0, nvlink_count=0, gsp_firmware=False,
-    ecc_supported=True, mig_capable=False,
+    ecc_supported=True, mig_capable=False, c2c_mode=False,
 )
 
 # Chassis layouts: PCI bus numbers of the GPUs in NVML index order.
