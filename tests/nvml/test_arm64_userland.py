@@ -143,4 +143,3 @@ def test_arm64_nvidia_smi_csv_query_reports_the_profiles_memory(rootfs, node):
                                          "--format=csv,noheader,nounits"], config)
     assert [line.split(", ") for line in out.splitlines()] == [
         [str(g.index), g.pci_bus_id, str(g.board.memory_total_bytes // 2**20)] for g in node.gpus]
-
