@@ -14,7 +14,7 @@ NVML_ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=prin
 NVML_PY_ASAN_ENV := LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
     ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: nvml nvml-variants nvml-aarch64 nvml-generated nvml-test-bins test-nvml fuzz-nvml bench-nvml
+.PHONY: nvml nvml-variants nvml-aarch64 nvml-arm64-rootfs nvml-generated nvml-test-bins test-nvml fuzz-nvml bench-nvml
 
 nvml: ## build the mock NVML (nvml_src/build/libnvidia-ml.so.*)
 	@$(MAKE) --no-print-directory -s -C nvml_src
@@ -94,7 +94,13 @@ NVML_TEST_BINS := $(addprefix $(NVML_T)/,test_api test_api_asan garbage_calls ga
 nvml-test-bins: $(NVML_TEST_BINS)
 
 # Each C run uses the built-in dgxa100 default (no config in the environment).
-test-nvml: collection-link nvml-variants nvml-test-bins ## mock NVML: C, sanitizers, valgrind, garbage calls, pytest, fuzz
+# The arm64 python3 and nvidia-smi that tests/nvml/test_arm64_userland.py runs under qemu-aarch64,
+# unpacked outside the checkout (make deps fetches them too). Offline it only warns: the test
+# then skips, saying the packages could not be fetched.
+nvml-arm64-rootfs: ## fetch the arm64 python3 and nvidia-smi for the aarch64 mock's userland test
+	@bash scripts/deps/install.d/arm64-rootfs.sh || echo "nvml-arm64-rootfs: not fetched; test_arm64_userland.py will skip"
+
+test-nvml: collection-link nvml-variants nvml-test-bins nvml-arm64-rootfs ## mock NVML: C, sanitizers, valgrind, garbage calls, pytest, fuzz
 	@echo "--- C API test";               env -u MOCK_NVML_CONFIG $(NVML_T)/test_api
 	@echo "--- C API test, ASan+UBSan";   env -u MOCK_NVML_CONFIG $(NVML_ASAN_ENV) $(NVML_T)/test_api_asan
 	@echo "--- C API test, valgrind";     env -u MOCK_NVML_CONFIG valgrind -q --error-exitcode=9 \
@@ -121,7 +127,8 @@ test-nvml: collection-link nvml-variants nvml-test-bins ## mock NVML: C, sanitiz
 	    --deselect tests/nvml/test_nvidia_smi.py --deselect tests/nvml/test_nvidia_smi_no_na.py \
 	    --deselect tests/nvml/test_nvidia_smi_mig.py \
 	    --deselect tests/nvml/test_prototypes.py --deselect tests/nvml/test_live_tools.py \
-    --deselect tests/nvml/test_symbols.py --deselect tests/nvml/test_aarch64.py
+    --deselect tests/nvml/test_symbols.py --deselect tests/nvml/test_aarch64.py \
+	    --deselect tests/nvml/test_arm64_userland.py
 	@$(MAKE) --no-print-directory fuzz-nvml FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 # The parser alone, against the config structs and tables generated from nvml_schema; the

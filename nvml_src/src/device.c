@@ -411,7 +411,8 @@ MOCK_API nvmlReturn_t nvmlDeviceGetC2cModeInfoV(nvmlDevice_t device,
 {
     MOCK_CHECK_DEVICE(device);
     MOCK_REQUIRE(c2cModeInfo != NULL);
-    c2cModeInfo->isC2cEnabled = 0;
+    /* Boards without NVLink-C2C say disabled, as a real H100 does (its nvidia-smi -q: Disabled). */
+    c2cModeInfo->isC2cEnabled = (unsigned)g_config.board.c2c_mode;
     return NVML_SUCCESS;
 }
 

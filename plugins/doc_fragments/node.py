@@ -25,6 +25,9 @@ options:
         directory, C(usr/lib/<architecture>-linux-gnu) of the driver tree, and the CDI spec, the loader entry
         and C(proc/driver/nvidia/version) name that.
       - Defaults to the target's own; a target whose C(uname -m) is neither choice must set it.
+      - It does not follow O(profile). The C(gh200) and C(gb200) machines are aarch64 ones, but their mock GPUs
+        are data that any node can have; an x86_64 node with them gets an x86_64 driver tree, as its own
+        programs need.
     type: str
     choices: [x86_64, aarch64]
 """
@@ -35,7 +38,7 @@ options:
     description: Built-in machine profile that decides the GPUs.
     type: str
     default: dgxa100
-    choices: [dgxa100, dgxb200, dgxh100, dgxh200, l40s, t4]
+    choices: [dgxa100, dgxb200, dgxh100, dgxh200, gb200, gh200, l40s, t4]
   gpu_count:
     description: Number of GPUs (1 to 128); the profile's count when unset.
     type: int

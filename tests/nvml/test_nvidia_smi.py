@@ -164,6 +164,15 @@ def test_query_describes_every_gpu(smi, configs, version, node_name):
         assert _field(fb_memory, "Total") == "%d MiB" % (gpu.board.memory_total_bytes // profiles.MIB)
 
 
+@nodes
+def test_query_shows_c2c_mode_enabled_exactly_on_the_grace_boards(smi, configs, node_name):
+    # 550 is the first nvidia-smi that asks (nvmlDeviceGetC2cModeInfoV); 535 has no such field.
+    node = configs(node_name).node
+    _header, sections = _query_sections(_ok(smi("550", node_name, "-q")))
+    want = "Enabled" if node.board.c2c_mode else "Disabled"
+    assert [_field(sections[gpu.pci_bus_id], "GPU C2C Mode") for gpu in node.gpus] == [want] * len(node.gpus)
+
+
 @versions
 @nodes
 def test_query_leaves_no_field_uninitialized(smi, version, node_name):

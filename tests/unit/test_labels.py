@@ -87,7 +87,7 @@ def test_family_table_matches_gfd(major, minor, family):
 
 @pytest.mark.parametrize("profile, family", [
     ("dgxa100", "ampere"), ("dgxh100", "hopper"), ("dgxh200", "hopper"), ("dgxb200", "blackwell"),
-    ("l40s", "ada-lovelace"), ("t4", "turing"),
+    ("gh200", "hopper"), ("gb200", "blackwell"), ("l40s", "ada-lovelace"), ("t4", "turing"),
 ])
 def test_family_label_of_every_profile_is_its_architectures(profile, family):
     assert labels.node_labels(node(profile))["nvidia.com/gpu.family"] == family

@@ -41,6 +41,12 @@ def test_small_instances_listed_first_still_leave_room_for_a_3g():
     ("dgxh100", ["1g.20gb"] * 4, [(15, 0), (15, 2), (15, 4), (15, 6)]),
     ("dgxh200", ["3g.71gb", "2g.35gb", "1g.18gb+me"], [(9, 0), (14, 4), (20, 6)]),
     ("dgxb200", ["4g.90gb", "3g.90gb"], [(5, 0), (9, 4)]),
+    ("gh200", ["7g.96gb"], [(0, 0)]),
+    ("gh200", ["3g.48gb", "2g.24gb", "1g.12gb", "1g.12gb+me"], [(14, 0), (19, 2), (20, 3), (9, 4)]),
+    ("gh200", ["1g.24gb"] * 4, [(15, 0), (15, 2), (15, 4), (15, 6)]),
+    ("gb200", ["7g.186gb"], [(0, 0)]),
+    ("gb200", ["3g.93gb", "2g.47gb", "1g.23gb", "1g.23gb"], [(14, 0), (19, 2), (19, 3), (9, 4)]),
+    ("gb200", ["1g.23gb"] * 7, [(19, s) for s in range(7)]),
 ])
 def test_valid_layouts_of_each_mig_board(profile, names, expected):
     assert layout(profile, names) == expected
@@ -164,3 +170,22 @@ def test_every_board_placement_fits_the_eight_memory_slices():
         for mig in board.mig_profiles:
             last = max(s for s in range(8) if mig.placement_starts >> s & 1)
             assert last + mig.placement_size <= P.MIG_MEMORY_SLICES, mig.name
+
+
+@pytest.mark.parametrize("profile,names,message", [
+    ("gh200", ["7g.80gb"], "mig_layout: GPU 0 cannot have '7g.80gb': NVIDIA GH200 480GB has the MIG profiles "
+                           "1g.12gb, 2g.24gb, 3g.48gb, 4g.48gb, 7g.96gb, 1g.12gb+me, 1g.24gb."),
+    ("gh200", ["1g.12gb+me"] * 2, "mig_layout: GPU 0 cannot have 2 instances of 1g.12gb+me: NVIDIA GH200 480GB "
+                                  "allows at most 1."),
+    ("gh200", ["4g.48gb", "3g.48gb", "1g.12gb"], "mig_layout: GPU 0 has no room for 1g.12gb: the layout needs "
+                                                 "more than the 7 compute slices of a GPU."),
+    ("gb200", ["1g.23gb"] * 8, "mig_layout: GPU 0 cannot have 8 GPU instances: a GPU holds at most 7."),
+    ("gb200", ["3g.90gb"], "mig_layout: GPU 0 cannot have '3g.90gb': NVIDIA GB200 has the MIG profiles "
+                           "1g.23gb, 2g.47gb, 3g.93gb, 4g.93gb, 7g.186gb, 1g.23gb+me, 1g.47gb."),
+    ("gb200", ["3g.93gb"] * 3, "mig_layout: GPU 0 cannot have 3 instances of 3g.93gb: NVIDIA GB200 allows at "
+                               "most 2."),
+    ("gb200", ["1g.47gb"] * 4 + ["1g.23gb"], "mig_layout: GPU 0 has no room for 1g.23gb: the layout needs more "
+                                             "than the 8 memory slices of a GPU."),
+])
+def test_impossible_layouts_of_the_grace_boards_fail_naming_the_gpu_and_the_profile(profile, names, message):
+    assert error(names, profile=profile) == message

@@ -331,6 +331,24 @@ def test_an_aarch64_node_that_is_already_right_is_one_visit(task, paths, built):
     assert result["changed"] is False and len(visits) == 1 and transfers == []
 
 
+# The Grace profiles are aarch64 machines, but the profile does not pick the node's architecture:
+# its programs load the library, so the tree follows the node (its own, or the option).
+
+def test_a_grace_profile_on_an_x86_64_node_gets_the_x86_64_tree(task, paths, built, monkeypatch):
+    monkeypatch.setattr(os, "uname", lambda: os.uname_result(("Linux", "n", "6.1", "#1", "x86_64")))
+    result, _visits, _transfers = task(profile="gh200", **node_args(paths, built))
+    assert result["changed"] is True and result["driver_tree"]["architecture"] == "x86_64"
+    assert os.path.isfile(os.path.join(paths["driver_root"], "usr/lib/x86_64-linux-gnu/libnvidia-ml.so.550.127.05"))
+    assert not os.path.exists(os.path.join(paths["driver_root"], "usr/lib/aarch64-linux-gnu"))
+
+
+def test_a_grace_profile_on_an_aarch64_node_gets_the_aarch64_tree(task, paths, built, monkeypatch):
+    monkeypatch.setattr(os, "uname", lambda: os.uname_result(("Linux", "n", "6.1", "#1", "aarch64")))
+    result, _visits, _transfers = task(profile="gb200", **node_args(paths, built))
+    assert result["changed"] is True and result["driver_tree"]["architecture"] == "aarch64"
+    assert os.path.isfile(os.path.join(paths["driver_root"], "usr/lib/aarch64-linux-gnu/libnvidia-ml.so.570.124.06"))
+
+
 def test_a_node_of_another_architecture_fails_before_anything_is_written(task, paths, built, monkeypatch):
     monkeypatch.setattr(os, "uname", lambda: os.uname_result(("Linux", "power", "6.1", "#1", "ppc64le")))
     result, _visits, transfers = task(**node_args(paths, built))

@@ -18,8 +18,72 @@ def test_default_profile_is_eight_a100_40gb_on_driver_550_54_15_cuda_12_4():
     assert node.nvml_version == "12.550.54.15"
 
 
-def test_built_in_profiles_are_the_six_documented_machines():
-    assert set(P.PROFILE_NAMES) == {"dgxa100", "dgxh100", "dgxh200", "dgxb200", "l40s", "t4"}
+def test_built_in_profiles_are_the_eight_documented_machines():
+    assert set(P.PROFILE_NAMES) == {"dgxa100", "dgxh100", "dgxh200", "dgxb200", "gh200", "gb200", "l40s", "t4"}
+
+
+def test_gh200_is_one_grace_hopper_gpu_as_a_real_gh200_480gb_reports_it():
+    node = P.build_node("gh200", node_id="n")
+    board = node.board
+    assert len(node.gpus) == 1 and node.gpus[0].pci_bus_id == "00000000:DD:00.0"
+    assert board.name == "NVIDIA GH200 480GB" and board.architecture == P.ARCH_HOPPER
+    assert (board.pci_device_id, board.pci_subsystem_id) == (0x234210DE, 0x180910DE)
+    assert board.memory_total_bytes == 97871 * P.MIB and board.memory_reserved_bytes == 1103 * P.MIB
+    assert (board.power_min_limit_mw, board.power_default_limit_mw, board.power_max_limit_mw) == (
+        100000, 900000, 900000)
+    assert (board.pcie_max_gen, board.pcie_max_width) == (4, 1)
+    assert (node.driver_version, node.cuda_driver_version) == ("550.127.05", 12040)
+
+
+def test_gb200_is_a_compute_tray_of_four_gpus_each_in_its_own_pci_domain():
+    node = P.build_node("gb200", node_id="n")
+    assert node.board.name == "NVIDIA GB200" and node.board.architecture == P.ARCH_BLACKWELL
+    assert node.board.pci_device_id == 0x294110DE and node.board.memory_total_bytes == 189471 * P.MIB
+    assert node.board.power_max_limit_mw == 1200000
+    assert [g.pci_bus_id for g in node.gpus] == [
+        "00000008:01:00.0", "00000009:01:00.0", "00000018:01:00.0", "00000019:01:00.0"]
+    assert [g.numa_node for g in node.gpus] == [0, 0, 1, 1]         # two GPUs per Grace
+
+
+def test_a_larger_gb200_node_repeats_the_tray_in_the_next_domains():
+    gpus = P.build_node("gb200", gpu_count=8, node_id="n").gpus
+    assert [g.pci_bus_id_legacy for g in gpus[4:]] == ["0028:01:00.0", "0029:01:00.0", "0038:01:00.0", "0039:01:00.0"]
+
+
+def test_a_larger_gh200_node_puts_each_further_gpu_in_the_next_domain():
+    gpus = P.build_node("gh200", gpu_count=3, node_id="n").gpus
+    assert [g.pci_bus_id for g in gpus] == ["00000000:DD:00.0", "00000001:DD:00.0", "00000002:DD:00.0"]
+
+
+@pytest.mark.parametrize("profile", P.PROFILE_NAMES)
+def test_128_gpus_of_every_profile_have_distinct_bus_ids(profile):
+    gpus = P.build_node(profile, gpu_count=128, node_id="n").gpus
+    assert len({g.pci_bus_id for g in gpus}) == 128
+
+
+@pytest.mark.parametrize("profile", P.PROFILE_NAMES)
+def test_the_grace_machines_are_aarch64_with_nvlink_c2c_and_the_others_x86_64_without(profile):
+    grace = profile in ("gh200", "gb200")
+    assert P.PROFILES[profile].architecture == ("aarch64" if grace else "x86_64")
+    assert P.PROFILES[profile].board.c2c_mode is grace
+
+
+@pytest.mark.parametrize("profile", P.PROFILE_NAMES)
+def test_every_profiles_machine_architecture_is_one_a_driver_tree_has(profile):
+    from ansible_collections.gpumock.nvidia.plugins.module_utils import driver_tree
+    assert P.PROFILES[profile].architecture in driver_tree.ARCHITECTURES
+
+
+@pytest.mark.parametrize("profile", ["gh200", "gb200"])
+def test_the_grace_boards_mig_memory_fits_the_board_and_grows_with_the_memory_slices(profile):
+    board = P.PROFILES[profile].board
+    whole = max(m.memory_size_mb for m in board.mig_profiles)
+    assert whole * P.MIB <= board.memory_total_bytes
+    assert all(m.memory_size_mb % 128 == 0 for m in board.mig_profiles)
+    for a in board.mig_profiles:
+        for b in board.mig_profiles:
+            if a.placement_size < b.placement_size:
+                assert a.memory_size_mb < b.memory_size_mb, (a.name, b.name)
 
 
 def test_dgxh100_matches_the_real_h100_board_capture():

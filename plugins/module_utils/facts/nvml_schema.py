@@ -226,6 +226,9 @@ BOARD = section("board", (
     boolean("gsp_firmware", "`nvmlDeviceGetGspFirmwareMode`"),
     boolean("ecc_supported", "ECC mode queries succeed (enabled) or are NOT_SUPPORTED"),
     boolean("mig_capable", "`nvmlDeviceGetMigMode` and the MIG profile queries are supported"),
+    boolean("c2c_mode",
+            "the GPU is attached to its CPU by NVLink-C2C (Grace Hopper, Grace Blackwell): "
+            "`nvmlDeviceGetC2cModeInfoV` reports it enabled; otherwise disabled"),
 ), 1, True, "Values shared by every GPU of the node, named as the fields of `profiles.Board`; "
             "all required.",
     # Free memory is total - reserved - used; nvidia-mock-ctl bounds live power, clocks and

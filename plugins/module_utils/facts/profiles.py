@@ -214,6 +214,15 @@ class Profile:
     gpus_per_numa_node: int
     driver_version: str
     cuda_driver_version: int
+    # PCI domain of each bus_layout slot, where the chassis puts its GPUs in domains of their own
+    # (Grace machines: one PCIe root per GPU); empty: domain 0. A larger custom count repeats the
+    # layout, each repetition domain_step domains further on.
+    pci_domains: tuple = ()
+    domain_step: int = 1
+    # The CPU architecture of the real machine, as uname -m names it. Only documentation: a node of
+    # any architecture may have any profile's GPUs (mock GPUs are data), and its driver tree and
+    # libraries are always laid out for the node's own architecture (the modules' option).
+    architecture: str = "x86_64"
 
 
 # index, profile_id, name, slice_count, instance_count, multiprocessor_count, memory_size_mb,
@@ -242,7 +251,7 @@ A100_SXM4_40GB = Board(
     temp_mem_max_c=95, temp_mem_idle_c=40, tlimit_shutdown_c=7, tlimit_slowdown_c=4,
     vbios_version="92.00.25.00.08", board_part_number="692-2G506-0200-003", gpu_part_number="20B0-884-A1",
     inforom_image_version="G506.0200.00.04", num_fans=0, nvlink_count=12, gsp_firmware=False,
-    ecc_supported=True, mig_capable=True,
+    ecc_supported=True, mig_capable=True, c2c_mode=False,
     mig_profiles=(
         _mig(0, 19, "MIG 1g.5gb", 1, 7, 14, 4864, 1, 0, 0, 0, 0, 1, 0x7F),
         _mig(1, 14, "MIG 2g.10gb", 2, 3, 28, 9856, 2, 1, 0, 0, 0, 2, 0x15),
@@ -268,7 +277,7 @@ H100_SXM5_80GB = Board(
     temp_mem_max_c=95, temp_mem_idle_c=38, tlimit_shutdown_c=8, tlimit_slowdown_c=2,
     vbios_version="96.00.DA.00.0C", board_part_number="692-2G520-0200-000", gpu_part_number="2330-885-A1",
     inforom_image_version="G520.0200.00.05", num_fans=0, nvlink_count=18, gsp_firmware=True,
-    ecc_supported=True, mig_capable=True,
+    ecc_supported=True, mig_capable=True, c2c_mode=False,
     mig_profiles=(
         _mig(0, 19, "MIG 1g.10gb", 1, 7, 16, 9984, 1, 1, 0, 1, 0, 1, 0x7F),
         _mig(1, 14, "MIG 2g.20gb", 2, 3, 32, 20096, 2, 2, 0, 2, 0, 2, 0x15),
@@ -312,7 +321,7 @@ B200_SXM6_180GB = Board(
     temp_mem_max_c=95, temp_mem_idle_c=36, tlimit_shutdown_c=7, tlimit_slowdown_c=4,
     vbios_version="97.00.52.00.01", board_part_number="692-2G525-0220-000", gpu_part_number="2901-886-A1",
     inforom_image_version="G525.0220.00.02", num_fans=0, nvlink_count=18, gsp_firmware=True,
-    ecc_supported=True, mig_capable=True,
+    ecc_supported=True, mig_capable=True, c2c_mode=False,
     mig_profiles=(
         _mig(0, 19, "MIG 1g.23gb", 1, 7, 18, 23296, 1, 1, 0, 1, 0, 1, 0x7F),
         _mig(1, 14, "MIG 2g.45gb", 2, 3, 36, 45824, 2, 2, 0, 2, 0, 2, 0x15),
@@ -338,7 +347,7 @@ L40S_48GB = Board(
     temp_mem_max_c=0, temp_mem_idle_c=0, tlimit_shutdown_c=6, tlimit_slowdown_c=3,
     vbios_version="95.02.66.00.02", board_part_number="900-2G133-0080-000", gpu_part_number="26B9-896-A1",
     inforom_image_version="G133.0242.00.01", num_fans=0, nvlink_count=0, gsp_firmware=True,
-    ecc_supported=True, mig_capable=False,
+    ecc_supported=True, mig_capable=False, c2c_mode=False,
 )
 
 T4_16GB = Board(
@@ -355,7 +364,64 @@ T4_16GB = Board(
     temp_mem_max_c=0, temp_mem_idle_c=0, tlimit_shutdown_c=11, tlimit_slowdown_c=8,
     vbios_version="90.04.96.00.02", board_part_number="900-2G183-0000-001", gpu_part_number="1EB8-895-A1",
     inforom_image_version="G183.0200.00.02", num_fans=0, nvlink_count=0, gsp_firmware=False,
-    ecc_supported=True, mig_capable=False,
+    ecc_supported=True, mig_capable=False, c2c_mode=False,
+)
+
+# Grace Hopper: one H100-class GPU with 96 GB of HBM3 per superchip, attached to its Grace CPU by
+# NVLink-C2C. Read off a real "NVIDIA GH200 480GB" (nvidia-smi -q, driver 550.127.05): name, ids,
+# part numbers, VBIOS, InfoROM, memory, PCIe link (gen 4, x1: the data path is C2C), power limits
+# and draw, clocks, idle and memory temperature, T.Limit offsets. Derived from the H100 SXM (same
+# GH100 die, 132 SMs): thresholds, memory maximum, BAR1 (the real board reports BAR1 as N/A), and
+# the MIG table: the H100's SMs and engines, the memory of each profile scaled by 97871/81559 (the
+# boards' totals) and rounded down to 128 MiB; the names are NVIDIA's (mig-parted, device 0x2342).
+GH200_96GB = Board(
+    name="NVIDIA GH200 480GB", brand=BRAND_NVIDIA, architecture=ARCH_HOPPER,
+    cc_major=9, cc_minor=0, cuda_cores=16896, memory_bus_width=6144,
+    memory_total_bytes=97871 * MIB, memory_reserved_bytes=1103 * MIB, bar1_total_bytes=131072 * MIB,
+    pci_device_id=0x234210DE, pci_subsystem_id=0x180910DE, pcie_max_gen=4, pcie_max_width=1,
+    bus_type=BUS_TYPE_PCIE,
+    power_default_limit_mw=900000, power_min_limit_mw=100000, power_max_limit_mw=900000, power_idle_mw=87880,
+    power_average_supported=True, power_memory_idle_mw=18510,
+    clock_graphics_max_mhz=1980, clock_sm_max_mhz=1980, clock_mem_max_mhz=2619, clock_video_max_mhz=1545,
+    clock_graphics_idle_mhz=345, clock_mem_idle_mhz=2619, clock_video_idle_mhz=765,
+    temp_idle_c=31, temp_shutdown_c=92, temp_slowdown_c=89, temp_gpu_max_c=86,
+    temp_mem_max_c=95, temp_mem_idle_c=39, tlimit_shutdown_c=8, tlimit_slowdown_c=2,
+    vbios_version="96.00.8D.00.03", board_part_number="900-2G530-0060-000", gpu_part_number="2342-888-A1",
+    inforom_image_version="G530.0206.00.02", num_fans=0, nvlink_count=18, gsp_firmware=True,
+    ecc_supported=True, mig_capable=True, c2c_mode=True,
+    mig_profiles=(
+        _mig(0, 19, "MIG 1g.12gb", 1, 7, 16, 11904, 1, 1, 0, 1, 0, 1, 0x7F),
+        _mig(1, 14, "MIG 2g.24gb", 2, 3, 32, 24064, 2, 2, 0, 2, 0, 2, 0x15),
+        _mig(2, 9, "MIG 3g.48gb", 3, 2, 60, 48512, 3, 3, 0, 3, 0, 4, 0x11),
+        _mig(3, 5, "MIG 4g.48gb", 4, 1, 64, 48512, 4, 4, 0, 4, 0, 4, 0x01),
+        _mig(4, 0, "MIG 7g.96gb", 7, 1, 132, 97280, 8, 7, 0, 7, 1, 8, 0x01),
+        _mig(7, 20, "MIG 1g.12gb+me", 1, 1, 16, 11904, 1, 1, 0, 1, 1, 1, 0x7F),
+        _mig(9, 15, "MIG 1g.24gb", 1, 4, 26, 24064, 1, 1, 0, 1, 0, 2, 0x55),
+    ),
+)
+
+# Grace Blackwell: two B200-class GPUs per Grace CPU, attached by NVLink-C2C; a compute tray of the
+# GB200 NVL72 has two of those, four GPUs. Public: name, device id 0x2941 with subsystem 0x2046
+# (NVIDIA's supported-GPU list), 189471 MiB, the 1200 W limit, idle readings of 156-181 W at
+# 36-38 C (nvidia-smi of GB200 trays), 18 NVLink 5 links, the MIG profile names (mig-parted).
+# Derived from the B200: everything else (SMs, clocks, thresholds, BAR1, PCIe, firmware strings,
+# the GPU part number with the GB200's device id), and the MIG table: the B200's SMs and engines,
+# the memory of each profile scaled by 189471/183359 and rounded down to 128 MiB.
+GB200_186GB = replace(
+    B200_SXM6_180GB,
+    name="NVIDIA GB200", memory_total_bytes=189471 * MIB,
+    pci_device_id=0x294110DE, pci_subsystem_id=0x204610DE,
+    power_default_limit_mw=1200000, power_max_limit_mw=1200000, power_idle_mw=165000,
+    temp_idle_c=37, gpu_part_number="2941-886-A1", c2c_mode=True,
+    mig_profiles=(
+        _mig(0, 19, "MIG 1g.23gb", 1, 7, 18, 24064, 1, 1, 0, 1, 0, 1, 0x7F),
+        _mig(1, 14, "MIG 2g.47gb", 2, 3, 36, 47232, 2, 2, 0, 2, 0, 2, 0x15),
+        _mig(2, 9, "MIG 3g.93gb", 3, 2, 68, 94592, 3, 3, 0, 3, 0, 4, 0x11),
+        _mig(3, 5, "MIG 4g.93gb", 4, 1, 72, 94592, 4, 4, 0, 4, 0, 4, 0x01),
+        _mig(4, 0, "MIG 7g.186gb", 7, 1, 148, 188800, 8, 7, 0, 7, 1, 8, 0x01),
+        _mig(7, 20, "MIG 1g.23gb+me", 1, 1, 18, 24064, 1, 1, 0, 1, 1, 1, 0x7F),
+        _mig(9, 15, "MIG 1g.47gb", 1, 4, 26, 47232, 1, 1, 0, 1, 0, 2, 0x55),
+    ),
 )
 
 # Chassis layouts: PCI bus numbers of the GPUs in NVML index order.
@@ -363,6 +429,12 @@ _DGX_A100_BUSES = (0x07, 0x0F, 0x47, 0x4E, 0x87, 0x90, 0xB7, 0xBD)
 _DGX_H100_BUSES = (0x18, 0x2A, 0x3A, 0x5D, 0x9A, 0xAB, 0xBA, 0xDB)
 _DGX_B200_BUSES = (0x1B, 0x43, 0x52, 0x61, 0x9D, 0xC3, 0xD1, 0xDF)
 _PCIE_SERVER_BUSES = (0x01, 0x21, 0x41, 0x61, 0x81, 0xA1, 0xC1, 0xE1)
+# A GH200 server's one GPU (the real reading above: 0000:DD:00.0).
+_GH200_BUSES = (0xDD,)
+# A GB200 compute tray: each GPU on bus 01 of a PCI domain of its own, two per Grace
+# (0008/0009 on the first, 0018/0019 on the second, as nvidia-smi on the trays shows them).
+_GB200_BUSES = (0x01, 0x01, 0x01, 0x01)
+_GB200_DOMAINS = (0x0008, 0x0009, 0x0018, 0x0019)
 
 PROFILES = {
     p.key: p for p in (
@@ -372,6 +444,10 @@ PROFILES = {
         Profile("dgxb200", "NVIDIA DGX B200", B200_SXM6_180GB, 8, _DGX_B200_BUSES, 0, 4, "570.124.06", 12080),
         Profile("l40s", "L40S PCIe server", L40S_48GB, 4, _PCIE_SERVER_BUSES, 0, 2, "550.54.15", 12040),
         Profile("t4", "T4 cloud instance", T4_16GB, 1, (0x00,), 0x1E, 1, "535.261.03", 12020),
+        Profile("gh200", "NVIDIA GH200 Grace Hopper Superchip server", GH200_96GB, 1, _GH200_BUSES, 0, 1,
+                "550.127.05", 12040, architecture="aarch64"),
+        Profile("gb200", "NVIDIA GB200 NVL72 compute tray", GB200_186GB, 4, _GB200_BUSES, 0, 2,
+                "570.124.06", 12080, pci_domains=_GB200_DOMAINS, domain_step=0x20, architecture="aarch64"),
     )
 }
 PROFILE_NAMES = tuple(sorted(PROFILES))
@@ -404,13 +480,14 @@ def pci_location(profile, index):
     chassis layout in the next PCI domains, as a multi-segment host numbers them.
     """
     layout = profile.bus_layout
-    if len(layout) == 1:
-        # One-bus layouts (cloud VMs, e.g. AWS g4dn: 00:1E.0, then 1D, 1C…) fill device slots
-        # downwards from the top, clear of the low slots where a VM's own virtio devices sit.
+    if len(layout) == 1 and profile.pci_device:
+        # One-bus layouts of a VM (cloud VMs, e.g. AWS g4dn: 00:1E.0, then 1D, 1C…) fill device
+        # slots downwards from the top, clear of the low slots where a VM's own virtio devices sit.
         domain, slot = divmod(index, CLOUD_SLOTS_PER_BUS)
         return domain, layout[0], profile.pci_device - slot, 0
-    domain, slot = divmod(index, len(layout))
-    return domain, layout[slot], profile.pci_device, 0
+    repeat, slot = divmod(index, len(layout))
+    base = profile.pci_domains[slot] if profile.pci_domains else 0
+    return base + repeat * profile.domain_step, layout[slot], profile.pci_device, 0
 
 
 def _coerce_override(name, value):
