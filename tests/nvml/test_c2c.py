@@ -2,7 +2,7 @@
 import pytest
 
 from conftest import build_node
-from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
 
 
 @pytest.mark.parametrize("profile", profiles.PROFILE_NAMES)

@@ -6,7 +6,7 @@ import re
 import pytest
 import yaml
 
-from ansible_collections.gpumock.nvidia.plugins.module_utils import profiles
+from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 

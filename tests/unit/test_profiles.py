@@ -70,7 +70,7 @@ def test_the_grace_machines_are_aarch64_with_nvlink_c2c_and_the_others_x86_64_wi
 
 @pytest.mark.parametrize("profile", P.PROFILE_NAMES)
 def test_every_profiles_machine_architecture_is_one_a_driver_tree_has(profile):
-    from ansible_collections.gpumock.nvidia.plugins.module_utils import driver_tree
+    from ansible_collections.gpumock.nvidia.plugins.module_utils.render import driver_tree
     assert P.PROFILES[profile].architecture in driver_tree.ARCHITECTURES
 
 
