@@ -15,8 +15,8 @@ collection: collection-link ## the galaxy tarball with the mock NVML prebuilt fo
 	@set -e; for arch in $(NODE_ARCHITECTURES); do \
 	    $(MAKE) --no-print-directory -s -C nvml_src ARCH=$$arch; \
 	    mkdir -p $(COLLECTION_STAGE)/files/prebuilt/$$arch; \
-	    cp -L nvml_src/build/$$arch/libnvidia-ml.so.1 $(COLLECTION_STAGE)/files/prebuilt/$$arch/libnvidia-ml.so; \
-	    cp nvml_src/build/$$arch/nvidia-mock-ctl $(COLLECTION_STAGE)/files/prebuilt/$$arch/nvidia-mock-ctl; \
+	    cp -L nvml_src/build/arch/$$arch/libnvidia-ml.so.1 $(COLLECTION_STAGE)/files/prebuilt/$$arch/libnvidia-ml.so; \
+	    cp nvml_src/build/arch/$$arch/nvidia-mock-ctl $(COLLECTION_STAGE)/files/prebuilt/$$arch/nvidia-mock-ctl; \
 	done
 	@$(PY) $(COLLECTION_STAGE)/nvml_src/nvml_build.py hash --root $(COLLECTION_STAGE) \
 	    > $(COLLECTION_STAGE)/files/prebuilt/SOURCE_HASH

@@ -47,11 +47,11 @@ $(eval $(call nvml_test_bin,test_mig_threads_asan,tests/nvml/c/test_mig_threads.
 
 # aarch64 (arm64 nodes): the library cross-built with Debian's aarch64-linux-gnu-gcc, and the C API
 # test and the garbage calls built against it, run here under qemu-aarch64 user emulation.
-NVML_ARM_BUILD := $(NVML_BUILD)/aarch64
+NVML_ARM_BUILD := $(NVML_BUILD)/arch/aarch64
 NVML_ARM_T := $(NVML_T)/aarch64
 NVML_QEMU := qemu-aarch64 -L /usr/aarch64-linux-gnu
 
-nvml-aarch64: ## build the mock NVML for aarch64 (nvml_src/build/aarch64/)
+nvml-aarch64: ## build the mock NVML for aarch64 (nvml_src/build/arch/aarch64/)
 	@$(MAKE) --no-print-directory -s -C nvml_src ARCH=aarch64
 
 # name, sources

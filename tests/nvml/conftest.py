@@ -16,6 +16,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LIB = Path(os.environ.get("MOCK_NVML_LIB", ROOT / "nvml_src" / "build" / "libnvidia-ml.so.1"))
+# The library cross-built for aarch64 (`make nvml-aarch64`; nvml_src/Makefile says why build/arch/).
+ARM_LIB = ROOT / "nvml_src" / "build" / "arch" / "aarch64" / "libnvidia-ml.so.1"
 HEADER = ROOT / "nvml_src" / "include" / "nvml.h"
 SYMBOLS = ROOT / "nvml_src" / "api" / "nvml-symbols-580.txt"
 # pynvml on a real H100 80GB HBM3, driver 580.159.04 (copied from shared/reference).

@@ -1,17 +1,16 @@
 """The mock NVML cross-built for aarch64 (arm64 nodes: GH200, GB200, kind on an arm64 laptop).
 
-`make test-nvml` builds it (`make nvml-aarch64`: nvml_src/build/aarch64/) and an aarch64
+`make test-nvml` builds it (`make nvml-aarch64`: nvml_src/build/arch/aarch64/) and an aarch64
 nvml_probe; the probe runs here under qemu-aarch64 user emulation with Debian's aarch64 libc.
 """
 import struct
 
 import pytest
 
-from conftest import LIB, ROOT, SYMBOLS, build_node, in_private_etc, probe, write_config
+from conftest import ARM_LIB, LIB, ROOT, SYMBOLS, build_node, in_private_etc, probe, write_config
 from test_symbols import dynamic_section, dynamic_symbols
 from ansible_collections.gpumock.nvidia.plugins.module_utils.render import driver_tree, nvml_config
 
-ARM_LIB = ROOT / "nvml_src" / "build" / "aarch64" / "libnvidia-ml.so.1"
 ARM_PROBE = LIB.parent / "tests" / "aarch64" / "nvml_probe"
 QEMU = ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]
 EM_AARCH64 = 183

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, build_node, write_config
+from conftest import ARM_LIB, ROOT, build_node, write_config
 
-ARM_LIB = ROOT / "nvml_src" / "build" / "aarch64" / "libnvidia-ml.so.1"
 FETCH = ROOT / "scripts" / "deps" / "install.d" / "arm64-rootfs.sh"
 NVIDIA_SMI = "usr/lib/nvidia/current/nvidia-smi"
 PYTHON = "usr/bin/python3.11"

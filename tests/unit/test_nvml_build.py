@@ -83,7 +83,7 @@ def test_the_hash_changes_with_every_c_source_and_every_python_file_the_build_re
 
 def test_build_output_python_caches_and_unlisted_python_do_not_change_the_hash(root):
     before = nvml_build.source_hash(str(root))
-    for path in ("nvml_src/build/aarch64/libnvidia-ml.so.1", "nvml_src/__pycache__/pysources.cpython-311.pyc",
+    for path in ("nvml_src/build/arch/aarch64/libnvidia-ml.so.1", "nvml_src/__pycache__/pysources.cpython-311.pyc",
                  "nvml_src/gen_api.pyc", "plugins/module_utils/render/labels.py", "files/prebuilt/SOURCE_HASH"):
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text("output")
