@@ -209,9 +209,9 @@ def parallel_rows(workdir, count, before):
     for label, collections in cases:
         names = ["%sparallel-%02d" % (PREFIX, i) for i in range(count)]
         start = time.monotonic()
-        start_nodes(names, PARALLEL_IMAGE)
-        boot = time.monotonic() - start
         try:
+            start_nodes(names, PARALLEL_IMAGE)
+            boot = time.monotonic() - start
             seconds, changed = converge(workdir, ROLE_PLAY, names, forks=count, collections=collections)
             again, again_changed = converge(workdir, ROLE_PLAY, names, forks=count, collections=collections)
         finally:
@@ -230,32 +230,29 @@ def main():
     workdir = tempfile.mkdtemp(prefix="gpumock-converge-bench-")
     try:
         rows = single_node_rows(workdir, args.before)
+        # Printed before the parallel part starts: a failure there keeps this table.
+        print()
+        print("One fresh node (%s), wall time of ansible-playbook, controller NVML cache warm" % SINGLE_IMAGE)
+        print()
+        print("| role | converge | changed | node visits | re-run | changed | node visits |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for label, first, first_changed, first_visits, second, second_changed, second_visits in rows:
+            print("| %s | %.1f s | %d | %d | %.1f s | %d | %d |"
+                  % (label, first, first_changed, first_visits, second, second_changed, second_visits))
+        print(flush=True)
         if not args.single_only:
             parallel = parallel_rows(workdir, args.nodes, args.before)
+            print("%d fresh nodes (%s, python3 bootstrapped by the role) in one play, forks %d"
+                  % (args.nodes, PARALLEL_IMAGE, args.nodes))
+            print()
+            print("| role | nodes | boot (docker run → systemd running) | converge | changed | re-run | changed |")
+            print("|---|---:|---:|---:|---:|---:|---:|")
+            for label, boot, seconds, changed, again, again_changed in parallel:
+                print("| %s | %d | %.1f s | %.1f s | %d | %.1f s | %d |"
+                      % (label, args.nodes, boot, seconds, changed, again, again_changed))
+            print()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-
-    print()
-    print("One fresh node (%s), wall time of ansible-playbook, controller NVML cache warm" % SINGLE_IMAGE)
-    print()
-    print("| role | converge | changed | node visits | re-run | changed | node visits |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for label, first, first_changed, first_visits, second, second_changed, second_visits in rows:
-        print("| %s | %.1f s | %d | %d | %.1f s | %d | %d |"
-              % (label, first, first_changed, first_visits, second, second_changed, second_visits))
-    print()
-    if args.single_only:
-        print("machine: %d CPUs; one run per cell" % os.cpu_count())
-        return
-    print("%d fresh nodes (%s, python3 bootstrapped by the role) in one play, forks %d"
-          % (args.nodes, PARALLEL_IMAGE, args.nodes))
-    print()
-    print("| role | nodes | boot (docker run → systemd running) | converge | changed | re-run | changed |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for label, boot, seconds, changed, again, again_changed in parallel:
-        print("| %s | %d | %.1f s | %.1f s | %d | %.1f s | %d |"
-              % (label, args.nodes, boot, seconds, changed, again, again_changed))
-    print()
     print("machine: %d CPUs; one run per cell" % os.cpu_count())
 
 
