@@ -877,6 +877,18 @@ def _mkdir(path, mode=0o755):
     return True
 
 
+def _remove_each(paths, remove):
+    """Calls remove on each path; the paths that are still there afterwards."""
+    left = []
+    for path in paths:
+        try:
+            remove(path)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                left.append(path)
+    return left
+
+
 class _Transaction:
     """One ``apply``: directory locks, what was staged and made, and how to undo phase one."""
 
@@ -962,20 +974,8 @@ class _Transaction:
 
     def undo(self):
         """Remove what phase one made; the paths that could not be removed."""
-        left = []
-        for tmp in self.temps:
-            try:
-                os.unlink(tmp)
-            except OSError as exc:
-                if exc.errno != errno.ENOENT:
-                    left.append(tmp)
+        left = _remove_each(self.temps, os.unlink) + _remove_each(reversed(self.made_dirs), os.rmdir)
         self.temps = []
-        for directory in reversed(self.made_dirs):
-            try:
-                os.rmdir(directory)
-            except OSError as exc:
-                if exc.errno != errno.ENOENT:
-                    left.append(directory)
         self.made_dirs = []
         return left
 
