@@ -11,7 +11,7 @@ test-unit: collection-link ## unit tests: engine, CDI model, modules through the
 test-fuzz: collection-link ## every module against generated hostile options (Hypothesis; FUZZ_EXAMPLES per module)
 	$(PYTEST) -q -p no:cacheprovider -s tests/fuzz
 
-test-integration: collection-link collection ## ansible-playbook on localhost into a temp root (as root), collection build/install (the tarball of make collection)
+test-integration: collection-link collection ## ansible-playbook on localhost into a temp root (as root), into an arm64 rootfs through chroot (qemu binfmt), collection build/install (the tarball of make collection)
 	$(PYTEST) -q -p no:cacheprovider tests/integration
 
 test-python: test-unit test-integration sanity

@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from conftest import ARM_LIB, LIB, ROOT, SYMBOLS, build_node, in_private_etc, probe, write_config
+from conftest import ARM_LIB, LIB, SYMBOLS, build_node, in_private_etc, probe, write_config
 from test_symbols import dynamic_section, dynamic_symbols
 from ansible_collections.gpumock.nvidia.plugins.module_utils.render import driver_tree, nvml_config
 
