@@ -18,6 +18,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 # shellcheck source=scripts/deps/versions.sh
 . "$ROOT/scripts/deps/versions.sh"
+# shellcheck source=scripts/deps/private-apt.sh
+. "$ROOT/scripts/deps/private-apt.sh"
 SUITE=bookworm
 MIRROR=${ARM64_ROOTFS_MIRROR:-http://deb.debian.org/debian}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
@@ -47,31 +49,10 @@ mkdir -p "$GPUMOCK_CACHE"
 WORK=$(mktemp -d "$GPUMOCK_CACHE/.arm64-rootfs.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 apt=$WORK/apt
-mkdir -p "$apt/etc/apt.conf.d" "$apt/etc/preferences.d" "$apt/etc/sources.list.d" \
-  "$apt/lists/partial" "$apt/cache/archives/partial" "$WORK/root"
-echo "deb [signed-by=$KEYRING] $MIRROR $SUITE main non-free" > "$apt/etc/sources.list"
-: > "$apt/status"
-# Every path apt reads or writes points into $apt: the host's sources, state and architecture
-# neither leak in nor change.
-opts=(
-  -o "Dir::Etc::SourceList=$apt/etc/sources.list"
-  -o "Dir::Etc::SourceParts=$apt/etc/sources.list.d"
-  -o "Dir::Etc::Parts=$apt/etc/apt.conf.d"
-  -o "Dir::Etc::PreferencesParts=$apt/etc/preferences.d"
-  -o "Dir::State::Lists=$apt/lists"
-  -o "Dir::State::status=$apt/status"
-  -o "Dir::Cache=$apt/cache"
-  -o "APT::Architecture=arm64"
-  -o "APT::Architectures=arm64"
-  -o "Debug::NoLocking=1"
-  -o "APT::Sandbox::User=root"
-)
-for key in Acquire::http::Proxy Acquire::https::Proxy Acquire::Check-Valid-Until Acquire::Check-Date; do
-  value=$(apt-config dump --no-empty "$key" | sed -n "s/^$key \"\(.*\)\";$/\1/p")
-  if [ -n "$value" ]; then opts+=(-o "$key=$value"); fi
-done
-apt-get -qq "${opts[@]}" update
-(cd "$apt/cache/archives" && apt-get -qq "${opts[@]}" download "${PACKAGES[@]}")
+mkdir -p "$WORK/root"
+private_apt "$apt" arm64 "deb [signed-by=$KEYRING] $MIRROR $SUITE main non-free"
+apt-get -qq "${APT_OPTS[@]}" update
+(cd "$apt/cache/archives" && apt-get -qq "${APT_OPTS[@]}" download "${PACKAGES[@]}")
 : > "$WORK/versions"
 for pkg in "${PACKAGES[@]}"; do
   deb=$(ls "$apt/cache/archives/${pkg}"_*_arm64.deb)

@@ -16,6 +16,8 @@ ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 BASE=${NVIDIA_DEBS_DIR:-$ROOT/.build/nvidia}
 MIRROR=${NVIDIA_DEBS_MIRROR:-http://deb.debian.org/debian}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+# shellcheck source=scripts/deps/private-apt.sh
+. "$ROOT/scripts/deps/private-apt.sh"
 PACKAGES=(nvidia-smi libnvidia-ml-dev)
 
 fetch_suite() {
@@ -26,37 +28,13 @@ fetch_suite() {
   fi
   echo "nvidia-debs: fetching ${PACKAGES[*]} from $suite non-free"
   rm -rf "$apt" "$out"
-  mkdir -p "$apt/etc/apt.conf.d" "$apt/etc/preferences.d" "$apt/etc/sources.list.d" \
-    "$apt/lists/partial" "$apt/cache/archives/partial" "$out/root"
-  echo "deb [signed-by=$KEYRING] $MIRROR $suite non-free" > "$apt/etc/sources.list"
-  : > "$apt/status"
-  # Every path apt reads or writes points into $apt, so the host's configuration (sources,
-  # installed-package state, extra index targets, update hooks) neither leaks in nor changes.
-  local opts=(
-    -o "Dir::Etc::SourceList=$apt/etc/sources.list"
-    -o "Dir::Etc::SourceParts=$apt/etc/sources.list.d"
-    -o "Dir::Etc::Parts=$apt/etc/apt.conf.d"
-    -o "Dir::Etc::PreferencesParts=$apt/etc/preferences.d"
-    -o "Dir::State::Lists=$apt/lists"
-    -o "Dir::State::status=$apt/status"
-    -o "Dir::Cache=$apt/cache"
-    -o "APT::Architecture=amd64"
-    -o "APT::Architectures=amd64"
-    -o "Debug::NoLocking=1"
-    -o "APT::Sandbox::User=root"
-  )
-  # Network and date policy still come from the host (a proxy, a clock behind the archive).
-  local key value
-  for key in Acquire::http::Proxy Acquire::https::Proxy Acquire::Check-Valid-Until \
-             Acquire::Check-Date; do
-    value=$(apt-config dump --no-empty "$key" | sed -n "s/^$key \"\(.*\)\";$/\1/p")
-    if [ -n "$value" ]; then opts+=(-o "$key=$value"); fi
-  done
-  apt-get -qq "${opts[@]}" update
+  mkdir -p "$out/root"
+  private_apt "$apt" amd64 "deb [signed-by=$KEYRING] $MIRROR $suite non-free"
+  apt-get -qq "${APT_OPTS[@]}" update
   local pkg deb ver
   (
     cd "$apt/cache/archives"
-    apt-get -qq "${opts[@]}" download "${PACKAGES[@]}"
+    apt-get -qq "${APT_OPTS[@]}" download "${PACKAGES[@]}"
   )
   : > "$out/versions.tmp"
   for pkg in "${PACKAGES[@]}"; do
