@@ -63,31 +63,28 @@ def test_plugin_offers_get_preferred_allocation(mock_nodes, shared_device_plugin
 
 # Allocate under each device-list strategy
 
-def test_allocate_under_envvar_sets_nvidia_visible_devices_to_that_uuid(mock_nodes, shared_device_plugin):
+def allocate_under(strategy, mock_nodes, shared_device_plugin, indices):
+    """(the UUIDs of the node's GPUs at indices, the plugin's Allocate answer for them)."""
     node = mock_nodes[NODE]
-    plugin = shared_device_plugin(node, device_list_strategy="envvar")
+    plugin = shared_device_plugin(node, device_list_strategy=strategy)
     plugin.devices()
-    chosen = uuids(node)[3]
-    response = plugin.allocate(RESOURCE_GPU, [chosen])
+    chosen = [uuids(node)[i] for i in indices]
+    return chosen, plugin.allocate(RESOURCE_GPU, chosen)
+
+
+def test_allocate_under_envvar_sets_nvidia_visible_devices_to_that_uuid(mock_nodes, shared_device_plugin):
+    (chosen,), response = allocate_under("envvar", mock_nodes, shared_device_plugin, [3])
     assert (response["envs"].get("NVIDIA_VISIBLE_DEVICES"), response["annotations"], response["cdi_devices"]) == \
         (chosen, {}, [])
 
 
 def test_allocate_under_envvar_lists_every_allocated_uuid(mock_nodes, shared_device_plugin):
-    node = mock_nodes[NODE]
-    plugin = shared_device_plugin(node, device_list_strategy="envvar")
-    plugin.devices()
-    chosen = uuids(node)[1:3]
-    response = plugin.allocate(RESOURCE_GPU, chosen)
+    chosen, response = allocate_under("envvar", mock_nodes, shared_device_plugin, [1, 2])
     assert response["envs"]["NVIDIA_VISIBLE_DEVICES"].split(",") == chosen
 
 
 def test_allocate_under_cdi_annotations_names_that_device_in_a_cdi_annotation(mock_nodes, shared_device_plugin):
-    node = mock_nodes[NODE]
-    plugin = shared_device_plugin(node, device_list_strategy="cdi-annotations")
-    plugin.devices()
-    chosen = uuids(node)[5]
-    response = plugin.allocate(RESOURCE_GPU, [chosen])
+    (chosen,), response = allocate_under("cdi-annotations", mock_nodes, shared_device_plugin, [5])
     annotations = response["annotations"]
     assert [k.startswith("cdi.k8s.io/") for k in annotations] == [True]
     assert (list(annotations.values()), response["cdi_devices"], "NVIDIA_VISIBLE_DEVICES" in response["envs"]) == \
@@ -95,11 +92,7 @@ def test_allocate_under_cdi_annotations_names_that_device_in_a_cdi_annotation(mo
 
 
 def test_allocate_under_cdi_cri_names_that_device_in_cdi_devices(mock_nodes, shared_device_plugin):
-    node = mock_nodes[NODE]
-    plugin = shared_device_plugin(node, device_list_strategy="cdi-cri")
-    plugin.devices()
-    chosen = uuids(node)[7]
-    response = plugin.allocate(RESOURCE_GPU, [chosen])
+    (chosen,), response = allocate_under("cdi-cri", mock_nodes, shared_device_plugin, [7])
     assert (response["cdi_devices"], response["annotations"], "NVIDIA_VISIBLE_DEVICES" in response["envs"]) == \
         (["%s/gpu=%s" % (CDI_VENDOR, chosen)], {}, False)
 
