@@ -1,21 +1,16 @@
 #!/usr/bin/env bash
-# Applies the playbook's workloads: first the CRDs they need, waited for until the API server
-# serves them (a controller started before its CRDs exist crash-loops into a growing back-off),
-# then the manifest on stdin. Prints kubectl apply's lines ("... unchanged" for what matched), or
-# nothing when kind-workloads-current.py finds every object applied as given and rolled out (a
-# re-run then costs one read of the objects). With --check it changes nothing: it prints
-# kubectl diff's differences, or nothing when the workloads are current.
-# usage: kind-apply.sh [--check] PYTHON KUBECTL CONTEXT TIMEOUT-SECONDS [CRD-FILE-OR-URL...] < MANIFEST
+# Applies the playbook's workloads (kind-converge.py runs it when they are not current): first the
+# CRDs they need, waited for until the API server serves them (a controller started before its CRDs
+# exist crash-loops into a growing back-off), then the manifest on stdin. Prints kubectl apply's
+# lines ("... unchanged" for what matched). With --check it changes nothing: it prints kubectl
+# diff's differences.
+# usage: kind-apply.sh [--check] KUBECTL CONTEXT TIMEOUT-SECONDS [CRD-FILE-OR-URL...] < MANIFEST
 set -euo pipefail
 check=false
 if [ "${1:-}" = --check ]; then check=true; shift; fi
-python=$1 kubectl=$2 context=$3 timeout=$4
-shift 4
-here=$(dirname "$0")
+kubectl=$1 context=$2 timeout=$3
+shift 3
 manifest=$(cat)
-if "$python" "$here/kind-workloads-current.py" "$kubectl" "$context" "$@" <<<"$manifest" >&2; then
-  exit 0
-fi
 if $check; then
   # kubectl diff: 0 no difference, 1 differences, more an error.
   files=()

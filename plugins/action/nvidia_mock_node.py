@@ -9,6 +9,10 @@ The built library and nvidia-mock-ctl live on the controller (``nvml_library_src
 changed nothing and names the files in ``transfer``: they are sent into the task's temporary
 directory on the node and the module runs again with their paths, in check mode too, so check
 and diff mode report exactly what a real run changes. The temporary directory is removed.
+
+Before the node is visited the options get the module's own checks that need no node
+(``node_jobs.node_problem``), so a bad value costs no visit and changes nothing; ``option_prefix``
+names the options as a role's variables (``gpu_mock_`` + option).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,7 +24,7 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
-from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import node_jobs
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import node_args, node_jobs
 
 MODULE = "gpumock.nvidia.nvidia_mock_node"
 
@@ -58,11 +62,27 @@ class ActionModule(ActionBase):
             sources[option] = path
         return sources
 
+    def _check(self, args, prefix):
+        """The module's checks that need no node, here, before anything runs on the node: a bad
+        value fails the task in the module's own sentence and the node is not visited."""
+        try:
+            architecture = args.get("architecture")
+            problem = architecture is not None and node_jobs.node_problem(dict(architecture=architecture))
+            if not problem:
+                others = dict((name, value) for name, value in args.items() if name != "architecture")
+                problem = node_jobs.node_problem(others, prefix)
+        except node_args.NodeOptionsError as exc:
+            problem = str(exc)
+        if problem:
+            raise AnsibleActionFail(problem)
+
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
         args = dict(self._task.args)
+        prefix = args.pop("option_prefix", None) or ""
         sources = self._sources(args)
+        self._check(args, prefix)
         try:
             done = self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
             wanted = [option for option in done.get("transfer") or [] if option in sources]

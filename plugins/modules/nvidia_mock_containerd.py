@@ -59,9 +59,10 @@ options:
     description:
       - What to do on a node that has neither the file at O(path) nor a C(containerd) binary.
       - V(create) writes the config as for any missing file; V(skip) changes nothing and returns RV(found=false), so
-        one task both finds containerd and configures it.
+        one task both finds containerd and configures it; V(fail) fails, changing nothing (with O(state=absent)
+        it changes nothing, as V(skip)).
     type: str
-    choices: [create, skip]
+    choices: [create, skip, fail]
     default: create
   backup:
     description: Keep a timestamped copy of the file before changing it (returned as RV(backup_file)).
@@ -148,124 +149,16 @@ backup_file:
   sample: /etc/containerd/config.toml.1234.2026-11-23@01:02:03~
 """
 
-import errno
-import os
-import re
-import stat
-
-from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
-from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import _runner, node_args, node_jobs
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import _runner, containerd_job
 from ansible_collections.gpumock.nvidia.plugins.module_utils.runner._runner import AnsibleModule
-from ansible_collections.gpumock.nvidia.plugins.module_utils.render.containerd_config import (
-    DEFAULT_CDI_SPEC_DIRS, disable_cdi, enable_cdi, render_path)
-
-
-def detect_new_file_version(module, binary):
-    """Version for a new file: 3 for containerd 2.x, else 2 (also when containerd is missing)."""
-    if binary is None:
-        return 2
-    rc, out, dummy = module.run_command([binary, "--version"])
-    match = re.search(r"\bv?(\d+)\.(\d+)", out) if rc == 0 else None
-    return 3 if match and int(match.group(1)) >= 2 else 2
-
-
-class ContainerdJob(_runner.Job):
-    """The config file as one entry: its text edited in place, its mode (and, as root, owner) kept.
-
-    ``target`` is the file to write: ``path``, or the file a symlink at ``path`` points to (the
-    link stays). The file is the module's to edit whatever it holds (``fsstate.anything``): the
-    edit keeps every other line, and only a file this module created holding nothing else is deleted.
-    """
-
-    def __init__(self, path, target, st, before, after, backup, result):
-        self.path = path
-        self.backup = backup
-        mode, uid, gid = 0o644, None, None
-        if st is not None:
-            mode = stat.S_IMODE(st.st_mode)
-            if os.geteuid() == 0:
-                uid, gid = st.st_uid, st.st_gid
-        directory, name = os.path.split(target)
-        entry = fsstate.Entry(name, fsstate.FILE, mode=mode, uid=uid, gid=gid, content=after or "",
-                              adopt=(fsstate.anything,))
-        super(ContainerdJob, self).__init__(directory, [entry], "absent" if after is None else "present",
-                                            result=result, diff_file=path, diff_after=after or "",
-                                            diff_before=before or "", warn_kept=True, option="path")
-
-    def apply(self, module, plan):
-        if self.backup:
-            self.result["backup_file"] = module.backup_local(self.path)
-        return super(ContainerdJob, self).apply(module, plan)
-
-
-def read_config(path):
-    """``(file to edit, its stat or None, its text or None)`` of the config at ``path``.
-
-    A symlink is followed; anything but a regular file (a directory, a FIFO, a device) is refused
-    without being opened; a read error is one sentence naming the option.
-    """
-    target = node_jobs.file_target(path)
-    try:
-        st = os.stat(target)
-    except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            return target, None, None
-        raise node_args.PathError("path %s cannot be read: %s." % (path, exc.strerror))
-    if not stat.S_ISREG(st.st_mode):
-        raise node_args.PathError("path %s is %s, not a containerd config file." % (path, fsstate.kind_words(st)))
-    try:
-        text = fsstate.read_file(target).decode("utf-8")
-    except (IOError, OSError) as exc:
-        raise node_args.PathError("path %s cannot be read: %s." % (path, exc.strerror))
-    except UnicodeDecodeError as exc:
-        raise node_args.PathError("path %s could not be read as UTF-8 text (%s)." % (path, exc))
-    return target, st, text
-
-
-def prepare(module):
-    p = module.params
-    path = node_jobs.check_file_path("path", p["path"])
-    if not p["cdi_spec_dirs"]:
-        module.fail_json(msg="cdi_spec_dirs must name at least one directory.")
-    for directory in p["cdi_spec_dirs"]:
-        node_args.check_abs_path("cdi_spec_dirs", directory)
-    target, st, before = read_config(path)
-    binary = module.get_bin_path("containerd") if before is None else None
-    if before is None and binary is None and p["if_missing"] == "skip":
-        return _runner.Job(os.path.dirname(target), [], result=dict(
-            path=path, config_version=None, section=None, created=False, removed=False, found=False))
-    if p["state"] == "present":
-        version = p["new_file_version"]
-        if before is None and version is None:
-            version = detect_new_file_version(module, binary)
-        after, version, section = enable_cdi(before, new_file_version=version,
-                                             cdi_spec_dirs=p["cdi_spec_dirs"], path=path)
-    else:
-        after, version, section = disable_cdi(before, path=path)
-    result = dict(
-        path=path,
-        config_version=version,
-        section=render_path(section) if section else None,
-        created=before is None and after is not None,
-        removed=before is not None and after is None,
-        found=before is not None or binary is not None,
-    )
-    return ContainerdJob(path, target, st, before, after, p["backup"] and before is not None, result)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", default="/etc/containerd/config.toml"),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            cdi_spec_dirs=dict(type="list", elements="path", default=list(DEFAULT_CDI_SPEC_DIRS)),
-            new_file_version=dict(type="int", choices=[2, 3]),
-            if_missing=dict(type="str", choices=["create", "skip"], default="create"),
-            backup=dict(type="bool", default=False),
-        ),
-        supports_check_mode=True,
-    )
-    _runner.run(module, prepare, fail_result=dict(path=module.params["path"]))
+    spec = containerd_job.containerd_argument_spec()
+    spec.update(state=dict(type="str", choices=["present", "absent"], default="present"))
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    _runner.run(module, lambda m: containerd_job.containerd_job(m, m.params, m.params["state"]),
+                fail_result=dict(path=module.params["path"]))
 
 
 if __name__ == "__main__":

@@ -114,6 +114,46 @@ options:
     type: str
     default: single
     choices: [none, single, mixed]
+  containerd:
+    description:
+      - Also set CDI in containerd's config (with O(state=absent), unset it), as M(gpumock.nvidia.nvidia_mock_containerd)
+        does, in the same run and before any other part, so that a config that cannot be edited fails before anything
+        else changes. When unset, containerd's config is left alone.
+      - The module does not restart containerd; RV(containerd.changed) tells whether the config changed.
+    type: dict
+    suboptions:
+      path:
+        description: Absolute path of containerd's config file.
+        type: path
+        default: /etc/containerd/config.toml
+      cdi_spec_dirs:
+        description: Directories containerd reads CDI specs from.
+        type: list
+        elements: path
+        default: [/etc/cdi, /var/run/cdi]
+      new_file_version:
+        description: Config version of a file that has to be created (when not set, C(containerd --version) decides).
+        type: int
+        choices: [2, 3]
+      if_missing:
+        description:
+          - What to do on a node that has neither the file at O(containerd.path) nor a C(containerd) binary.
+          - V(create) writes the config; V(skip) leaves containerd alone and returns RV(containerd.found=false); V(fail)
+            fails before any part changes (with O(state=absent) it leaves containerd alone, as V(skip)).
+        type: str
+        choices: [create, skip, fail]
+        default: create
+      backup:
+        description: Keep a timestamped copy of the file before changing it (returned as RV(containerd.backup_file)).
+        type: bool
+        default: false
+  option_prefix:
+    description:
+      - Put before an option's name in an error about its value (the action plugin's option). A role that sets the
+        options from variables named V(gpu_mock_) plus the option passes V(gpu_mock_), so the error names the variable.
+      - The action plugin checks the options before the node is visited; a bad value fails the task and changes
+        nothing.
+    type: str
   state:
     description: Whether the node's mock GPUs should exist.
     type: str
@@ -163,6 +203,20 @@ EXAMPLES = r"""
     profile: dgxh100
     node_id: "{{ inventory_hostname }}"
     features_file: /etc/kubernetes/node-feature-discovery/features.d/gpumock
+
+- name: The same node with CDI on in containerd's config, where the node has containerd
+  gpumock.nvidia.nvidia_mock_node:
+    profile: dgxh100
+    node_id: "{{ inventory_hostname }}"
+    containerd:
+      if_missing: skip
+  register: gpu_node
+
+- name: Restart containerd when its config changed
+  ansible.builtin.systemd_service:
+    name: containerd
+    state: restarted
+  when: gpu_node.containerd.changed
 
 - name: Everything in a scratch directory, without a boot rule
   gpumock.nvidia.nvidia_mock_node:
@@ -242,6 +296,25 @@ labels:
   returned: when O(features_file) is set
   type: dict
   sample: {"nvidia.com/gpu.count": "8", "nvidia.com/gpu.present": "true"}
+containerd:
+  description:
+    - What M(gpumock.nvidia.nvidia_mock_containerd) returns (path, config_version, section, created, removed, found,
+      backup_file), and whether the config changed.
+  returned: when O(containerd) is set and RV(transfer) is empty
+  type: dict
+  contains:
+    changed:
+      description: Whether the config changed (restart containerd then, and only then).
+      type: bool
+      sample: false
+    found:
+      description: Whether the node has the config file or a C(containerd) binary.
+      type: bool
+      sample: true
+    backup_file:
+      description: The copy made before the change.
+      type: str
+      sample: /etc/containerd/config.toml.1234.2026-11-23@01:02:03~
 tmpfiles:
   description: The boot rule's path.
   returned: when RV(transfer) is empty
@@ -266,7 +339,7 @@ def prepare(module):
         systemd_tmpfiles=module.get_bin_path("systemd-tmpfiles"),
         ldconfig=module.get_bin_path("ldconfig"),
     )
-    return node_jobs.node_job(module.params, host)
+    return node_jobs.node_job(module.params, host, module=module)
 
 
 def main():

@@ -130,7 +130,7 @@ from ansible_collections.gpumock.nvidia.plugins.module_utils.runner._runner impo
 
 def prepare(module):
     p = module.params
-    path = node_jobs.check_file_path("path", p["path"])
+    path = node_args.check_file_path("path", p["path"])
     node = node_args.build_node(p, driver_version=p["driver_version"])
     return node_jobs.labels_job(labels.node_labels(node, mig_strategy=p["mig_strategy"]), path, p["state"])
 

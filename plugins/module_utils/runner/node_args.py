@@ -152,6 +152,25 @@ def check_abs_path(option, value):
     return "/" + os.path.normpath(value).lstrip("/")
 
 
+def check_file_path(option, value):
+    """An absolute path that names a file (not / or //); else PathError naming ``option``."""
+    path = check_abs_path(option, value)
+    if path.strip("/") == "":
+        raise PathError("%s must name a file, got %r." % (option, value))
+    return path
+
+
+def file_target(path):
+    """The file a single-file option edits: ``path``, or the file its symlink points to.
+
+    A module that writes one file named by its user follows a symlink there (to any directory:
+    the user chose the link) and replaces the target atomically, so the link stays a link.
+    """
+    if os.path.islink(path):
+        return os.path.realpath(path)
+    return path
+
+
 def owner_ids():
     """(uid, gid) to enforce: root's when running as root, else None (not managed)."""
     if os.geteuid() == 0:

@@ -23,7 +23,7 @@ import stat
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
 from ansible_collections.gpumock.nvidia.plugins.module_utils.render import cdi, devnodes, driver_tree, labels, nvml_config
-from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import _runner, node_args
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import _runner, containerd_job, node_args
 
 TMPFILES_PATH = "/etc/tmpfiles.d/nvidia-mock.conf"
 LD_SO_CONF_PATH = "/etc/ld.so.conf.d/nvidia-mock.conf"
@@ -218,17 +218,6 @@ def check_input_file(option, path, missing):
     return path
 
 
-def file_target(path):
-    """The file a single-file option edits: ``path``, or the file its symlink points to.
-
-    A module that writes one file named by its user follows a symlink there (to any directory:
-    the user chose the link) and replaces the target atomically, so the link stays a link.
-    """
-    if os.path.islink(path):
-        return os.path.realpath(path)
-    return path
-
-
 # CDI spec
 
 def check_spec_path(option, value):
@@ -245,7 +234,7 @@ def cdi_spec_job(node, path, driver_root, dev_root, uvm_major, caps_major, strat
                  arch=driver_tree.DEFAULT_ARCHITECTURE):
     """The CDI spec file of ``node``, a node of ``arch``, at ``path`` (checked by ``check_spec_path``; a
     symlink there is followed)."""
-    directory, name = os.path.split(file_target(path))
+    directory, name = os.path.split(node_args.file_target(path))
     adopt = (cdi.written_by_us,)
     if state == "absent":
         return _runner.Job(directory, [fsstate.Entry(name, fsstate.FILE, adopt=adopt)], "absent",
@@ -262,14 +251,6 @@ def cdi_spec_job(node, path, driver_root, dev_root, uvm_major, caps_major, strat
 
 # One whole file (labels, boot rule, loader entry)
 
-def check_file_path(option, value):
-    """An absolute path that names a file (not / or //); else PathError naming ``option``."""
-    path = node_args.check_abs_path(option, value)
-    if path.strip("/") == "":
-        raise node_args.PathError("%s must name a file, got %r." % (option, value))
-    return path
-
-
 def file_job(path, text, state="present", result=None, option="path"):
     """One file at ``path`` (mode 0644) holding ``text``, or removed; missing parents are created.
 
@@ -277,7 +258,7 @@ def file_job(path, text, state="present", result=None, option="path"):
     The file is ours when it carries the collection's marker line (every text written here does);
     a symlink at ``path`` is followed (``file_target``).
     """
-    relpath = file_target(path).lstrip("/")
+    relpath = node_args.file_target(path).lstrip("/")
     adopt = (fsstate.marked,)
     if state == "present":
         entry = fsstate.Entry(relpath, fsstate.FILE, mode=0o644, content=text, adopt=adopt)
@@ -353,6 +334,8 @@ def node_module_argument_spec():
         ld_so_conf_path=dict(type="path", default=LD_SO_CONF_PATH),
         features_file=dict(type="path"),
         mig_strategy=dict(type="str", default="single", choices=list(labels.MIG_STRATEGIES)),
+        containerd=dict(type="dict", options=containerd_job.containerd_argument_spec()),
+        option_prefix=dict(type="str"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )
     spec.update(node_args.architecture_argument_spec())
@@ -374,14 +357,16 @@ def check_options(params):
         dev_root=node_args.check_abs_path("dev_root", p["dev_root"]),
         driver_root=node_args.check_abs_path("driver_root", p["driver_root"]),
         cdi_path=check_spec_path("cdi_path", p["cdi_path"]),
-        tmpfiles_path=check_file_path("tmpfiles_path", p["tmpfiles_path"]),
-        ld_so_conf_path=check_file_path("ld_so_conf_path", p["ld_so_conf_path"]),
+        tmpfiles_path=node_args.check_file_path("tmpfiles_path", p["tmpfiles_path"]),
+        ld_so_conf_path=node_args.check_file_path("ld_so_conf_path", p["ld_so_conf_path"]),
         features_file=None,
         labels=None,
     )
     if p.get("features_file") is not None:
-        checked["features_file"] = check_file_path("features_file", p["features_file"])
+        checked["features_file"] = node_args.check_file_path("features_file", p["features_file"])
         checked["labels"] = labels.node_labels(checked["node"], mig_strategy=p["mig_strategy"])
+    if p.get("containerd") is not None:
+        containerd_job.check_options(p["containerd"], "containerd")
     return checked
 
 
@@ -421,8 +406,9 @@ class NodeJob(_runner.Parts):
         return plan
 
 
-def node_job(params, host, read=read_source):
-    """The job of nvidia_mock_node: ``host`` is what the node has (systemd_booted, systemd_tmpfiles, ldconfig).
+def node_job(params, host, read=read_source, module=None):
+    """The job of nvidia_mock_node: ``host`` is what the node has (systemd_booted, systemd_tmpfiles, ldconfig);
+    ``module`` finds and asks containerd when the option ``containerd`` is set.
 
     With ``<file>_sha256`` set and ``<file>`` not, the built file is taken from the tree when the
     installed copy has that sha256; when it has not, the job changes nothing and returns
@@ -476,5 +462,9 @@ def node_job(params, host, read=read_source):
     if state == "absent":
         # The reverse order: what uses the device nodes and the tree goes first.
         parts = parts[2:] + [parts[1], parts[0]]
+    if p.get("containerd") is not None:
+        # First either way: a config that cannot be edited fails before any other part changes,
+        # and containerd stops naming the spec before the spec goes.
+        parts.insert(0, ("containerd", containerd_job.containerd_job(module, p["containerd"], state, "containerd")))
     result = dict(host=host, transfer=[], labels=o["labels"])
     return NodeJob(parts, (nodes_job, nodes_job.as_files, rule_job), result, host["ldconfig"])

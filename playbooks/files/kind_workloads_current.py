@@ -7,7 +7,7 @@ DaemonSet and Deployment among them has rolled that content out. Anything else, 
 URL included, is "not current" and the caller applies as before: the answer can cost an apply,
 never skip a needed one.
 
-usage: python3 kind-workloads-current.py KUBECTL CONTEXT [CRD-FILE-OR-URL...] < MANIFEST
+usage: python3 kind_workloads_current.py KUBECTL CONTEXT [CRD-FILE-OR-URL...] < MANIFEST
 exit status 0: current; 1: not current (the reason on stdout); 2: the check itself failed.
 """
 import json
