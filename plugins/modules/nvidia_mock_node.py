@@ -114,39 +114,34 @@ options:
     type: str
     default: single
     choices: [none, single, mixed]
-  containerd:
+  containerd_config:
     description:
-      - Also set CDI in containerd's config (with O(state=absent), unset it), as M(gpumock.nvidia.nvidia_mock_containerd)
-        does, in the same run and before any other part, so that a config that cannot be edited fails before anything
-        else changes. When unset, containerd's config is left alone.
+      - Absolute path of containerd's config file. When set, the run also sets CDI in it (with O(state=absent), unsets
+        it), as M(gpumock.nvidia.nvidia_mock_containerd) does, in the same run and before any other part, so that a
+        config that cannot be edited fails before anything else changes. When unset, containerd's config is left alone.
       - The module does not restart containerd; RV(containerd.changed) tells whether the config changed.
-    type: dict
-    suboptions:
-      path:
-        description: Absolute path of containerd's config file.
-        type: path
-        default: /etc/containerd/config.toml
-      cdi_spec_dirs:
-        description: Directories containerd reads CDI specs from.
-        type: list
-        elements: path
-        default: [/etc/cdi, /var/run/cdi]
-      new_file_version:
-        description: Config version of a file that has to be created (when not set, C(containerd --version) decides).
-        type: int
-        choices: [2, 3]
-      if_missing:
-        description:
-          - What to do on a node that has neither the file at O(containerd.path) nor a C(containerd) binary.
-          - V(create) writes the config; V(skip) leaves containerd alone and returns RV(containerd.found=false); V(fail)
-            fails before any part changes (with O(state=absent) it leaves containerd alone, as V(skip)).
-        type: str
-        choices: [create, skip, fail]
-        default: create
-      backup:
-        description: Keep a timestamped copy of the file before changing it (returned as RV(containerd.backup_file)).
-        type: bool
-        default: false
+    type: path
+  containerd_cdi_spec_dirs:
+    description: Directories containerd reads CDI specs from (with O(containerd_config)).
+    type: list
+    elements: path
+    default: [/etc/cdi, /var/run/cdi]
+  containerd_new_file_version:
+    description: Config version of a file that has to be created (when not set, C(containerd --version) decides).
+    type: int
+    choices: [2, 3]
+  containerd_if_missing:
+    description:
+      - What to do on a node that has neither the file at O(containerd_config) nor a C(containerd) binary.
+      - V(create) writes the config; V(skip) leaves containerd alone and returns RV(containerd.found=false); V(fail)
+        fails before any part changes (with O(state=absent) it leaves containerd alone, as V(skip)).
+    type: str
+    choices: [create, skip, fail]
+    default: create
+  containerd_backup:
+    description: Keep a timestamped copy of the config before changing it (returned as RV(containerd.backup_file)).
+    type: bool
+    default: false
   option_prefix:
     description:
       - Put before an option's name in an error about its value (the action plugin's option). A role that sets the
@@ -208,8 +203,8 @@ EXAMPLES = r"""
   gpumock.nvidia.nvidia_mock_node:
     profile: dgxh100
     node_id: "{{ inventory_hostname }}"
-    containerd:
-      if_missing: skip
+    containerd_config: /etc/containerd/config.toml
+    containerd_if_missing: skip
   register: gpu_node
 
 - name: Restart containerd when its config changed
@@ -300,7 +295,7 @@ containerd:
   description:
     - What M(gpumock.nvidia.nvidia_mock_containerd) returns (path, config_version, section, created, removed, found,
       backup_file), and whether the config changed.
-  returned: when O(containerd) is set and RV(transfer) is empty
+  returned: when O(containerd_config) is set and RV(transfer) is empty
   type: dict
   contains:
     changed:

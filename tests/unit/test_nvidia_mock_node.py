@@ -185,9 +185,9 @@ def test_an_architecture_no_driver_tree_has_is_named_as_the_option_without_the_p
         task(**dict(node_args(paths, built), architecture="ppc64le", option_prefix="gpu_mock_"))
 
 
-def test_a_bad_containerd_suboption_fails_before_the_node_is_visited(task, paths, built):
-    with pytest.raises(action_plugin.AnsibleActionFail, match=r"^containerd\.path must be an absolute path, got 'etc/x'\.$"):
-        task(**dict(node_args(paths, built), containerd=dict(path="etc/x")))
+def test_a_bad_containerd_option_fails_before_the_node_is_visited_naming_the_role_variable(task, paths, built):
+    with pytest.raises(action_plugin.AnsibleActionFail, match=r"^gpu_mock_containerd_config must be an absolute path, got 'etc/x'\.$"):
+        task(**dict(node_args(paths, built), containerd_config="etc/x", option_prefix="gpu_mock_"))
     assert not os.path.exists(paths["dev_root"])
 
 
@@ -375,11 +375,13 @@ def test_a_node_of_another_architecture_fails_before_anything_is_written(task, p
 # containerd's config, as the first part of the node's run
 
 def containerd(tmp_path, **more):
-    return dict(dict(path=str(tmp_path / "containerd" / "config.toml")), **more)
+    """The containerd options of a config in ``tmp_path``; ``more`` as containerd_<option>."""
+    return dict(containerd_config=str(tmp_path / "containerd" / "config.toml"),
+                **dict(("containerd_" + name, value) for name, value in more.items()))
 
 
 def test_containerd_cdi_is_set_in_the_same_run_and_reported_as_changed(run, paths, tmp_path):
-    result = run(containerd=containerd(tmp_path), **paths)
+    result = run(**containerd(tmp_path), **paths)
     assert result["changed"] is True
     assert result["containerd"]["changed"] is True and result["containerd"]["created"] is True
     assert "enable_cdi = true" in (tmp_path / "containerd" / "config.toml").read_text()
@@ -387,28 +389,28 @@ def test_containerd_cdi_is_set_in_the_same_run_and_reported_as_changed(run, path
 
 
 def test_a_converged_node_with_containerd_reports_no_change_of_either(run, paths, tmp_path):
-    run(containerd=containerd(tmp_path), **paths)
-    result = run(containerd=containerd(tmp_path), **paths)
+    run(**containerd(tmp_path), **paths)
+    result = run(**containerd(tmp_path), **paths)
     assert result["changed"] is False and result["containerd"]["changed"] is False
 
 
 def test_a_changed_containerd_config_alone_makes_the_run_changed(run, paths, tmp_path):
     run(**paths)
-    result = run(containerd=containerd(tmp_path), **paths)
+    result = run(**containerd(tmp_path), **paths)
     assert result["changed"] is True and result["containerd"]["changed"] is True
     assert result["devnodes"]["actions"] == []
 
 
 def test_without_containerd_and_its_config_skip_changes_nothing_of_containerd(run, paths, tmp_path):
-    result = run(containerd=containerd(tmp_path, if_missing="skip"), **paths)
+    result = run(**containerd(tmp_path, if_missing="skip"), **paths)
     assert result["containerd"]["found"] is False and result["containerd"]["changed"] is False
     assert not (tmp_path / "containerd").exists()
 
 
 def test_without_containerd_and_its_config_fail_stops_before_any_part_is_written(run, paths, tmp_path):
-    result = run(containerd=containerd(tmp_path, if_missing="fail"), **paths)
+    result = run(**containerd(tmp_path, if_missing="fail"), **paths)
     assert result["failed"] is True
-    assert result["msg"].startswith("containerd.path: the node has neither ")
+    assert result["msg"].startswith("containerd_config: the node has neither ")
     assert not os.path.exists(paths["dev_root"]) and not os.path.exists(paths["driver_root"])
 
 
@@ -416,7 +418,7 @@ def test_a_containerd_config_that_is_not_toml_fails_before_any_part_is_written(r
     config = tmp_path / "containerd" / "config.toml"
     config.parent.mkdir()
     config.write_text("version = [\n")
-    result = run(containerd=containerd(tmp_path), **paths)
+    result = run(**containerd(tmp_path), **paths)
     assert result["failed"] is True and "\n" not in result["msg"]
     assert config.read_text() == "version = [\n"
     assert not os.path.exists(paths["dev_root"])
@@ -426,19 +428,19 @@ def test_a_backup_of_the_previous_config_is_returned_when_it_changed(run, paths,
     config = tmp_path / "containerd" / "config.toml"
     config.parent.mkdir()
     config.write_text("version = 2\n")
-    result = run(containerd=containerd(tmp_path, backup=True), **paths)
+    result = run(**containerd(tmp_path, backup=True), **paths)
     assert open(result["containerd"]["backup_file"]).read() == "version = 2\n"
 
 
 def test_check_mode_reports_the_containerd_change_and_writes_nothing(run, paths, tmp_path):
-    result = run(check=True, containerd=containerd(tmp_path), **paths)
+    result = run(check=True, **containerd(tmp_path), **paths)
     assert result["changed"] is True and result["containerd"]["changed"] is True
     assert not (tmp_path / "containerd").exists()
 
 
 def test_absent_gives_containerd_its_default_back_first(run, paths, tmp_path):
-    run(containerd=containerd(tmp_path), **paths)
-    result = run(state="absent", containerd=containerd(tmp_path), **paths)
+    run(**containerd(tmp_path), **paths)
+    result = run(state="absent", **containerd(tmp_path), **paths)
     assert result["containerd"]["removed"] is True and result["containerd"]["changed"] is True
     assert not (tmp_path / "containerd" / "config.toml").exists()
     assert not os.path.exists(os.path.join(paths["dev_root"], "nvidia0"))

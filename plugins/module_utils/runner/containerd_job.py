@@ -4,7 +4,8 @@
 """containerd's config with CDI set (or unset) as a runner job (``_runner.Job``).
 
 nvidia_mock_containerd runs this job alone; nvidia_mock_node runs it as the first part of a node
-(its option ``containerd``), so that a node that is already right costs one module run.
+(its options ``containerd_config``, ``containerd_<option>``), so that a node that is already right
+costs one module run.
 
 Standard library only (shipped to targets).
 """
@@ -36,6 +37,34 @@ def containerd_argument_spec():
         if_missing=dict(type="str", choices=["create", "skip", "fail"], default="create"),
         backup=dict(type="bool", default=False),
     )
+
+
+def _node_option_name(name):
+    return "containerd_config" if name == "path" else "containerd_" + name
+
+
+# nvidia_mock_node's name of each option: containerd_<option>, the path as containerd_config.
+NODE_OPTION_NAMES = dict((name, _node_option_name(name)) for name in containerd_argument_spec())
+
+
+def node_argument_spec():
+    """These options as nvidia_mock_node has them (NODE_OPTION_NAMES); containerd_config has no
+    default there: unset, containerd is left alone."""
+    spec = {}
+    for name, entry in containerd_argument_spec().items():
+        entry = dict(entry)
+        if name == "path":
+            del entry["default"]
+        spec[NODE_OPTION_NAMES[name]] = entry
+    return spec
+
+
+def node_options(params):
+    """The options (containerd_argument_spec names) within nvidia_mock_node's checked ``params``;
+    None when containerd_config is unset."""
+    if params.get("containerd_config") is None:
+        return None
+    return dict((name, params[option]) for name, option in NODE_OPTION_NAMES.items())
 
 
 def detect_new_file_version(module, binary):
@@ -82,9 +111,9 @@ class ContainerdJob(_runner.Job):
         return result
 
 
-def _named(option, name):
-    """How an error names a suboption: ``path`` alone, or ``containerd.path`` inside nvidia_mock_node."""
-    return name if option is None else "%s.%s" % (option, name)
+def _named(names, name):
+    """How an error names the option ``name``: as itself, or as ``names`` maps it (NODE_OPTION_NAMES)."""
+    return name if names is None else names[name]
 
 
 def read_config(path, option_name="path"):
@@ -111,21 +140,21 @@ def read_config(path, option_name="path"):
     return target, st, text
 
 
-def check_options(options, option=None):
+def check_options(options, names=None):
     """The config's path, once the options that need no disk are checked; else PathError naming the option."""
-    path = node_args.check_file_path(_named(option, "path"), options["path"])
+    path = node_args.check_file_path(_named(names, "path"), options["path"])
     if not options["cdi_spec_dirs"]:
-        raise node_args.PathError("%s must name at least one directory." % _named(option, "cdi_spec_dirs"))
+        raise node_args.PathError("%s must name at least one directory." % _named(names, "cdi_spec_dirs"))
     for directory in options["cdi_spec_dirs"]:
-        node_args.check_abs_path(_named(option, "cdi_spec_dirs"), directory)
+        node_args.check_abs_path(_named(names, "cdi_spec_dirs"), directory)
     return path
 
 
-def containerd_job(module, options, state, option=None):
+def containerd_job(module, options, state, names=None):
     """The job that sets (``state`` present) or unsets CDI in the config ``options`` describe
-    (``containerd_argument_spec``); ``option`` names the option that holds them, for errors."""
-    path_option = _named(option, "path")
-    path = check_options(options, option)
+    (``containerd_argument_spec``); ``names``: how errors name the options (NODE_OPTION_NAMES)."""
+    path_option = _named(names, "path")
+    path = check_options(options, names)
     target, st, before = read_config(path, path_option)
     binary = module.get_bin_path("containerd") if before is None else None
     if before is None and binary is None and options["if_missing"] == "fail" and state == "present":

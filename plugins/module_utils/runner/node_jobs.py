@@ -334,11 +334,11 @@ def node_module_argument_spec():
         ld_so_conf_path=dict(type="path", default=LD_SO_CONF_PATH),
         features_file=dict(type="path"),
         mig_strategy=dict(type="str", default="single", choices=list(labels.MIG_STRATEGIES)),
-        containerd=dict(type="dict", options=containerd_job.containerd_argument_spec()),
         option_prefix=dict(type="str"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )
     spec.update(node_args.architecture_argument_spec())
+    spec.update(containerd_job.node_argument_spec())
     return spec
 
 
@@ -365,8 +365,9 @@ def check_options(params):
     if p.get("features_file") is not None:
         checked["features_file"] = node_args.check_file_path("features_file", p["features_file"])
         checked["labels"] = labels.node_labels(checked["node"], mig_strategy=p["mig_strategy"])
-    if p.get("containerd") is not None:
-        containerd_job.check_options(p["containerd"], "containerd")
+    containerd = containerd_job.node_options(p)
+    if containerd is not None:
+        containerd_job.check_options(containerd, containerd_job.NODE_OPTION_NAMES)
     return checked
 
 
@@ -408,7 +409,7 @@ class NodeJob(_runner.Parts):
 
 def node_job(params, host, read=read_source, module=None):
     """The job of nvidia_mock_node: ``host`` is what the node has (systemd_booted, systemd_tmpfiles, ldconfig);
-    ``module`` finds and asks containerd when the option ``containerd`` is set.
+    ``module`` finds and asks containerd when ``containerd_config`` is set.
 
     With ``<file>_sha256`` set and ``<file>`` not, the built file is taken from the tree when the
     installed copy has that sha256; when it has not, the job changes nothing and returns
@@ -462,9 +463,11 @@ def node_job(params, host, read=read_source, module=None):
     if state == "absent":
         # The reverse order: what uses the device nodes and the tree goes first.
         parts = parts[2:] + [parts[1], parts[0]]
-    if p.get("containerd") is not None:
+    containerd = containerd_job.node_options(p)
+    if containerd is not None:
         # First either way: a config that cannot be edited fails before any other part changes,
         # and containerd stops naming the spec before the spec goes.
-        parts.insert(0, ("containerd", containerd_job.containerd_job(module, p["containerd"], state, "containerd")))
+        parts.insert(0, ("containerd", containerd_job.containerd_job(module, containerd, state,
+                                                                     containerd_job.NODE_OPTION_NAMES)))
     result = dict(host=host, transfer=[], labels=o["labels"])
     return NodeJob(parts, (nodes_job, nodes_job.as_files, rule_job), result, host["ldconfig"])
