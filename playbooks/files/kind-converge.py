@@ -3,8 +3,10 @@ re-run that finds everything right costs one task and a few reads:
 
 1. waits until the API server answers, reading every node (its labels);
 2. puts the GPU labels on the nodes where one is missing or differs (kubectl label);
-3. loads the local images into the nodes that lack them (kind-load-images.sh) while it reads
-   whether the workloads are applied as given and rolled out (kind_workloads_current.py);
+3. loads the local images into the nodes that lack that image ID under that name (one look into
+   every node, all at once; one `kind load docker-image` per set of nodes that lack the same
+   images) while it reads whether the workloads are applied as given and rolled out
+   (kind_workloads_current.py);
 4. only then, when they are not current, applies the workloads (kind-apply.sh) and waits for
    their rollout, so their pods start with the images in place.
 
