@@ -54,13 +54,18 @@ stop_pid() {  # stop_pid PIDFILE PROGRAM SECONDS
 
 write_configs() {
   mkdir -p "$RUN" "$DATA" "$(dirname "$LOG")"
-  # dockerd wants a runtime path; the stub runs the wrapper from this checkout with the system's
-  # python3 (not whatever python3 the caller's PATH finds first, such as a project venv that a
-  # rebuild may remove while the engine runs).
+  # dockerd wants a runtime path; the stub runs the engine's own copy of the wrapper with the
+  # system's python3 (not whatever python3 the caller's PATH finds first, such as a project venv
+  # that a rebuild may remove while the engine runs). A copy, because the engine outlives the
+  # checkout that started it: a CI clone removed afterwards must not take every container start
+  # with it.
   local python
   python=$(PATH=/usr/bin:/bin command -v python3) || { echo "dockerd: python3 is missing in /usr/bin" >&2; return 1; }
-  printf '#!/bin/sh\nexec %s %s "$@"\n' "$python" "$ROOT/scripts/docker/runc-capfix.py" >"$RUN/runc-capfix"
-  chmod 0755 "$RUN/runc-capfix"
+  cp "$ROOT/scripts/docker/runc-capfix.py" "$RUN/.runc-capfix.py.new"
+  mv -f "$RUN/.runc-capfix.py.new" "$RUN/runc-capfix.py"
+  printf '#!/bin/sh\nexec %s %s "$@"\n' "$python" "$RUN/runc-capfix.py" >"$RUN/.runc-capfix.new"
+  chmod 0755 "$RUN/.runc-capfix.new"
+  mv -f "$RUN/.runc-capfix.new" "$RUN/runc-capfix"
   cat >"$RUN/containerd.toml" <<EOF
 version = 2
 root = "$DATA/containerd"

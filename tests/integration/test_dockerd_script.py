@@ -66,3 +66,19 @@ def test_stop_ends_only_the_projects_engine_and_start_brings_it_back(engine_inst
     done = dockerd_sh("start")
     assert done.returncode == 0, done.stderr
     assert engine_answers(), "no answer %.0f s after start" % (time.monotonic() - start)
+
+
+def test_the_engine_runs_its_own_copy_of_the_runtime_wrapper_so_it_outlives_the_checkout(engine_installed):
+    assert dockerd_sh("start").returncode == 0
+    running = subprocess.run(["docker", "ps", "-q"], env=dict(os.environ, DOCKER_HOST=SOCKET),
+                             capture_output=True, text=True, check=True).stdout.split()
+    if running:
+        pytest.skip("the project's engine runs %d containers now; restarting it would end them" % len(running))
+    assert dockerd_sh("stop").returncode == 0
+    assert dockerd_sh("start").returncode == 0
+    with open("/run/gpumock-docker/runc-capfix") as stub:
+        text = stub.read()
+    assert REPO not in text
+    (copy,) = [word for word in text.split() if word.endswith("runc-capfix.py")]
+    with open(copy, "rb") as engine_copy, open(os.path.join(REPO, "scripts", "docker", "runc-capfix.py"), "rb") as source:
+        assert engine_copy.read() == source.read()
