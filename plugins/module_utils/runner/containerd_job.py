@@ -28,8 +28,8 @@ DEFAULT_PATH = "/etc/containerd/config.toml"
 
 
 def containerd_argument_spec():
-    """The options of the config edit (nvidia_mock_containerd's, the ``containerd`` suboptions of
-    nvidia_mock_node); the state comes from the module."""
+    """The options of the config edit, as nvidia_mock_containerd names them (nvidia_mock_node's
+    names: NODE_OPTION_NAMES); the state comes from the module."""
     return dict(
         path=dict(type="path", default=DEFAULT_PATH),
         cdi_spec_dirs=dict(type="list", elements="path", default=list(DEFAULT_CDI_SPEC_DIRS)),
