@@ -3,10 +3,10 @@ re-run that finds everything right costs one task and a few reads:
 
 1. waits until the API server answers, reading every node (its labels);
 2. puts the GPU labels on the nodes where one is missing or differs (kubectl label);
-3. loads the local images into the nodes that lack that image ID under that name (one look into
-   every node, all at once; one `kind load docker-image` per set of nodes that lack the same
-   images) while it reads whether the workloads are applied as given and rolled out
-   (kind_workloads_current.py);
+3. all the while, loads the local images into the nodes that lack that image ID under that name
+   (one look into every node, all at once; one `kind load docker-image` per set of nodes that
+   lack the same images) and reads whether the workloads are applied as given and rolled out
+   (kind_workloads_current.py; read again once the API server answers if it did not at first);
 4. only then, when they are not current, applies the workloads (kind-apply.sh) and waits for
    their rollout, so their pods start with the images in place.
 
@@ -46,12 +46,15 @@ def kubectl(config, *args):
 
 
 def read_nodes(config):
-    """Every Kubernetes node, once the API server answers (within the timeout)."""
+    """Every Kubernetes node, once the API server answers (within the timeout), and whether it
+    answered the first read."""
     deadline = time.monotonic() + int(config["timeout"])
+    first = True
     while True:
         rc, out, err = run(kubectl(config, "get", "nodes", "--output", "json"))
         if rc == 0:
-            return json.loads(out)["items"]
+            return json.loads(out)["items"], first
+        first = False
         if time.monotonic() >= deadline:
             raise StepError("the API server of %s did not answer within %ss: %s"
                             % (config["context"], config["timeout"], err.strip()))
@@ -129,14 +132,13 @@ def load_images(config):
 
 
 def workloads_current(config):
-    """Whether the workloads are applied as given and rolled out (kind_workloads_current.py)."""
+    """Whether the workloads are applied as given and rolled out (kind_workloads_current.py), and
+    why it cannot tell (None when it can). Not knowing costs an apply, never a skipped one."""
     try:
         return kind_workloads_current.not_current(config["kubectl"], config["context"], config["crds"],
-                                                  config["manifest"]) is None
+                                                  config["manifest"]) is None, None
     except (OSError, ValueError, RuntimeError, kind_workloads_current.yaml.YAMLError) as exc:
-        # Not knowing costs an apply, never a skipped one.
-        sys.stderr.write("cannot tell whether the workloads are current: %s\n" % exc)
-        return False
+        return False, "cannot tell whether the workloads are current: %s" % exc
 
 
 def apply_workloads(config):
@@ -178,12 +180,20 @@ def in_background(function, *args):
 
 
 def converge(config):
-    nodes = read_nodes(config)
+    # The images need only Docker, and the workloads' read is kept when the API server answered
+    # the nodes' first read: all three reads run at once.
     images = in_background(load_images, config)
-    current = in_background(workloads_current, config) if config["manifest"] else (lambda: True)
+    current = in_background(workloads_current, config) if config["manifest"] else (lambda: (True, None))
+    nodes, answered_at_once = read_nodes(config)
+    if not answered_at_once:
+        current()
+        current = in_background(workloads_current, config)
     labelled = label_nodes(config, nodes)
     loaded = images()
-    workloads = [] if current() else apply_workloads(config)
+    is_current, unknown = current()
+    if unknown:
+        sys.stderr.write(unknown + "\n")
+    workloads = [] if is_current else apply_workloads(config)
     # kubectl apply says "unchanged" for every object that already matched.
     changed = bool(labelled or loaded or [line for line in workloads if not line.endswith(" unchanged")])
     return dict(labelled=labelled, images=loaded, workloads=workloads, changed=changed)

@@ -1,4 +1,4 @@
-"""playbooks/vars/kind.yml ships in the collection without scripts/deps/versions.sh, so its
+"""playbooks/group_vars/all/kind.yml ships in the collection without scripts/deps/versions.sh, so its
 default images name their versions again; these tests hold them to the pins the project builds
 and tests (tests/kind runs the pinned builds)."""
 import yaml
@@ -6,7 +6,7 @@ import yaml
 from pins import pinned
 import pathlib
 
-KIND_VARS = pathlib.Path(__file__).resolve().parents[2] / "playbooks" / "vars" / "kind.yml"
+KIND_VARS = pathlib.Path(__file__).resolve().parents[2] / "playbooks" / "group_vars" / "all" / "kind.yml"
 
 
 def kind_vars():
