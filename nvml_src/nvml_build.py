@@ -1,7 +1,9 @@
 """The mock NVML and nvidia-mock-ctl for each node architecture, found or built on the controller.
 
-The gpu_mock role runs ``select`` once per play with the controller's Python; for every
-architecture its nodes have it takes, in this order:
+The node module's action plugin (gpumock.nvidia.nvidia_mock_node, option nvml_source) runs
+``select`` for the architecture of its node, in its own process; several nodes at once build an
+architecture once (a lock per architecture). For every architecture it is given it takes, in this
+order:
 
 1. ``prebuilt``: ``<root>/files/prebuilt/<arch>/`` when ``files/prebuilt/SOURCE_HASH`` holds the
    hash of the sources beside it (a collection installed from the tarball of ``make collection``);
@@ -23,6 +25,8 @@ Prints one JSON object. Standard library only.
 """
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -166,6 +170,29 @@ def pack(root, destination):
             os.unlink(partial)
 
 
+@contextlib.contextmanager
+def _held(lock_path):
+    """An exclusive lock on ``lock_path`` (made when missing) for the duration of the block."""
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def cached_or_built(root, arch, cache):
+    """``arch``'s files in ``cache``, built there first when they are not (one build at a time per
+    architecture: another process that waited finds them); the found files, or a problem sentence."""
+    if not _complete(cache):
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        with _held(cache + ".lock"):
+            if not _complete(cache):
+                problem = build(root, arch, cache)
+                return dict(problem=problem) if problem else _found(cache, "built")
+    return _found(cache, "cache")
+
+
 def select(root, cache_dir, architectures, mode):
     wanted = source_hash(root)
     cache_root = os.path.join(cache_dir, wanted)
@@ -173,12 +200,7 @@ def select(root, cache_dir, architectures, mode):
     for arch in architectures:
         if mode == "target":
             continue
-        found = prebuilt(root, arch, wanted)
-        if found is None:
-            cache = os.path.join(cache_root, arch)
-            origin = "cache" if _complete(cache) else "built"
-            problem = None if origin == "cache" else build(root, arch, cache)
-            found = dict(problem=problem) if problem else _found(cache, origin)
+        found = prebuilt(root, arch, wanted) or cached_or_built(root, arch, os.path.join(cache_root, arch))
         result["architectures"][arch] = found
     if mode == "target" or any("problem" in v for v in result["architectures"].values()):
         result["pack"] = os.path.join(cache_root, "nvml_src.tar.gz")

@@ -13,20 +13,36 @@ and diff mode report exactly what a real run changes. The temporary directory is
 Before the node is visited the options get the module's own checks that need no node
 (``node_jobs.node_problem``), so a bad value costs no visit and changes nothing; ``option_prefix``
 names the options as a role's variables (``gpu_mock_`` + option).
+
+Without ``architecture`` it first looks at the node with one command through the connection
+alone (``plugin_utils.node_look``: uname -m, python3, gcc and make) and takes the node's
+architecture. With ``nvml_source`` (and no built file given) it then finds or builds the mock NVML
+and nvidia-mock-ctl of that architecture on the controller (nvml_src/nvml_build.py) and sends them
+as with ``<file>_src``. A node it cannot finish, one without python3 or one that is to build the
+mock NVML itself, gets no module run: the task changes nothing and names what it ``needs``, with
+what it found (``look``, ``nvml``), so that the caller prepares the node and runs it again.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import threading
+
+from ansible import constants as C
 from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.executor import module_common
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
+from ansible.template import Templar
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
 from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import node_args, node_jobs
+from ansible_collections.gpumock.nvidia.plugins.plugin_utils import node_look
 
 MODULE = "gpumock.nvidia.nvidia_mock_node"
+# The action plugin's own options for finding the mock NVML (nvml_build.py select); the module ignores them.
+NVML_SELECT_OPTIONS = ("nvml_source", "nvml_cache_dir", "nvml_build")
 
 
 class ActionModule(ActionBase):
@@ -76,13 +92,74 @@ class ActionModule(ActionBase):
         if problem:
             raise AnsibleActionFail(problem)
 
+    def _start_payload(self, task_vars):
+        """Builds the module's payload in a thread while the node is looked at. Ansible keeps a
+        built payload for the rest of the run, so the module run that follows takes it as it is:
+        the first node waits for the longer of the two, not for both. Anything that goes wrong here
+        only leaves the module run to build it, as it always does."""
+        def build():
+            try:
+                found = self._shared_loader_obj.module_loader.find_plugin_with_context(
+                    MODULE, ".py", collection_list=self._task.collections)
+                module_common.modify_module(
+                    module_name=MODULE, module_path=found.plugin_resolved_path, module_args={},
+                    templar=Templar(loader=self._loader, variables=task_vars), task_vars=dict(task_vars),
+                    module_compression=C.config.get_config_value("DEFAULT_MODULE_COMPRESSION", variables=task_vars))
+            except Exception:  # pylint: disable=broad-except  # the module run builds it and reports
+                pass
+        thread = threading.Thread(target=build)
+        thread.start()
+        return thread
+
+    def _look(self, args, select, task_vars, result):
+        """Looks at the node; sets ``architecture`` and, with ``nvml_source``, the built files of
+        that architecture in ``args``. What the node needs before the module can run (a list)."""
+        done = self._low_level_execute_command(node_look.LOOK_COMMAND)
+        if done["rc"] != 0:
+            raise AnsibleActionFail("Looking at the node (uname -m, command -v python3) failed with rc %d: %s"
+                                    % (done["rc"], (done.get("stderr") or done.get("stdout") or "").strip()))
+        look = result["look"] = node_look.parse_look(done["stdout"])
+        problem = node_jobs.node_problem(dict(architecture=look["machine"]))
+        if problem:
+            raise AnsibleActionFail("%s is a '%s' node (uname -m): %s"
+                                    % (task_vars.get("inventory_hostname", "the node"), look["machine"], problem))
+        args["architecture"] = look["machine"]
+        needs = [] if look["python3"] else ["python3"]
+        given = [name for option in node_jobs.BUILT_FILES for name in (option, option + "_sha256", option + "_src")
+                 if args.get(name) is not None]
+        if select["nvml_source"] is None or given or (args.get("state") or "present") != "present":
+            return needs
+        if select["nvml_cache_dir"] is None:
+            raise AnsibleActionFail("nvml_cache_dir must be set with nvml_source: the directory that keeps the builds.")
+        try:
+            picked = result["nvml"] = node_look.nvml_select(select["nvml_source"], select["nvml_cache_dir"],
+                                                            look["machine"], select["nvml_build"] or "auto")
+        except node_look.NvmlSelectError as exc:
+            raise AnsibleActionFail(to_native(exc))
+        found = picked["architectures"].get(look["machine"]) or {}
+        if "library" not in found:
+            return needs + ["nvml_build"]
+        args["nvml_library_src"], args["mock_ctl_src"] = found["library"], found["mock_ctl"]
+        return needs
+
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
         args = dict(self._task.args)
         prefix = args.pop("option_prefix", None) or ""
-        sources = self._sources(args)
+        select = dict((name, args.pop(name, None)) for name in NVML_SELECT_OPTIONS)
         self._check(args, prefix)
+        if args.get("architecture") is None:
+            payload = self._start_payload(task_vars or {})
+            try:
+                needs = self._look(args, select, task_vars or {}, result)
+            finally:
+                # Before any module run of this process: Ansible's build lock keeps processes apart, not threads.
+                payload.join()
+            if needs:
+                result.update(changed=False, needs=needs)
+                return result
+        sources = self._sources(args)
         try:
             done = self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
             wanted = [option for option in done.get("transfer") or [] if option in sources]

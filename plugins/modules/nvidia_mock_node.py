@@ -29,6 +29,13 @@ description:
     O(mock_ctl_src)), sends the module only their sha256, and transfers them to the node (into the task's
     temporary directory, removed afterwards) only when the installed copies differ, in check mode too, so that
     check mode and diff mode report exactly what a real run changes.
+  - Without O(architecture) the action plugin first looks at the node, with one command through the connection
+    alone (no Python needed there), for its C(uname -m), its C(python3), and whether it has C(gcc) and C(make)
+    (RV(look)). With O(nvml_source) it then finds or builds, on the controller, the mock NVML and
+    C(nvidia-mock-ctl) of the node's architecture and sends them as with O(nvml_library_src) (RV(nvml)).
+  - A node without C(python3), or one that is to build the mock NVML itself, gets no module run; the task changes
+    nothing and names what the node needs (RV(needs)). The C(gpu_mock) role then installs C(python3) or builds the
+    mock NVML on the node and runs the task again with O(architecture) set.
   - With O(state=absent) removes all of it, in the reverse order.
 author:
   - gpumock maintainers (@gpumock)
@@ -142,6 +149,28 @@ options:
     description: Keep a timestamped copy of the config before changing it (returned as RV(containerd.backup_file)).
     type: bool
     default: false
+  nvml_source:
+    description:
+      - The collection's C(nvml_src) directory on the controller (the action plugin's option). When set, with
+        O(state=present) and no built library given (O(nvml_library), O(nvml_library_sha256), O(nvml_library_src)),
+        the action plugin takes the mock NVML and C(nvidia-mock-ctl) for the node's architecture from
+        C(nvml_src/nvml_build.py), which takes the collection's prebuilt files while they match its sources, else a
+        build in O(nvml_cache_dir), else builds there (native, or with C(<arch>-linux-gnu-gcc)).
+      - Where O(nvml_build) or the controller leaves that to the node, the task changes nothing and returns
+        V(nvml_build) in RV(needs), with the packed sources in RV(nvml.pack).
+    type: path
+  nvml_cache_dir:
+    description: The controller's directory for the builds of O(nvml_source), one per source hash (the action plugin's
+      option); required with O(nvml_source).
+    type: path
+  nvml_build:
+    description:
+      - Where the mock NVML of O(nvml_source) is built (the action plugin's option). V(auto) takes the prebuilt or
+        cached files, else builds on the controller, else leaves the build to the node; V(controller) never leaves it
+        to the node; V(target) always does.
+    type: str
+    default: auto
+    choices: [auto, controller, target]
   option_prefix:
     description:
       - Put before an option's name in an error about its value (the action plugin's option). A role that sets the
@@ -248,6 +277,51 @@ host:
       description: Path of C(ldconfig), or null.
       type: str
       sample: /usr/sbin/ldconfig
+look:
+  description: What the action plugin found on the node, when O(architecture) was not set.
+  returned: when O(architecture) is not set
+  type: dict
+  contains:
+    machine:
+      description: The node's C(uname -m).
+      type: str
+      sample: x86_64
+    python3:
+      description: The node's C(python3), or an empty string when it has none.
+      type: str
+      sample: /usr/bin/python3
+    build:
+      description: Whether the node has C(gcc) and C(make).
+      type: bool
+      sample: false
+nvml:
+  description:
+    - What C(nvml_src/nvml_build.py select) found or built for the node's architecture (O(nvml_source)); the entry of
+      an architecture has V(library), V(mock_ctl) and V(origin) (V(prebuilt), V(cache), V(built)) or a V(problem).
+  returned: when O(nvml_source) was used
+  type: dict
+  contains:
+    hash:
+      description: The hash of the sources, which names the cache directory.
+      type: str
+      sample: f75d801e6a61a6c0
+    pack:
+      description: The packed sources for a build on the node, or null.
+      type: str
+      sample: null
+    architectures:
+      description: Per architecture, what was found or why nothing could be.
+      type: dict
+      sample: {"x86_64": {"library": "/root/.cache/gpumock/nvml/f75d801e6a61a6c0/x86_64/libnvidia-ml.so",
+               "mock_ctl": "/root/.cache/gpumock/nvml/f75d801e6a61a6c0/x86_64/nvidia-mock-ctl", "origin": "cache"}}
+needs:
+  description:
+    - What the node needs before the module can run, when it did not run (the task then changed nothing), of
+      V(python3) (the node has none) and V(nvml_build) (the node is to build the mock NVML).
+  returned: when the node needs something
+  type: list
+  elements: str
+  sample: [python3]
 transfer:
   description:
     - The built files (V(nvml_library), V(mock_ctl)) whose sha256 the installed copies do not have. Non-empty only

@@ -24,6 +24,7 @@ from ansible_collections.gpumock.nvidia.plugins.modules import nvidia_mock_node 
 # result, for every module test of the session. The modules here run as on a target.
 _IS_CONTROLLER = _internal.is_controller
 from ansible_collections.gpumock.nvidia.plugins.action import nvidia_mock_node as action_plugin  # noqa: E402
+from ansible_collections.gpumock.nvidia.plugins.plugin_utils import node_look  # noqa: E402
 _internal.is_controller = _IS_CONTROLLER
 
 MODULE = M
@@ -67,8 +68,23 @@ def execute(capsys, args, check, diff):
 
 
 @pytest.fixture
-def task(tmp_path, capsys):
-    """Run the action plugin: returns (result, visits, transfers)."""
+def node_python():
+    """What the node's look finds as python3 ("" for none); a test may change it."""
+    return {"path": "/usr/bin/python3"}
+
+
+@pytest.fixture
+def task(tmp_path, capsys, node_python):
+    """Run the action plugin: returns (result, visits, transfers). The node is this process: its look
+    answers with os.uname() (which a test may patch), node_python and no gcc; ``task.looks`` counts
+    the looks."""
+    looks = []
+
+    def look(cmd, **kwargs):
+        assert cmd == node_look.LOOK_COMMAND
+        looks.append(cmd)
+        return dict(rc=0, stdout="machine=%s\npython3=%s\nbuild=no\n" % (os.uname()[4], node_python["path"]), stderr="")
+
     def _task(check=False, diff=False, **args):
         visits, transfers = [], []
         shell = mock.Mock(tmpdir=None, join_path=os.path.join)
@@ -96,9 +112,13 @@ def task(tmp_path, capsys):
         plugin._fixup_perms2 = lambda *a, **k: None
         plugin._find_needle = lambda kind, path: path
         plugin._execute_module = run_module
-        result = plugin.run(task_vars={})
+        plugin._low_level_execute_command = look
+        # The payload of a real module run is Ansible's; here the module runs in this process.
+        plugin._start_payload = lambda task_vars: mock.Mock()
+        result = plugin.run(task_vars={"inventory_hostname": "unit-host"})
         assert shell.tmpdir is None and not (tmp_path / "remote-tmp").exists()
         return result, visits, transfers
+    _task.looks = looks
     return _task
 
 
@@ -367,9 +387,18 @@ def test_a_grace_profile_on_an_aarch64_node_gets_the_aarch64_tree(task, paths, b
 
 def test_a_node_of_another_architecture_fails_before_anything_is_written(task, paths, built, monkeypatch):
     monkeypatch.setattr(os, "uname", lambda: os.uname_result(("Linux", "power", "6.1", "#1", "ppc64le")))
-    result, _visits, transfers = task(**node_args(paths, built))
+    with pytest.raises(action_plugin.AnsibleActionFail, match=r"^unit-host is a 'ppc64le' node \(uname -m\): "
+                       r"value of architecture must be one of: x86_64, aarch64, got: ppc64le$"):
+        task(**node_args(paths, built))
+    assert not os.path.exists(paths["dev_root"]) and not os.path.exists(paths["driver_root"])
+
+
+def test_the_module_alone_on_a_node_of_another_architecture_fails_before_anything_is_written(
+        capsys, paths, built, monkeypatch):
+    monkeypatch.setattr(os, "uname", lambda: os.uname_result(("Linux", "power", "6.1", "#1", "ppc64le")))
+    result = execute(capsys, dict(paths, state="present"), check=False, diff=False)
     assert result["failed"] is True and result["msg"].startswith("architecture must be set on this ppc64le node")
-    assert transfers == [] and not os.path.exists(paths["dev_root"]) and not os.path.exists(paths["driver_root"])
+    assert not os.path.exists(paths["dev_root"]) and not os.path.exists(paths["driver_root"])
 
 
 # containerd's config, as the first part of the node's run
@@ -444,3 +473,115 @@ def test_absent_gives_containerd_its_default_back_first(run, paths, tmp_path):
     assert result["containerd"]["removed"] is True and result["containerd"]["changed"] is True
     assert not (tmp_path / "containerd" / "config.toml").exists()
     assert not os.path.exists(os.path.join(paths["dev_root"], "nvidia0"))
+
+
+# Without architecture: the action plugin looks at the node first, and with nvml_source takes the
+# mock NVML of the node's architecture from nvml_build.py (a stub here, that records its calls).
+
+NVML_BUILD_STUB = '''
+import json
+import os
+
+class BuildError(Exception):
+    pass
+
+def select(root, cache_dir, architectures, mode):
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "plan.json")) as f:
+        plan = json.load(f)
+    with open(os.path.join(here, "calls"), "a") as f:
+        f.write(json.dumps([architectures, mode]) + "\\n")
+    if plan.get("fail"):
+        raise BuildError(plan["fail"])
+    found = dict((arch, plan["found"]) for arch in architectures if mode != "target")
+    return dict(hash="0123456789abcdef", pack=plan.get("pack"), architectures=found)
+'''
+
+
+@pytest.fixture
+def nvml_source(tmp_path, built):
+    """A stub nvml_src: plan(found=..., fail=..., pack=...) sets what its select answers; calls() lists them."""
+    source = tmp_path / "collection" / "nvml_src"
+    source.mkdir(parents=True)
+    (source / "nvml_build.py").write_text(NVML_BUILD_STUB)
+
+    def plan(**answer):
+        (source / "plan.json").write_text(json.dumps(answer))
+    plan(found=dict(library=str(built[0]), mock_ctl=str(built[1]), origin="cache"))
+    plan.options = dict(nvml_source=str(source), nvml_cache_dir=str(tmp_path / "cache"))
+    plan.calls = lambda: [json.loads(line) for line in (source / "calls").read_text().splitlines()] \
+        if (source / "calls").exists() else []
+    return plan
+
+
+def test_without_architecture_the_node_is_looked_at_once_and_its_architecture_used(task, paths, built):
+    result, visits, _transfers = task(**node_args(paths, built))
+    machine = os.uname()[4]
+    assert result["look"] == dict(machine=machine, python3="/usr/bin/python3", build=False)
+    assert len(task.looks) == 1 and visits[0]["architecture"] == machine
+
+
+def test_with_architecture_the_node_is_not_looked_at(task, paths, built):
+    result, visits, _transfers = task(architecture="x86_64", **node_args(paths, built))
+    assert task.looks == [] and "look" not in result and visits
+
+
+def test_a_node_without_python3_gets_no_module_run_and_needs_python3(task, paths, built, node_python):
+    node_python["path"] = ""
+    result, visits, transfers = task(**node_args(paths, built))
+    assert result["changed"] is False and result["needs"] == ["python3"]
+    assert visits == [] and transfers == [] and not os.path.exists(paths["dev_root"])
+
+
+def test_with_nvml_source_the_node_gets_the_library_built_for_its_architecture(task, paths, built, nvml_source):
+    result, _visits, transfers = task(**dict(paths, **nvml_source.options))
+    machine = os.uname()[4]
+    assert nvml_source.calls() == [[[machine], "auto"]]
+    assert result["nvml"]["architectures"][machine]["library"] == str(built[0])
+    assert result["changed"] is True and transfers == [str(built[0]), str(built[1])]
+    lib = os.path.join(paths["driver_root"], "usr/lib/%s-linux-gnu/libnvidia-ml.so.550.54.15" % machine)
+    assert driver_tree.strip_embedded_config(fsstate.read_file(lib)) == built[0].read_bytes()
+
+
+def test_a_node_that_is_to_build_the_library_itself_gets_no_module_run_and_needs_nvml_build(
+        task, paths, nvml_source):
+    nvml_source(found=dict(problem="this controller has no make"), pack="/cache/0123456789abcdef/nvml_src.tar.gz")
+    result, visits, _transfers = task(**dict(paths, **nvml_source.options))
+    assert result["changed"] is False and result["needs"] == ["nvml_build"] and visits == []
+    assert result["nvml"]["pack"] == "/cache/0123456789abcdef/nvml_src.tar.gz"
+    assert not os.path.exists(paths["dev_root"])
+
+
+def test_nvml_build_target_is_handed_to_nvml_build_and_leaves_the_build_to_the_node(task, paths, nvml_source):
+    result, visits, _transfers = task(nvml_build="target", **dict(paths, **nvml_source.options))
+    assert nvml_source.calls() == [[[os.uname()[4]], "target"]]
+    assert result["needs"] == ["nvml_build"] and visits == []
+
+
+def test_a_failing_build_fails_the_task_with_its_output(task, paths, nvml_source):
+    nvml_source(fail="building the mock NVML for x86_64 with cc failed (make rc 2):\ninit.c:1: error: boom")
+    with pytest.raises(action_plugin.AnsibleActionFail, match="init.c:1: error: boom"):
+        task(**dict(paths, **nvml_source.options))
+    assert not os.path.exists(paths["dev_root"])
+
+
+def test_nvml_source_without_a_cache_directory_fails_in_one_sentence(task, paths, nvml_source):
+    with pytest.raises(action_plugin.AnsibleActionFail, match=r"^nvml_cache_dir must be set with nvml_source: "):
+        task(nvml_source=nvml_source.options["nvml_source"], **paths)
+
+
+def test_nvml_source_that_is_not_an_nvml_src_directory_fails_in_one_sentence(task, paths, tmp_path):
+    with pytest.raises(action_plugin.AnsibleActionFail, match=r"^nvml_source .* has no nvml_build.py: "):
+        task(nvml_source=str(tmp_path), nvml_cache_dir=str(tmp_path / "cache"), **paths)
+
+
+def test_a_library_given_wins_over_nvml_source(task, paths, built, nvml_source):
+    result, _visits, transfers = task(**dict(node_args(paths, built), **nvml_source.options))
+    assert nvml_source.calls() == [] and "nvml" not in result and transfers == [str(built[0]), str(built[1])]
+
+
+def test_removing_a_node_takes_no_library(task, paths, built, nvml_source):
+    task(**node_args(paths, built))
+    result, _visits, _transfers = task(state="absent", **dict(paths, **nvml_source.options))
+    assert nvml_source.calls() == [] and result["changed"] is True
+    assert not os.path.exists(os.path.join(paths["driver_root"], LIB))

@@ -7,6 +7,7 @@ sources are a small tree of their own here; make and the compilers are scripts t
 import json
 import os
 import sys
+import subprocess
 import tarfile
 
 import pytest
@@ -179,4 +180,17 @@ def test_a_failing_build_fails_with_makes_output_and_caches_nothing(capsys, root
     err = capsys.readouterr().err
     assert "building the mock NVML for aarch64" in err and "init.c:1: error: boom" in err
     (hash_dir,) = (tmp_path / "cache").iterdir()
-    assert os.listdir(hash_dir) == []
+    # Only the lock that keeps two builds of one architecture apart.
+    assert os.listdir(hash_dir) == ["aarch64.lock"]
+
+
+def test_nodes_selecting_one_architecture_at_once_build_it_once(root, tmp_path, tools):
+    # Each node's action plugin selects for itself: three at once must not build three times.
+    tools("make", "aarch64-linux-gnu-gcc")
+    argv = [sys.executable, os.path.join(ROOT, "nvml_src", "nvml_build.py"), "select", "--root", str(root),
+            "--cache", str(tmp_path / "cache"), "--arch=aarch64"]
+    runs = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) for dummy in range(3)]
+    picked = [json.loads(run.communicate()[0])["architectures"]["aarch64"] for run in runs]
+    assert sorted(p["origin"] for p in picked) == ["built", "cache", "cache"]
+    assert len({p["library"] for p in picked}) == 1
+    assert len(tools.log.read_text().splitlines()) == 1

@@ -334,6 +334,9 @@ def node_module_argument_spec():
         ld_so_conf_path=dict(type="path", default=LD_SO_CONF_PATH),
         features_file=dict(type="path"),
         mig_strategy=dict(type="str", default="single", choices=list(labels.MIG_STRATEGIES)),
+        nvml_source=dict(type="path"),
+        nvml_cache_dir=dict(type="path"),
+        nvml_build=dict(type="str", default="auto", choices=["auto", "controller", "target"]),
         option_prefix=dict(type="str"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )
