@@ -58,12 +58,13 @@ write_configs() {
   # system's python3 (not whatever python3 the caller's PATH finds first, such as a project venv
   # that a rebuild may remove while the engine runs). A copy, because the engine outlives the
   # checkout that started it: a CI clone removed afterwards must not take every container start
-  # with it.
+  # with it. -I -S: it needs only the standard library, and it starts for every container and
+  # every docker exec.
   local python
   python=$(PATH=/usr/bin:/bin command -v python3) || { echo "dockerd: python3 is missing in /usr/bin" >&2; return 1; }
   cp "$ROOT/scripts/docker/runc-capfix.py" "$RUN/.runc-capfix.py.new"
   mv -f "$RUN/.runc-capfix.py.new" "$RUN/runc-capfix.py"
-  printf '#!/bin/sh\nexec %s %s "$@"\n' "$python" "$RUN/runc-capfix.py" >"$RUN/.runc-capfix.new"
+  printf '#!/bin/sh\nexec %s -I -S %s "$@"\n' "$python" "$RUN/runc-capfix.py" >"$RUN/.runc-capfix.new"
   chmod 0755 "$RUN/.runc-capfix.new"
   mv -f "$RUN/.runc-capfix.new" "$RUN/runc-capfix"
   cat >"$RUN/containerd.toml" <<EOF

@@ -1,7 +1,8 @@
 """playbooks/kind.yml on a real kind cluster, as a user runs it: create and provision a 1 control
 plane + 2 workers cluster on the first run, change nothing on the second or in check mode, run
-NVIDIA's device plugin, GPU feature discovery and node-feature-discovery, give pods exactly the GPUs they asked for, and
-delete everything. The tests run in file order on one cluster (conftest.py).
+NVIDIA's device plugin, GPU feature discovery and node-feature-discovery, give pods exactly the GPUs they asked for,
+delete everything, and stop in one sentence at a cluster whose nodes are all stopped. The tests run in file order on
+one cluster (conftest.py).
 """
 import json
 import re
@@ -12,7 +13,7 @@ import pytest
 from ansible_collections.gpumock.nvidia.plugins.module_utils.facts import profiles
 from ansible_collections.gpumock.nvidia.plugins.module_utils.render import labels
 
-from conftest import CLUSTER, FEATURES_DIR, GPUS_PER_NODE, NODES, PROFILE, pod_manifest, timing
+from conftest import CLUSTER, FEATURES_DIR, GPUS_PER_NODE, NODES, POD_IMAGE, PROFILE, pod_manifest, timing
 
 # GFD labels that come from the host rather than from NVML (the labels module leaves them out),
 # and the one label GFD does not set (node-feature-discovery's rule in the GPU Operator does).
@@ -248,3 +249,19 @@ def test_delete_removes_the_cluster(cluster):
     assert left == ""
     changed = cluster.playbook("kind-delete.yml")[1]
     assert changed == 0
+
+
+def test_a_cluster_whose_nodes_are_all_stopped_stops_the_playbook_in_one_sentence(cluster):
+    # kind lists a cluster by its containers' label, running or not: a stopped node container is
+    # a cluster kind knows, which the playbook must neither create again nor provision.
+    cluster.docker("create", "--name", CLUSTER + "-control-plane", "--label", "io.x-k8s.kind.cluster=" + CLUSTER,
+                   "--label", "io.x-k8s.kind.role=control-plane", POD_IMAGE, "true")
+    try:
+        proc, changed = cluster.playbook(check=False)
+        assert proc.returncode != 0 and changed == 0
+        assert ("No running container carries the label io.x-k8s.kind.cluster=%s; start the cluster's node containers "
+                "(docker start), or delete it with playbooks/kind-delete.yml." % CLUSTER) in proc.stdout
+        assert cluster.docker("ps", "-a", "--filter", "label=io.x-k8s.kind.cluster=" + CLUSTER,
+                              "--format", "{{.Names}} {{.State}}").stdout.split() == [CLUSTER + "-control-plane", "created"]
+    finally:
+        cluster.docker("rm", CLUSTER + "-control-plane")
