@@ -3,8 +3,9 @@
 The tarball carries the mock NVML and nvidia-mock-ctl prebuilt for x86_64 and aarch64; installed
 with ansible-galaxy, the role needs no compiler or make anywhere. From a checkout, an aarch64 node
 gets the library cross-built on the controller. The role runs on this machine (-c local) into a
-scratch root; an "aarch64 node" is this machine with a uname that says aarch64 on PATH (the probe
-asks uname -m), so the driver tree, the CDI spec and the library follow that architecture.
+scratch root; an "aarch64 node" is this machine with a uname that says aarch64 on PATH (the node
+task's look asks uname -m), so the driver tree, the CDI spec and the library follow that
+architecture; a node without python3 is this machine with a PATH that has none.
 """
 import json
 import os
@@ -174,4 +175,25 @@ def test_a_node_nothing_can_serve_stops_in_one_sentence_naming_the_variable_and_
     done, root = run_role(tmp_path, os.path.join(REPO, ".build", "collections"), path,
                           playbook=os.path.join(REPO, "playbooks", "local.yml"), gpu_mock_nvml_build=build)
     assert done.returncode != 0 and failure_message(done) == message
+    assert not root.exists()
+
+
+@pytest.fixture(scope="module")
+def without_python3(tmp_path_factory):
+    """A PATH with every command of this machine but python3 (Ansible runs from its venv by full path)."""
+    farm = tmp_path_factory.mktemp("no-python3")
+    for directory in ("/usr/local/bin", "/usr/bin", "/usr/sbin", "/bin"):
+        for name in os.listdir(directory):
+            if not name.startswith("python3") and not (farm / name).exists():
+                os.symlink(os.path.join(directory, name), str(farm / name))
+    assert shutil.which("python3", path=str(farm)) is None
+    return str(farm)
+
+
+def test_a_node_without_python3_and_no_bootstrap_stops_in_one_sentence_naming_the_variable(without_python3, tmp_path):
+    done, root = run_role(tmp_path, os.path.join(REPO, ".build", "collections"), without_python3,
+                          playbook=os.path.join(REPO, "playbooks", "local.yml"), gpu_mock_python_bootstrap=False)
+    assert done.returncode != 0
+    assert failure_message(done) == ("localhost has no python3 (command -v python3 finds none), which the node module "
+                                     "needs; install it there or set gpu_mock_python_bootstrap to true.")
     assert not root.exists()
