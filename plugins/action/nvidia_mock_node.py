@@ -19,8 +19,9 @@ alone (``plugin_utils.node_look``: uname -m, python3, gcc and make) and takes th
 architecture. With ``nvml_source`` (and no built file given) it then finds or builds the mock NVML
 and nvidia-mock-ctl of that architecture on the controller (nvml_src/nvml_build.py) and sends them
 as with ``<file>_src``. A node it cannot finish, one without python3 or one that is to build the
-mock NVML itself, gets no module run: the task changes nothing and names what it ``needs``, with
-what it found (``look``, ``nvml``), so that the caller prepares the node and runs it again.
+mock NVML itself, gets no module run: the task fails in one sentence, or, with ``report_needs``,
+changes nothing and names what it ``needs``, with what it found (``look``, ``nvml``), so that the
+caller (the gpu_mock role) prepares the node and runs it again.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -43,6 +44,12 @@ from ansible_collections.gpumock.nvidia.plugins.plugin_utils import node_look
 MODULE = "gpumock.nvidia.nvidia_mock_node"
 # The action plugin's own options for finding the mock NVML (nvml_build.py select); the module ignores them.
 NVML_SELECT_OPTIONS = ("nvml_source", "nvml_cache_dir", "nvml_build")
+# Why a node gets no module run, for a caller that did not ask for the needs (report_needs).
+NEED_SENTENCES = dict(
+    python3="%(host)s has no python3 (command -v python3 finds none), which the module needs; install it there.",
+    nvml_build=("%(host)s has no mock NVML for %(machine)s on the controller (%(problem)s); build it on the node and "
+                "give its path as nvml_library, or give nvml_library_src."),
+)
 
 
 class ActionModule(ActionBase):
@@ -138,6 +145,7 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(to_native(exc))
         found = picked["architectures"].get(look["machine"]) or {}
         if "library" not in found:
+            result["nvml_problem"] = found.get("problem") or "nvml_build is target"
             return needs + ["nvml_build"]
         args["nvml_library_src"], args["mock_ctl_src"] = found["library"], found["mock_ctl"]
         return needs
@@ -148,6 +156,7 @@ class ActionModule(ActionBase):
         args = dict(self._task.args)
         prefix = args.pop("option_prefix", None) or ""
         select = dict((name, args.pop(name, None)) for name in NVML_SELECT_OPTIONS)
+        report_needs = args.pop("report_needs", False)
         self._check(args, prefix)
         if args.get("architecture") is None:
             payload = self._start_payload(task_vars or {})
@@ -156,6 +165,11 @@ class ActionModule(ActionBase):
             finally:
                 # Before any module run of this process: Ansible's build lock keeps processes apart, not threads.
                 payload.join()
+            if needs and not report_needs:
+                raise AnsibleActionFail(NEED_SENTENCES[needs[0]] % dict(
+                    host=(task_vars or {}).get("inventory_hostname", "the node"), machine=result["look"]["machine"],
+                    problem=result.get("nvml_problem")))
+            result.pop("nvml_problem", None)
             if needs:
                 result.update(changed=False, needs=needs)
                 return result

@@ -33,9 +33,10 @@ description:
     alone (no Python needed there), for its C(uname -m), its C(python3), and whether it has C(gcc) and C(make)
     (RV(look)). With O(nvml_source) it then finds or builds, on the controller, the mock NVML and
     C(nvidia-mock-ctl) of the node's architecture and sends them as with O(nvml_library_src) (RV(nvml)).
-  - A node without C(python3), or one that is to build the mock NVML itself, gets no module run; the task changes
-    nothing and names what the node needs (RV(needs)). The C(gpu_mock) role then installs C(python3) or builds the
-    mock NVML on the node and runs the task again with O(architecture) set.
+  - A node without C(python3), or one that is to build the mock NVML itself, gets no module run. The task fails in
+    one sentence, or, with O(report_needs=true), changes nothing and names what the node needs (RV(needs)); the
+    C(gpu_mock) role then installs C(python3) or builds the mock NVML on the node and runs the task again with
+    O(architecture) set.
   - With O(state=absent) removes all of it, in the reverse order.
 author:
   - gpumock maintainers (@gpumock)
@@ -156,8 +157,8 @@ options:
         the action plugin takes the mock NVML and C(nvidia-mock-ctl) for the node's architecture from
         C(nvml_src/nvml_build.py), which takes the collection's prebuilt files while they match its sources, else a
         build in O(nvml_cache_dir), else builds there (native, or with C(<arch>-linux-gnu-gcc)).
-      - Where O(nvml_build) or the controller leaves that to the node, the task changes nothing and returns
-        V(nvml_build) in RV(needs), with the packed sources in RV(nvml.pack).
+      - Where O(nvml_build) or the controller leaves that to the node, the node needs V(nvml_build) (see
+        O(report_needs)), and RV(nvml.pack) holds the packed sources.
     type: path
   nvml_cache_dir:
     description: The controller's directory for the builds of O(nvml_source), one per source hash (the action plugin's
@@ -171,6 +172,13 @@ options:
     type: str
     default: auto
     choices: [auto, controller, target]
+  report_needs:
+    description:
+      - What a node that cannot run the module yet gets (the action plugin's option, with the look at the node). V(false)
+        fails the task in one sentence; V(true) changes nothing and returns RV(needs), for a caller that prepares the
+        node and runs the task again.
+    type: bool
+    default: false
   option_prefix:
     description:
       - Put before an option's name in an error about its value (the action plugin's option). A role that sets the
@@ -318,7 +326,7 @@ needs:
   description:
     - What the node needs before the module can run, when it did not run (the task then changed nothing), of
       V(python3) (the node has none) and V(nvml_build) (the node is to build the mock NVML).
-  returned: when the node needs something
+  returned: when the node needs something and O(report_needs=true)
   type: list
   elements: str
   sample: [python3]

@@ -526,10 +526,19 @@ def test_with_architecture_the_node_is_not_looked_at(task, paths, built):
     assert task.looks == [] and "look" not in result and visits
 
 
-def test_a_node_without_python3_gets_no_module_run_and_needs_python3(task, paths, built, node_python):
+def test_a_node_without_python3_fails_in_one_sentence_before_anything_is_written(task, paths, built, node_python):
     node_python["path"] = ""
-    result, visits, transfers = task(**node_args(paths, built))
-    assert result["changed"] is False and result["needs"] == ["python3"]
+    with pytest.raises(action_plugin.AnsibleActionFail, match=r"^unit-host has no python3 \(command -v python3 finds "
+                       r"none\), which the module needs; install it there\.$"):
+        task(**node_args(paths, built))
+    assert not os.path.exists(paths["dev_root"])
+
+
+def test_with_report_needs_a_node_without_python3_gets_no_module_run_and_needs_python3(
+        task, paths, built, node_python):
+    node_python["path"] = ""
+    result, visits, transfers = task(report_needs=True, **node_args(paths, built))
+    assert result["changed"] is False and result["needs"] == ["python3"] and "failed" not in result
     assert visits == [] and transfers == [] and not os.path.exists(paths["dev_root"])
 
 
@@ -543,17 +552,27 @@ def test_with_nvml_source_the_node_gets_the_library_built_for_its_architecture(t
     assert driver_tree.strip_embedded_config(fsstate.read_file(lib)) == built[0].read_bytes()
 
 
-def test_a_node_that_is_to_build_the_library_itself_gets_no_module_run_and_needs_nvml_build(
+def test_a_node_that_is_to_build_the_library_itself_fails_in_one_sentence_naming_the_options(
+        task, paths, nvml_source):
+    nvml_source(found=dict(problem="this controller has no make"))
+    with pytest.raises(action_plugin.AnsibleActionFail, match=r"^unit-host has no mock NVML for %s on the controller "
+                       r"\(this controller has no make\); build it on the node and give its path as nvml_library, "
+                       r"or give nvml_library_src\.$" % os.uname()[4]):
+        task(**dict(paths, **nvml_source.options))
+    assert not os.path.exists(paths["dev_root"])
+
+
+def test_with_report_needs_a_node_that_is_to_build_the_library_gets_no_module_run_and_needs_nvml_build(
         task, paths, nvml_source):
     nvml_source(found=dict(problem="this controller has no make"), pack="/cache/0123456789abcdef/nvml_src.tar.gz")
-    result, visits, _transfers = task(**dict(paths, **nvml_source.options))
+    result, visits, _transfers = task(report_needs=True, **dict(paths, **nvml_source.options))
     assert result["changed"] is False and result["needs"] == ["nvml_build"] and visits == []
-    assert result["nvml"]["pack"] == "/cache/0123456789abcdef/nvml_src.tar.gz"
+    assert result["nvml"]["pack"] == "/cache/0123456789abcdef/nvml_src.tar.gz" and "nvml_problem" not in result
     assert not os.path.exists(paths["dev_root"])
 
 
 def test_nvml_build_target_is_handed_to_nvml_build_and_leaves_the_build_to_the_node(task, paths, nvml_source):
-    result, visits, _transfers = task(nvml_build="target", **dict(paths, **nvml_source.options))
+    result, visits, _transfers = task(nvml_build="target", report_needs=True, **dict(paths, **nvml_source.options))
     assert nvml_source.calls() == [[[os.uname()[4]], "target"]]
     assert result["needs"] == ["nvml_build"] and visits == []
 

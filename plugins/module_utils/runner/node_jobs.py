@@ -337,6 +337,7 @@ def node_module_argument_spec():
         nvml_source=dict(type="path"),
         nvml_cache_dir=dict(type="path"),
         nvml_build=dict(type="str", default="auto", choices=["auto", "controller", "target"]),
+        report_needs=dict(type="bool", default=False),
         option_prefix=dict(type="str"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )
