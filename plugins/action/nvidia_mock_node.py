@@ -120,7 +120,8 @@ class ActionModule(ActionBase):
 
     def _look(self, args, select, task_vars, result):
         """Looks at the node; sets ``architecture`` and, with ``nvml_source``, the built files of
-        that architecture in ``args``. What the node needs before the module can run (a list)."""
+        that architecture in ``args``. What the node needs before the module can run (a list), and
+        why the controller has no mock NVML for it (None when it has one)."""
         done = self._low_level_execute_command(node_look.LOOK_COMMAND)
         if done["rc"] != 0:
             raise AnsibleActionFail("Looking at the node (uname -m, command -v python3) failed with rc %d: %s"
@@ -135,7 +136,7 @@ class ActionModule(ActionBase):
         given = [name for option in node_jobs.BUILT_FILES for name in (option, option + "_sha256", option + "_src")
                  if args.get(name) is not None]
         if select["nvml_source"] is None or given or (args.get("state") or "present") != "present":
-            return needs
+            return needs, None
         if select["nvml_cache_dir"] is None:
             raise AnsibleActionFail("nvml_cache_dir must be set with nvml_source: the directory that keeps the builds.")
         try:
@@ -145,10 +146,9 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(to_native(exc))
         found = picked["architectures"].get(look["machine"]) or {}
         if "library" not in found:
-            result["nvml_problem"] = found.get("problem") or "nvml_build is target"
-            return needs + ["nvml_build"]
+            return needs + ["nvml_build"], found.get("problem") or "nvml_build is target"
         args["nvml_library_src"], args["mock_ctl_src"] = found["library"], found["mock_ctl"]
-        return needs
+        return needs, None
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
@@ -161,15 +161,14 @@ class ActionModule(ActionBase):
         if args.get("architecture") is None:
             payload = self._start_payload(task_vars or {})
             try:
-                needs = self._look(args, select, task_vars or {}, result)
+                needs, nvml_problem = self._look(args, select, task_vars or {}, result)
             finally:
                 # Before any module run of this process: Ansible's build lock keeps processes apart, not threads.
                 payload.join()
             if needs and not report_needs:
                 raise AnsibleActionFail(NEED_SENTENCES[needs[0]] % dict(
                     host=(task_vars or {}).get("inventory_hostname", "the node"), machine=result["look"]["machine"],
-                    problem=result.get("nvml_problem")))
-            result.pop("nvml_problem", None)
+                    problem=nvml_problem))
             if needs:
                 result.update(changed=False, needs=needs)
                 return result
