@@ -28,6 +28,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
+import os
 import threading
 
 from ansible import constants as C
@@ -38,7 +40,7 @@ from ansible.plugins.action import ActionBase
 from ansible.template import Templar
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
-from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import node_args, node_jobs
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import module_code_cache, node_args, node_jobs
 from ansible_collections.gpumock.nvidia.plugins.plugin_utils import node_look
 
 MODULE = "gpumock.nvidia.nvidia_mock_node"
@@ -56,6 +58,8 @@ class ActionModule(ActionBase):
 
     # No temporary directory up front: with pipelining a node that is already right costs one command.
     TRANSFERS_FILES = False
+    # The module code cache's launcher, where the look found the current one (module_cache_dir).
+    _module_interpreter = None
 
     def _sources(self, args):
         """{option: controller path} of the built files given as ``<option>_src``; sets their sha256 in ``args``."""
@@ -118,15 +122,37 @@ class ActionModule(ActionBase):
         thread.start()
         return thread
 
+    def _interpreter(self, task_vars):
+        """The Python the module runs with on this node: ansible_python_interpreter, or the one
+        discovered; None when not yet known."""
+        value = self._templar.template(C.config.get_config_value("INTERPRETER_PYTHON", variables=task_vars))
+        if not value or str(value).startswith("auto"):
+            value = (task_vars.get("ansible_facts") or {}).get("discovered_interpreter_python")
+        return value or None
+
+    def _launcher(self, args, task_vars):
+        """The module code cache's launcher on the node, and the sha256 it has when it is the one the
+        module writes for this interpreter; (None, None) when the run does not use one."""
+        directory = args.get("module_cache_dir")
+        interpreter = self._interpreter(task_vars)
+        if not directory or not interpreter or self._task.check_mode or (args.get("state") or "present") != "present":
+            return None, None
+        text = module_code_cache.launcher_text(interpreter).encode("utf-8")
+        return os.path.join(directory, module_code_cache.LAUNCHER), hashlib.sha256(text).hexdigest()
+
     def _look(self, args, select, task_vars, result):
         """Looks at the node; sets ``architecture`` and, with ``nvml_source``, the built files of
-        that architecture in ``args``. What the node needs before the module can run (a list), and
-        why the controller has no mock NVML for it (None when it has one)."""
-        done = self._low_level_execute_command(node_look.LOOK_COMMAND)
+        that architecture in ``args``, and runs the module through the node's launcher of the
+        module code cache where it is current. What the node needs before the module can run (a
+        list), and why the controller has no mock NVML for it (None when it has one)."""
+        launcher, launcher_sha256 = self._launcher(args, task_vars)
+        done = self._low_level_execute_command(node_look.look_command(launcher))
         if done["rc"] != 0:
             raise AnsibleActionFail("Looking at the node (uname -m, command -v python3) failed with rc %d: %s"
                                     % (done["rc"], (done.get("stderr") or done.get("stdout") or "").strip()))
         look = result["look"] = node_look.parse_look(done["stdout"])
+        if launcher is not None and look.get("launcher") == launcher_sha256:
+            self._module_interpreter = launcher
         problem = node_jobs.node_problem(dict(architecture=look["machine"]))
         if problem:
             raise AnsibleActionFail("%s is a '%s' node (uname -m): %s"
@@ -173,6 +199,8 @@ class ActionModule(ActionBase):
                 result.update(changed=False, needs=needs)
                 return result
         sources = self._sources(args)
+        if self._module_interpreter is not None:
+            task_vars = dict(task_vars or {}, ansible_python_interpreter=self._module_interpreter)
         try:
             done = self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
             wanted = [option for option in done.get("transfer") or [] if option in sources]

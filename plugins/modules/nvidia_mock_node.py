@@ -172,6 +172,19 @@ options:
     type: str
     default: auto
     choices: [auto, controller, target]
+  module_cache_dir:
+    description:
+      - Absolute path of a directory on the node, used by this module alone, that keeps the module's code compiled
+        between runs. Python imports a module's code from its payload's zip and compiles it again on every run, which
+        is more than half of a run on a node that is already right.
+      - The module writes a launcher there (V(<module_cache_dir>/launcher), run by the module's Python); once the
+        action plugin's look finds it current, the module runs through it and takes its code from an entry in the
+        directory, one per version of the code, the four used last kept. The run that writes the launcher makes the
+        entry of its own code. Check mode, and a node whose interpreter is not yet known, run without it.
+      - With O(state=absent), the launcher, the entries and the directory, once nothing else is in it, are removed.
+      - When unset, nothing is kept. Meant for nodes that are converged again and again (kind); a node baked into an
+        image needs none.
+    type: path
   report_needs:
     description:
       - What a node that cannot run the module yet gets (the action plugin's option, with the look at the node). V(false)
@@ -302,6 +315,11 @@ look:
       description: Whether the node has C(gcc) and C(make).
       type: bool
       sample: false
+    launcher:
+      description:
+        - The sha256 of the node's launcher in O(module_cache_dir), looked at only with that set, in a real run with
+          O(state=present); an empty string when it has none. The module ran through it when it was the current one.
+      type: str
 nvml:
   description:
     - What C(nvml_src/nvml_build.py select) found or built for the node's architecture (O(nvml_source)); the entry of
@@ -399,6 +417,10 @@ tmpfiles:
 ld_so_conf:
   description: The loader entry's path.
   returned: when RV(transfer) is empty
+  type: dict
+module_cache:
+  description: What changed in O(module_cache_dir) (V(actions)).
+  returned: when O(module_cache_dir) is set and RV(transfer) is empty
   type: dict
 """
 

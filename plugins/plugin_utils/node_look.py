@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import importlib.util
 import os
+import shlex
 import sys
 
 # uname -m picks the mock NVML; python3 runs the modules; gcc and make let the node build it.
@@ -25,18 +26,29 @@ LOOK_COMMAND = (
 )
 
 
+def look_command(launcher=None):
+    """LOOK_COMMAND, and with ``launcher`` (a path on the node) the sha256 of that file ("" when none)."""
+    if launcher is None:
+        return LOOK_COMMAND
+    return LOOK_COMMAND + '; echo "launcher=$(sha256sum < %s 2>/dev/null)"' % shlex.quote(launcher)
+
+
 class NvmlSelectError(Exception):
     """nvml_build.py could not be loaded, or a build of the sources failed; the message says which."""
 
 
 def parse_look(stdout):
-    """{"machine": uname -m, "python3": its path or "", "build": bool} from LOOK_COMMAND's output."""
+    """{"machine": uname -m, "python3": its path or "", "build": bool} from look_command's output,
+    with "launcher": its sha256 or "" when the command looked at one."""
     found = {}
     for line in stdout.splitlines():
         name, sep, value = line.strip().partition("=")
         if sep:
             found[name] = value.strip()
-    return dict(machine=found.get("machine", ""), python3=found.get("python3", ""), build=found.get("build") == "yes")
+    look = dict(machine=found.get("machine", ""), python3=found.get("python3", ""), build=found.get("build") == "yes")
+    if "launcher" in found:
+        look["launcher"] = (found["launcher"].split() or [""])[0]
+    return look
 
 
 def _nvml_build(source):

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from unittest import mock
 
 import pytest
@@ -16,7 +17,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
 from ansible_collections.gpumock.nvidia.plugins.module_utils.render import driver_tree
-from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import node_jobs
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import module_code_cache, node_jobs
 from ansible_collections.gpumock.nvidia.plugins.modules import nvidia_mock_node as M
 
 # Importing an action plugin imports Ansible's controller code, which marks this process as the
@@ -76,14 +77,19 @@ def node_python():
 @pytest.fixture
 def task(tmp_path, capsys, node_python):
     """Run the action plugin: returns (result, visits, transfers). The node is this process: its look
-    answers with os.uname() (which a test may patch), node_python and no gcc; ``task.looks`` counts
-    the looks."""
-    looks = []
+    answers with os.uname() (which a test may patch), node_python, no gcc and, asked for a launcher,
+    the sha256 of that file; ``task.looks`` counts the looks, ``task.interpreters`` has the
+    interpreter of each module run (None: the play's)."""
+    looks, interpreters = [], []
 
     def look(cmd, **kwargs):
-        assert cmd == node_look.LOOK_COMMAND
+        assert cmd.startswith(node_look.LOOK_COMMAND)
         looks.append(cmd)
-        return dict(rc=0, stdout="machine=%s\npython3=%s\nbuild=no\n" % (os.uname()[4], node_python["path"]), stderr="")
+        stdout = "machine=%s\npython3=%s\nbuild=no\n" % (os.uname()[4], node_python["path"])
+        if cmd != node_look.LOOK_COMMAND:
+            done = subprocess.run(cmd[len(node_look.LOOK_COMMAND) + 1:], shell=True, capture_output=True, text=True)
+            stdout += done.stdout
+        return dict(rc=0, stdout=stdout, stderr="")
 
     def _task(check=False, diff=False, **args):
         visits, transfers = [], []
@@ -103,9 +109,12 @@ def task(tmp_path, capsys, node_python):
             shell.tmpdir = None
 
         def run_module(module_name, module_args, task_vars):
+            interpreters.append(task_vars.get("ansible_python_interpreter"))
             visits.append(dict(module_args))
             return execute(capsys, module_args, check, diff)
 
+        # The play's variables hold no templates here.
+        plugin._templar = mock.Mock(template=lambda value: value)
         plugin._make_tmp_path = make_tmp
         plugin._remove_tmp_path = remove_tmp
         plugin._transfer_file = lambda local, remote: transfers.append(local) or shutil.copy(local, remote)
@@ -115,10 +124,11 @@ def task(tmp_path, capsys, node_python):
         plugin._low_level_execute_command = look
         # The payload of a real module run is Ansible's; here the module runs in this process.
         plugin._start_payload = lambda task_vars: mock.Mock()
-        result = plugin.run(task_vars={"inventory_hostname": "unit-host"})
+        result = plugin.run(task_vars={"inventory_hostname": "unit-host", "ansible_python_interpreter": sys.executable})
         assert shell.tmpdir is None and not (tmp_path / "remote-tmp").exists()
         return result, visits, transfers
     _task.looks = looks
+    _task.interpreters = interpreters
     return _task
 
 
@@ -292,6 +302,67 @@ def test_absent_removes_everything_it_made(run, paths, tmp_path):
                  os.path.join(paths["dev_root"], "nvidia0"), os.path.join(paths["driver_root"], LIB)):
         assert not os.path.lexists(path), path
     assert run(state="absent", **paths)["changed"] is False
+
+
+def test_the_module_cache_dir_gets_the_launcher_for_the_module_s_python_once(run, paths, tmp_path):
+    cache = tmp_path / "modules"
+    result = run(module_cache_dir=str(cache), **paths)
+    assert result["changed"] is True
+    launcher = cache / "launcher"
+    assert launcher.read_text() == module_code_cache.launcher_text(sys.executable)
+    assert os.access(str(launcher), os.X_OK)
+    assert run(module_cache_dir=str(cache), **paths)["changed"] is False
+
+
+def test_absent_removes_the_launcher_the_entries_and_then_the_module_cache_dir(run, paths, tmp_path):
+    cache = tmp_path / "modules"
+    run(module_cache_dir=str(cache), **paths)
+    (cache / ("0" * 32) / "pkg").mkdir(parents=True)
+    (cache / ("0" * 32) / "pkg" / "m.py").write_text("")
+    result = run(state="absent", module_cache_dir=str(cache), **paths)
+    assert result["changed"] is True and not cache.exists()
+    assert run(state="absent", module_cache_dir=str(cache), **paths)["changed"] is False
+
+
+def test_absent_keeps_what_others_put_in_the_module_cache_dir_and_says_so(run, paths, tmp_path):
+    cache = tmp_path / "modules"
+    run(module_cache_dir=str(cache), **paths)
+    (cache / "notes.txt").write_text("mine")
+    (cache / ("0" * 32)).mkdir()
+    result = run(state="absent", module_cache_dir=str(cache), **paths)
+    assert sorted(os.listdir(cache)) == ["notes.txt"]
+    assert str(cache) in json.dumps(result["warnings"])
+
+
+def test_check_mode_with_a_module_cache_dir_writes_nothing(run, paths, tmp_path):
+    cache = tmp_path / "modules"
+    assert run(check=True, module_cache_dir=str(cache), **paths)["changed"] is True
+    assert not cache.exists()
+
+
+def test_the_module_runs_through_the_launcher_once_the_look_finds_the_current_one(task, paths, built, tmp_path):
+    cache = tmp_path / "modules"
+    task(module_cache_dir=str(cache), **node_args(paths, built))
+    assert set(task.interpreters) == set([sys.executable])
+    task(module_cache_dir=str(cache), **node_args(paths, built))
+    assert task.interpreters[-1] == str(cache / "launcher")
+
+
+def test_a_launcher_of_another_python_or_version_is_not_used(task, paths, built, tmp_path):
+    cache = tmp_path / "modules"
+    cache.mkdir()
+    (cache / "launcher").write_text(module_code_cache.launcher_text("/opt/other/python3"))
+    task(module_cache_dir=str(cache), **node_args(paths, built))
+    assert set(task.interpreters) == set([sys.executable])
+
+
+def test_check_mode_and_absent_run_without_the_launcher(task, paths, built, tmp_path):
+    cache = tmp_path / "modules"
+    task(module_cache_dir=str(cache), **node_args(paths, built))
+    first = len(task.interpreters)
+    task(check=True, module_cache_dir=str(cache), **node_args(paths, built))
+    task(state="absent", module_cache_dir=str(cache), **paths)
+    assert task.interpreters[first:] == [sys.executable] * 2
 
 
 def test_node_problem_names_the_prefixed_variable():

@@ -19,11 +19,13 @@ __metaclass__ = type
 import errno
 import hashlib
 import os
+import shutil
 import stat
+import sys
 
 from ansible_collections.gpumock.nvidia.plugins.module_utils.files import fsstate
 from ansible_collections.gpumock.nvidia.plugins.module_utils.render import cdi, devnodes, driver_tree, labels, nvml_config
-from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import _runner, containerd_job, node_args
+from ansible_collections.gpumock.nvidia.plugins.module_utils.runner import _runner, containerd_job, module_code_cache, node_args
 
 TMPFILES_PATH = "/etc/tmpfiles.d/nvidia-mock.conf"
 LD_SO_CONF_PATH = "/etc/ld.so.conf.d/nvidia-mock.conf"
@@ -269,6 +271,56 @@ def file_job(path, text, state="present", result=None, option="path"):
                        warn_kept=True, option=option)
 
 
+# The module code cache (module_cache_dir)
+
+class ModuleCacheJob(_runner.Job):
+    """``module_cache_dir``: the launcher (module_code_cache), run by ``interpreter``, and, when this
+    run writes it, the entry of this module's own code; with state=absent the launcher, the entries
+    and the directory once nothing else is in it."""
+
+    def __init__(self, directory, interpreter, state="present"):
+        self.directory = directory
+        path = os.path.join(directory, module_code_cache.LAUNCHER)
+        text = module_code_cache.launcher_text(interpreter) if state == "present" else ""
+        entry = fsstate.Entry(path.lstrip("/"), fsstate.FILE, mode=0o755, content=text, adopt=(fsstate.marked,))
+        super(ModuleCacheJob, self).__init__("/", [entry], state, report_actions=True, diff_file=path,
+                                             diff_after=text, warn_kept=True, option="module_cache_dir")
+
+    def plan(self, entries=None):
+        plan = super(ModuleCacheJob, self).plan(entries)
+        if self.state == "absent" and os.path.isdir(self.directory):
+            relative = self.directory.lstrip("/")
+            names = module_code_cache.entries(self.directory)
+            plan.actions.extend(fsstate.Action("remove", os.path.join(relative, name)) for name in names)
+            others = set(os.listdir(self.directory)) - set(names) - set([module_code_cache.LAUNCHER])
+            if others:
+                plan.kept.append(relative)
+            else:
+                plan.actions.append(fsstate.Action("rmdir", relative))
+        return plan
+
+    def apply(self, module, plan):
+        own = [action for action in plan.actions if action.op not in ("remove", "rmdir")
+               or os.path.basename(action.path) == module_code_cache.LAUNCHER]
+        fsstate.apply(fsstate.Plan(plan.root, plan.state, own, plan.diffs, plan.kept))
+        if self.state == "present":
+            try:
+                module_code_cache.keep_own_code(self.directory)
+            except (OSError, ValueError) as exc:
+                self.warnings.append("module_cache_dir: the module's code was not kept: %s" % exc)
+            return plan
+        for action in plan.actions:
+            if action.op == "remove" and os.path.basename(action.path) != module_code_cache.LAUNCHER:
+                # Out of the way first, so that a removal cut short leaves no entry that would be used.
+                path = os.path.join("/", action.path)
+                gone = path + ".gone"
+                os.rename(path, gone)
+                shutil.rmtree(gone)
+        if plan.actions and plan.actions[-1].op == "rmdir":
+            os.rmdir(self.directory)
+        return plan
+
+
 def labels_job(node_labels, path, state="present", option="path"):
     """The node-feature-discovery feature file holding ``node_labels`` at ``path``."""
     return file_job(path, labels.features_file_text(node_labels), state, result=dict(labels=node_labels),
@@ -337,6 +389,7 @@ def node_module_argument_spec():
         nvml_source=dict(type="path"),
         nvml_cache_dir=dict(type="path"),
         nvml_build=dict(type="str", default="auto", choices=["auto", "controller", "target"]),
+        module_cache_dir=dict(type="path"),
         report_needs=dict(type="bool", default=False),
         option_prefix=dict(type="str"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
@@ -365,7 +418,10 @@ def check_options(params):
         ld_so_conf_path=node_args.check_file_path("ld_so_conf_path", p["ld_so_conf_path"]),
         features_file=None,
         labels=None,
+        module_cache_dir=None,
     )
+    if p.get("module_cache_dir") is not None:
+        checked["module_cache_dir"] = node_args.check_abs_path("module_cache_dir", p["module_cache_dir"])
     if p.get("features_file") is not None:
         checked["features_file"] = node_args.check_file_path("features_file", p["features_file"])
         checked["labels"] = labels.node_labels(checked["node"], mig_strategy=p["mig_strategy"])
@@ -464,6 +520,8 @@ def node_job(params, host, read=read_source, module=None):
                                   "(ld.so.conf reads the rest of a line as a comment), got %r." % o["driver_root"])
     parts.append(("ld_so_conf", file_job(o["ld_so_conf_path"], ld_so_conf_text(o["driver_root"], header, arch),
                                          "present" if ldconfig_wanted else "absent", option="ld_so_conf_path")))
+    if o["module_cache_dir"] is not None:
+        parts.append(("module_cache", ModuleCacheJob(o["module_cache_dir"], sys.executable, state)))
     if state == "absent":
         # The reverse order: what uses the device nodes and the tree goes first.
         parts = parts[2:] + [parts[1], parts[0]]
