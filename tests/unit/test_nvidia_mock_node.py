@@ -87,7 +87,8 @@ def task(tmp_path, capsys, node_python):
         looks.append(cmd)
         stdout = "machine=%s\npython3=%s\nbuild=no\n" % (os.uname()[4], node_python["path"])
         if cmd != node_look.LOOK_COMMAND:
-            done = subprocess.run(cmd[len(node_look.LOOK_COMMAND) + 1:], shell=True, capture_output=True, text=True)
+            done = subprocess.run(cmd[len(node_look.LOOK_COMMAND) + 1:], shell=True, capture_output=True, text=True,
+                                  check=False)
             stdout += done.stdout
         return dict(rc=0, stdout=stdout, stderr="")
 
@@ -332,6 +333,15 @@ def test_absent_keeps_what_others_put_in_the_module_cache_dir_and_says_so(run, p
     result = run(state="absent", module_cache_dir=str(cache), **paths)
     assert sorted(os.listdir(cache)) == ["notes.txt"]
     assert str(cache) in json.dumps(result["warnings"])
+
+
+def test_absent_keeps_a_launcher_it_did_not_write_and_the_module_cache_dir(run, paths, tmp_path):
+    cache = tmp_path / "modules"
+    cache.mkdir()
+    (cache / "launcher").write_text("#!/bin/sh\nexec python3 \"$@\"\n")
+    (cache / ("0" * 32)).mkdir()
+    run(state="absent", module_cache_dir=str(cache), **paths)
+    assert sorted(os.listdir(cache)) == ["launcher"]
 
 
 def test_check_mode_with_a_module_cache_dir_writes_nothing(run, paths, tmp_path):

@@ -290,9 +290,11 @@ class ModuleCacheJob(_runner.Job):
         plan = super(ModuleCacheJob, self).plan(entries)
         if self.state == "absent" and os.path.isdir(self.directory):
             relative = self.directory.lstrip("/")
+            # A launcher that is not ours stays, and so does the directory.
+            leaving = set([module_code_cache.LAUNCHER]) if plan.actions else set()
             names = module_code_cache.entries(self.directory)
             plan.actions.extend(fsstate.Action("remove", os.path.join(relative, name)) for name in names)
-            others = set(os.listdir(self.directory)) - set(names) - set([module_code_cache.LAUNCHER])
+            others = set(os.listdir(self.directory)) - set(names) - leaving
             if others:
                 plan.kept.append(relative)
             else:
