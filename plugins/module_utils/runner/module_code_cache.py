@@ -25,16 +25,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import compileall
 import hashlib
 import importlib.machinery
 import os
 import re
-import shutil
 import stat
 import sys
-import tempfile
-import time
 import zipfile
 
 # The launcher's file name in the directory.
@@ -81,6 +77,11 @@ def code_key(archive):
 
 def make_entry(archive, directory, key):
     """Extracts and compiles the code in a pending directory, then renames it to ``key``."""
+    # Imported here, as in prune: a run that finds its entry needs none of them (compileall alone
+    # costs 20 ms of every run's imports).
+    import compileall
+    import shutil
+    import tempfile
     pending = tempfile.mkdtemp(prefix=PENDING_PREFIX, dir=directory)
     try:
         for name in code_names(archive):
@@ -97,6 +98,8 @@ def make_entry(archive, directory, key):
 
 def prune(directory):
     """Keeps the ``KEEP`` entries used last; removes the others and old pending entries."""
+    import shutil
+    import time
     now = time.time()
     used = []
     for name in entries(directory):
@@ -132,12 +135,18 @@ def entry_for(payload_zip, directory, write):
 
 def install(directory, write):
     """Puts the import hook in place: the payload's zip path is read from its entry."""
+    busy = []
+
     def hook(path):
-        if PAYLOAD_ZIP.match(os.path.basename(path)):
+        # Not while making an entry: an import there (compileall) asks for the same zip again.
+        if PAYLOAD_ZIP.match(os.path.basename(path)) and not busy:
+            busy.append(path)
             try:
                 found = entry_for(path, directory, write)
-            except (OSError, ValueError, zipfile.BadZipfile):
+            except (OSError, ValueError, zipfile.BadZipFile):
                 found = None
+            finally:
+                busy.pop()
             if found is not None:
                 return importlib.machinery.FileFinder(found, *LOADERS)
         raise ImportError("not a payload with cached code: %s" % path)
