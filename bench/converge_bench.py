@@ -160,11 +160,21 @@ def baseline_vars(workdir, node):
     return path, len(directories) + len(files) + len(links) + len(devices)
 
 
+def vars_file(workdir, name, variables):
+    path = os.path.join(workdir, name)
+    with open(path, "w") as handle:
+        json.dump(variables, handle)
+    return path
+
+
+def module_cache_vars(workdir):
+    """The role's variables that keep the node module's code compiled on the node (as kind.yml does)."""
+    return vars_file(workdir, "module-cache.json", {"gpu_mock_module_cache_dir": "/var/cache/gpumock-modules"})
+
+
 def single_node_rows(workdir, before):
     rows = []
-    no_containerd = os.path.join(workdir, "no-containerd.json")
-    with open(no_containerd, "w") as handle:
-        json.dump({"gpu_mock_containerd": False}, handle)
+    no_containerd = vars_file(workdir, "no-containerd.json", {"gpu_mock_containerd": False})
 
     reference = PREFIX + "reference"
     start_nodes([reference], SINGLE_IMAGE)
@@ -184,6 +194,8 @@ def single_node_rows(workdir, before):
             ("gpu_mock role @ %s (containerd CDI + restart)" % revision, ROLE_PLAY, None, collections),
             ("gpu_mock role @ %s, gpu_mock_containerd: false" % revision, ROLE_PLAY, no_containerd, collections),
         ]
+    cases.append(("gpu_mock role @ this checkout (containerd CDI + restart), gpu_mock_module_cache_dir", ROLE_PLAY,
+                  module_cache_vars(workdir), COLLECTIONS))
     cases.append(("baseline_role (builtin loops, %d paths)" % entries, BASELINE_PLAY, variables, COLLECTIONS))
     for label, play, extra, collections in cases:
         node = PREFIX + "single"
@@ -202,18 +214,19 @@ def single_node_rows(workdir, before):
 def parallel_rows(workdir, count, before):
     """(label, boot, converge, changed, re-run, changed) of ``count`` fresh nodes for this
     checkout's role and, with ``before``, for the role at that revision (fresh nodes each)."""
-    cases = [("this checkout", COLLECTIONS)]
+    cases = [("this checkout", COLLECTIONS, None),
+             ("this checkout, gpu_mock_module_cache_dir", COLLECTIONS, module_cache_vars(workdir))]
     if before:
-        cases.insert(0, ("gpu_mock at %s" % before, os.path.join(workdir, "before")))
+        cases.insert(0, ("gpu_mock at %s" % before, os.path.join(workdir, "before"), None))
     rows = []
-    for label, collections in cases:
+    for label, collections, extra in cases:
         names = ["%sparallel-%02d" % (PREFIX, i) for i in range(count)]
         start = time.monotonic()
         try:
             start_nodes(names, PARALLEL_IMAGE)
             boot = time.monotonic() - start
-            seconds, changed = converge(workdir, ROLE_PLAY, names, forks=count, collections=collections)
-            again, again_changed = converge(workdir, ROLE_PLAY, names, forks=count, collections=collections)
+            seconds, changed = converge(workdir, ROLE_PLAY, names, extra, forks=count, collections=collections)
+            again, again_changed = converge(workdir, ROLE_PLAY, names, extra, forks=count, collections=collections)
         finally:
             remove_nodes(names)
         rows.append((label, boot, seconds, changed, again, again_changed))

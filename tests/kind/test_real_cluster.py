@@ -67,6 +67,19 @@ def test_second_run_changes_nothing(cluster):
     assert changed == 0
 
 
+def test_the_rerun_ran_each_node_s_module_from_the_code_kept_on_that_node(cluster):
+    # The first converge writes the launcher and keeps the module's code (one entry); the re-run's
+    # module went through the launcher, which marks the entry it ran from: later than the launcher.
+    for node in NODES:
+        listing = cluster.docker("exec", node, "sh", "-c",
+                                 "cd /var/cache/gpumock-modules && stat -c '%n %Y' launcher [0-9a-f]*").stdout
+        # Seconds are enough: the first converge's rollouts lie between the two.
+        times = dict((line.split()[0], int(line.split()[1])) for line in listing.splitlines())
+        entries = [name for name in times if name != "launcher"]
+        assert len(entries) == 1, (node, listing)
+        assert times[entries[0]] > times["launcher"], (node, listing)
+
+
 def managed_state(cluster):
     """What the playbook manages: each workload's spec generation, each node's labels but the
     GFD timestamp (GFD rewrites it every minute and node-feature-discovery publishes it)."""
