@@ -2,7 +2,10 @@
 re-run that finds everything right costs one task and a few reads:
 
 1. waits until the API server answers, reading every node (its labels);
-2. puts the GPU labels on the nodes where one is missing or differs (kubectl label);
+2. puts the GPU labels on the nodes where one is missing or differs (kubectl label); after a run
+   that restarted a node's containerd (which restarts the containers of kube-system's pods on it),
+   waits until every kube-system pod is Ready again, so the cluster answers DNS when the playbook
+   returns;
 3. all the while, loads the local images into the nodes that lack that image ID under that name
    (one look into every node, all at once; one `kind load docker-image` per set of nodes that
    lack the same images) and reads whether the workloads are applied as given and rolled out
@@ -14,7 +17,8 @@ With "check": true it changes nothing and reports what a real run would change.
 
 usage: python3 kind-converge.py < JSON
   {"kubectl", "context", "timeout", "kind", "cluster", "nodes": [...], "labels": {node: {k: v}},
-   "images": [...], "manifest": "...", "crds": [...], "namespace", "check": bool}
+   "images": [...], "manifest": "...", "crds": [...], "namespace", "containerd_restarted": bool,
+   "check": bool}
 Prints one JSON object: {"labelled": [node...], "images": [line...], "workloads": [line...],
 "changed": bool}. Exit status 1 with the reason on stderr when a step fails.
 """
@@ -78,6 +82,29 @@ def label_nodes(config, nodes):
         if rc != 0:
             raise StepError("kubectl label node %s failed: %s" % (name, err.strip()))
     return labelled
+
+
+def not_ready(pods):
+    """The names of the pods that are not Ready (a pod that ran to completion is done)."""
+    return sorted(pod["metadata"]["name"] for pod in pods
+                  if (pod.get("status") or {}).get("phase") != "Succeeded"
+                  and not any(condition.get("type") == "Ready" and condition.get("status") == "True"
+                              for condition in (pod.get("status") or {}).get("conditions") or []))
+
+
+def wait_system_pods(config):
+    """Until every kube-system pod is Ready (within the timeout): after containerd restarted, the
+    API server and CoreDNS come back a few seconds after their containers run again."""
+    deadline = time.monotonic() + int(config["timeout"])
+    while True:
+        rc, out, err = run(kubectl(config, "get", "pods", "--namespace", "kube-system", "--output", "json"))
+        waiting = not_ready(json.loads(out)["items"]) if rc == 0 else [err.strip()]
+        if not waiting:
+            return
+        if time.monotonic() >= deadline:
+            raise StepError("kube-system's pods were not Ready within %ss after containerd restarted: %s"
+                            % (config["timeout"], ", ".join(waiting)))
+        time.sleep(RETRY_SECONDS)
 
 
 def reference(name):
@@ -189,6 +216,8 @@ def converge(config):
         current()
         current = in_background(workloads_current, config)
     labelled = label_nodes(config, nodes)
+    if config.get("containerd_restarted") and not config["check"]:
+        wait_system_pods(config)
     loaded = images()
     is_current, unknown = current()
     if unknown:

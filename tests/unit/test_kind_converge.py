@@ -57,3 +57,14 @@ def test_a_failing_step_in_the_background_is_raised_to_the_caller(converge):
         raise converge.StepError("no")
     with pytest.raises(converge.StepError, match="no"):
         converge.in_background(fails)()
+
+
+def pod(name, ready, phase="Running"):
+    return {"metadata": {"name": name},
+            "status": {"phase": phase, "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+
+
+def test_a_pod_without_a_true_ready_condition_is_waited_for_and_a_completed_one_is_not(converge):
+    pods = [pod("coredns-a", False), pod("etcd", True), pod("job-done", False, "Succeeded"),
+            {"metadata": {"name": "just-created"}, "status": {"phase": "Pending"}}]
+    assert converge.not_ready(pods) == ["coredns-a", "just-created"]
