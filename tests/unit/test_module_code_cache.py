@@ -129,6 +129,6 @@ def test_an_entry_that_cannot_be_made_leaves_the_payload_to_zipimport(monkeypatc
     monkeypatch.setattr(module_code_cache, "entry_for", refuse)
     monkeypatch.setattr(sys, "path_hooks", list(sys.path_hooks))
     monkeypatch.setattr(sys, "dont_write_bytecode", sys.dont_write_bytecode)
-    module_code_cache.install(str(tmp_path), True)
+    module_code_cache.install(str(tmp_path))
     with pytest.raises(ImportError):
         sys.path_hooks[0](str(tmp_path / "ansible_probe_payload.zip"))

@@ -114,9 +114,10 @@ def prune(directory):
         shutil.rmtree(path, ignore_errors=True)
 
 
-def entry_for(payload_zip, directory, write):
-    """The entry directory of ``payload_zip``'s code, made when ``write``; None when there is none."""
-    if write and not os.path.isdir(directory):
+def entry_for(payload_zip, directory):
+    """The entry directory of ``payload_zip``'s code, made when missing and marked as used; None in
+    a directory that others can write to."""
+    if not os.path.isdir(directory):
         os.makedirs(directory, 0o755)
     if not private(directory):
         return None
@@ -124,16 +125,13 @@ def entry_for(payload_zip, directory, write):
         key = code_key(archive)
         path = os.path.join(directory, key)
         if not os.path.isdir(path):
-            if not write:
-                return None
             make_entry(archive, directory, key)
             prune(directory)
-    if write:
-        os.utime(path, None)
+    os.utime(path, None)
     return path
 
 
-def install(directory, write):
+def install(directory):
     """Puts the import hook in place: the payload's zip path is read from its entry."""
     busy = []
 
@@ -142,7 +140,7 @@ def install(directory, write):
         if PAYLOAD_ZIP.match(os.path.basename(path)) and not busy:
             busy.append(path)
             try:
-                found = entry_for(path, directory, write)
+                found = entry_for(path, directory)
             except (OSError, ValueError, zipfile.BadZipFile):
                 found = None
             finally:
@@ -169,7 +167,7 @@ def keep_own_code(directory):
     """Makes the entry of the payload this code runs from (nothing when it runs from an entry)."""
     archive = getattr(__loader__, "archive", None)
     if archive is not None and PAYLOAD_ZIP.match(os.path.basename(archive)):
-        entry_for(archive, directory, True)
+        entry_for(archive, directory)
 
 
 def main(argv):
@@ -180,7 +178,7 @@ def main(argv):
     else:
         with open(payload) as stream:
             source = stream.read()
-    install(os.path.dirname(os.path.abspath(__file__)), True)
+    install(os.path.dirname(os.path.abspath(__file__)))
     # As `python3 PAYLOAD ARGS` would set them (the wrapper reads its command from them).
     sys.argv = [payload or ""] + argv[2:]
     exec(compile(source, payload or "<stdin>", "exec"), dict(__name__="__main__", __builtins__=__builtins__))

@@ -288,38 +288,37 @@ class ModuleCacheJob(_runner.Job):
 
     def plan(self, entries=None):
         plan = super(ModuleCacheJob, self).plan(entries)
+        # With absent, what the launcher made goes too: its entries, then the directory once empty.
+        self.cache_removals = []
         if self.state == "absent" and os.path.isdir(self.directory):
             relative = self.directory.lstrip("/")
-            # A launcher that is not ours stays, and so does the directory.
-            leaving = set([module_code_cache.LAUNCHER]) if plan.actions else set()
             names = module_code_cache.entries(self.directory)
-            plan.actions.extend(fsstate.Action("remove", os.path.join(relative, name)) for name in names)
-            others = set(os.listdir(self.directory)) - set(names) - leaving
-            if others:
+            self.cache_removals = [fsstate.Action("remove", os.path.join(relative, name)) for name in names]
+            # A launcher that is not ours stays (no action of the base plan), and so does the directory.
+            launcher_goes = set([module_code_cache.LAUNCHER]) if plan.actions else set()
+            if set(os.listdir(self.directory)) - set(names) - launcher_goes:
                 plan.kept.append(relative)
             else:
-                plan.actions.append(fsstate.Action("rmdir", relative))
+                self.cache_removals.append(fsstate.Action("rmdir", relative))
+            plan.actions.extend(self.cache_removals)
         return plan
 
     def apply(self, module, plan):
-        own = [action for action in plan.actions if action.op not in ("remove", "rmdir")
-               or os.path.basename(action.path) == module_code_cache.LAUNCHER]
-        fsstate.apply(fsstate.Plan(plan.root, plan.state, own, plan.diffs, plan.kept))
+        launcher = [action for action in plan.actions if action not in self.cache_removals]
+        fsstate.apply(fsstate.Plan(plan.root, plan.state, launcher, plan.diffs, plan.kept))
         if self.state == "present":
             try:
                 module_code_cache.keep_own_code(self.directory)
             except (OSError, ValueError) as exc:
                 self.warnings.append("module_cache_dir: the module's code was not kept: %s" % exc)
-            return plan
-        for action in plan.actions:
-            if action.op == "remove" and os.path.basename(action.path) != module_code_cache.LAUNCHER:
-                # Out of the way first, so that a removal cut short leaves no entry that would be used.
-                path = os.path.join("/", action.path)
-                gone = path + ".gone"
-                os.rename(path, gone)
-                shutil.rmtree(gone)
-        if plan.actions and plan.actions[-1].op == "rmdir":
-            os.rmdir(self.directory)
+        for action in self.cache_removals:
+            path = os.path.join("/", action.path)
+            if action.op == "rmdir":
+                os.rmdir(path)
+                continue
+            # Out of the way first, so that a removal cut short leaves no entry that would be used.
+            os.rename(path, path + ".gone")
+            shutil.rmtree(path + ".gone")
         return plan
 
 
